@@ -1,0 +1,69 @@
+"""aqueue: an asyncio-native task queue on Redis, built on arq.
+
+Producers enqueue by name (``await aqueue.enqueue("resize", image_id)``); workers run
+``aqueue worker settings.WorkerSettings``. See ``docs/architecture.md``.
+"""
+
+from arq.connections import RedisSettings
+
+from aqueue.client import Client, close_default_client, default_client, enqueue
+from aqueue.errors import (
+    AqueueError,
+    ConfigurationError,
+    CronExpressionError,
+    DeserializationError,
+    JobAborted,
+    JobError,
+    JobTimeout,
+    MaxTriesExceeded,
+    RedisUnavailableError,
+    ResultNotFound,
+    SerializationError,
+    TaskError,
+    UnknownTaskError,
+    WorkflowCancelled,
+    WorkflowError,
+)
+from aqueue.jobs import Job, JobResult, JobStatus
+from aqueue.scheduler import cron
+from aqueue.serialization import PickleSerializer, job_deserializer, job_serializer
+from aqueue.tasks import Backoff, Retry, Task, task
+from aqueue.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AqueueError",
+    "Backoff",
+    "Client",
+    "ConfigurationError",
+    "CronExpressionError",
+    "DeserializationError",
+    "Job",
+    "JobAborted",
+    "JobError",
+    "JobResult",
+    "JobStatus",
+    "JobTimeout",
+    "MaxTriesExceeded",
+    "PickleSerializer",
+    "RedisSettings",
+    "RedisUnavailableError",
+    "ResultNotFound",
+    "Retry",
+    "SerializationError",
+    "Task",
+    "TaskError",
+    "UnknownTaskError",
+    "Worker",
+    "WorkflowCancelled",
+    "WorkflowError",
+    "__version__",
+    "close_default_client",
+    "cron",
+    "default_client",
+    "enqueue",
+    "job_deserializer",
+    "job_serializer",
+    "task",
+]

@@ -1,0 +1,101 @@
+"""Every Redis key aqueue reads or writes, from one helper.
+
+The layout is arq's, so plain arq producers and workers interoperate with aqueue ones:
+
+=========================  ================================  =========================================
+key                        type                              holds
+=========================  ================================  =========================================
+``{p}queue``               sorted set                        default queue: job id → run-at ms
+``{p}queue:{name}``        sorted set                        a named queue
+``{p}job:{id}``            string                            the job envelope (``f a k t et``)
+``{p}in-progress:{id}``    string, expiring                  the running attempt's fencing token
+``{p}retry:{id}``          string (counter)                  how many times the job was delivered
+``{p}result:{id}``         string, expiring                  the result envelope
+``{p}abort``               sorted set                        ids asked to abort → request ms
+``{p}done:{id}``           pub/sub channel                   announces that a result was written
+``{p}idle:{queue}``        set                               workers blocked waiting for work
+``{p}wake:{worker}``       list, expiring                    one worker's wake-up signal
+``{p}dead``                sorted set                        dead-lettered ids → time
+``{p}dead:{id}``           hash                              a dead job's envelope and history
+=========================  ================================  =========================================
+
+``{p}`` is the prefix, ``arq:`` by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "arq:"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Builds key names under one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def queue(self, name: str | None = None) -> str:
+        """Return the sorted-set key of queue ``name`` (the default queue when None).
+
+        A name that already starts with the prefix (arq style, e.g. ``arq:queue``) is used as is.
+        """
+        if not name:
+            return f"{self.prefix}queue"
+        if name.startswith(self.prefix):
+            return name
+        return f"{self.prefix}queue:{name}"
+
+    def job(self, job_id: str) -> str:
+        """Return the key of a job's envelope."""
+        return f"{self.prefix}job:{job_id}"
+
+    def in_progress(self, job_id: str) -> str:
+        """Return the key that marks a job as running and holds its fencing token."""
+        return f"{self.prefix}in-progress:{job_id}"
+
+    def retry(self, job_id: str) -> str:
+        """Return the key counting a job's deliveries."""
+        return f"{self.prefix}retry:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        """Return the key of a job's result envelope."""
+        return f"{self.prefix}result:{job_id}"
+
+    @property
+    def abort(self) -> str:
+        """Return the sorted set of ids asked to abort."""
+        return f"{self.prefix}abort"
+
+    def done_channel(self, job_id: str) -> str:
+        """Return the pub/sub channel announcing a job's result."""
+        return f"{self.prefix}done:{job_id}"
+
+    def idle(self, queue_key: str) -> str:
+        """Return the set of workers blocked waiting on ``queue_key``."""
+        return f"{self.prefix}idle:{queue_key}"
+
+    def wake(self, worker_id: str) -> str:
+        """Return the list a worker blocks on while idle."""
+        return f"{self.prefix}wake:{worker_id}"
+
+    @property
+    def dead(self) -> str:
+        """Return the sorted set of dead-lettered job ids."""
+        return f"{self.prefix}dead"
+
+    def dead_job(self, job_id: str) -> str:
+        """Return the hash keeping a dead job's envelope and history."""
+        return f"{self.prefix}dead:{job_id}"
+
+    def health(self, queue_key: str) -> str:
+        """Return arq's health-check key for a queue."""
+        return f"{queue_key}:health-check"
+
+    def worker(self, worker_id: str) -> str:
+        """Return the hash describing a live worker."""
+        return f"{self.prefix}worker:{worker_id}"
+
+    def scoped(self, *parts: str) -> str:
+        """Return a key for an extension (workflows, scheduler) under the prefix."""
+        return self.prefix + ":".join(parts)

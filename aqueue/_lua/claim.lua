@@ -1,0 +1,52 @@
+-- Claim up to `limit` due jobs in one round trip.
+-- ARGV: prefix, queue, now_ms, limit, lease_ms, worker_id, register_idle (0/1), max_deliveries (0 = off)
+-- A claim: in-progress key := token (expires with the lease), score := lease end (so a dead worker's
+-- job becomes due again when its lease lapses), retry counter += 1, delivery appended to history.
+-- Returns a flat list: per job id, payload ('' if expired), original score, try, aborted (0/1),
+-- then, as the last element, the earliest score still in the queue ('' if empty), or 'dead:<n>'
+-- entries before it for jobs moved to the dead-letter set.
+local prefix, queue = ARGV[1], ARGV[2]
+local now, limit, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local worker, register_idle, max_deliveries = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local out, claimed, dead = {}, 0, 0
+local ids = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit + 10)
+for i = 1, #ids, 2 do
+  if claimed >= limit then break end
+  local id, score = ids[i], ids[i + 1]
+  local ip = prefix .. 'in-progress:' .. id
+  local hist = prefix .. 'deliveries:' .. id
+  if redis.call('EXISTS', ip) == 1 then
+    -- claimed by a plain arq worker: look again when a lease would have lapsed
+    redis.call('ZADD', queue, 'XX', now + lease, id)
+  elseif max_deliveries > 0 and redis.call('LLEN', hist) >= max_deliveries then
+    local dkey = prefix .. 'dead:' .. id
+    redis.call('HSET', dkey, 'payload', redis.call('GET', prefix .. 'job:' .. id) or '',
+      'queue', queue, 'dead_at', now, 'tries', redis.call('GET', prefix .. 'retry:' .. id) or '0',
+      'history', cjson.encode(redis.call('LRANGE', hist, 0, -1)))
+    redis.call('ZADD', prefix .. 'dead', now, id)
+    redis.call('ZREM', queue, id)
+    redis.call('DEL', hist, prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
+    redis.call('PUBLISH', prefix .. 'done:' .. id, 'dead')
+    dead = dead + 1
+  else
+    local tries = redis.call('INCR', prefix .. 'retry:' .. id)
+    redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
+    redis.call('SET', ip, worker .. ':' .. tries, 'PX', lease)
+    redis.call('ZADD', queue, 'XX', now + lease, id)
+    redis.call('RPUSH', hist, worker .. '@' .. now)
+    redis.call('PEXPIRE', hist, 86400000)
+    local aborted = redis.call('ZSCORE', prefix .. 'abort', id) and 1 or 0
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('GET', prefix .. 'job:' .. id) or ''
+    out[#out + 1] = score
+    out[#out + 1] = tries
+    out[#out + 1] = aborted
+    claimed = claimed + 1
+  end
+end
+if claimed == 0 and register_idle == '1' then
+  redis.call('SADD', prefix .. 'idle:' .. queue, worker)
+end
+local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+out[#out + 1] = head[2] or ''
+return out

@@ -1,0 +1,89 @@
+"""The one seam to redis-py and arq's connection code: settings, connecting, error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aqueue.errors import ConfigurationError, RedisUnavailableError
+
+__all__ = [
+    "CONNECTION_ERRORS",
+    "ENV_URL",
+    "RedisLike",
+    "connect",
+    "describe",
+    "resolve_settings",
+    "translate_errors",
+]
+
+logger = logging.getLogger("aqueue.redis")
+
+ENV_URL = "AQUEUE_REDIS_URL"
+DEFAULT_URL = "redis://localhost:6379/0"
+#: Errors that mean "Redis is not reachable right now" (as opposed to a bad command).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+RedisLike = str | RedisSettings | None
+
+
+def resolve_settings(value: RedisLike = None) -> RedisSettings:
+    """Turn a URL, an arq ``RedisSettings`` or None (``AQUEUE_REDIS_URL`` or the default) into settings."""
+    if isinstance(value, RedisSettings):
+        return value
+    url = value if value is not None else os.environ.get(ENV_URL) or DEFAULT_URL
+    if not isinstance(url, str):
+        raise ConfigurationError(f"redis settings must be a URL or arq RedisSettings, not {type(url).__name__}")
+    try:
+        return RedisSettings.from_dsn(url)
+    except Exception as e:
+        raise ConfigurationError(
+            f"invalid Redis URL {url!r}: use redis://host:port/db, rediss://… or unix:///path"
+        ) from e
+
+
+def describe(settings: RedisSettings) -> str:
+    """Return a password-free address for messages, e.g. ``redis://127.0.0.1:6379/0``."""
+    if settings.unix_socket_path:
+        return f"unix://{settings.unix_socket_path}"
+    scheme = "rediss" if settings.ssl else "redis"
+    return f"{scheme}://{settings.host}:{settings.port}/{settings.database}"
+
+
+async def connect(settings: RedisSettings, *, retries: int | None = None, **pool_options: Any) -> ArqRedis:
+    """Open an arq pool, retrying briefly; raise :class:`RedisUnavailableError` with the address."""
+    attempts = settings.conn_retries if retries is None else retries
+    saved = (settings.conn_retries, settings.conn_retry_delay)
+    try:
+        settings.conn_retries, settings.conn_retry_delay = attempts, min(settings.conn_retry_delay, 1)
+        return await create_pool(settings, **pool_options)
+    except (*CONNECTION_ERRORS, RedisError) as e:
+        raise RedisUnavailableError(
+            f"cannot reach Redis at {describe(settings)} ({type(e).__name__}: {e}); "
+            f"is redis-server running? set {ENV_URL} or redis_settings"
+        ) from e
+    finally:
+        settings.conn_retries, settings.conn_retry_delay = saved
+
+
+@contextmanager
+def translate_errors(settings: RedisSettings) -> Iterator[None]:
+    """Translate redis-py connection errors raised inside the block into RedisUnavailableError."""
+    try:
+        yield
+    except CONNECTION_ERRORS as e:
+        raise RedisUnavailableError(f"lost Redis at {describe(settings)} ({type(e).__name__}: {e})") from e

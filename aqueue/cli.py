@@ -1,0 +1,121 @@
+"""The ``aqueue`` command line: a thin click layer that parses, delegates and prints one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from aqueue._imports import import_string
+from aqueue.errors import AqueueError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn aqueue errors into one line on stderr and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AqueueError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr: INFO by default, DEBUG with ``-v`` (per-job lines appear only at DEBUG)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def run_async(coro: Any) -> Any:
+    """Run a coroutine on uvloop."""
+    import uvloop
+
+    return uvloop.run(coro)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aqueue")
+def main() -> None:
+    """aqueue: an asyncio task queue on Redis (arq-compatible), with workflows and cron."""
+
+
+@main.command()
+@click.argument("settings")
+@click.option("--burst/--no-burst", default=None, help="Exit once the queue is empty.")
+@click.option("--queue", "queue_name", help="Queue to consume (overrides the settings).")
+@click.option("--max-jobs", type=click.IntRange(min=1), help="Jobs run at once (overrides the settings).")
+@click.option("--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every job (DEBUG).")
+@friendly
+def worker(settings: str, verbose: bool, **overrides: Any) -> None:
+    """Run a worker for SETTINGS, a 'module.WorkerSettings' path, until SIGINT/SIGTERM."""
+    from aqueue.worker import create_worker
+
+    settings_cls = import_string(settings)
+    setup_logging(verbose)
+
+    async def run() -> None:
+        w = create_worker(settings_cls, **overrides)
+        try:
+            await w.main()
+        finally:
+            await w.close()
+
+    run_async(run())
+
+
+@main.command()
+@click.argument("task")
+@click.argument("args", nargs=-1)
+@click.option("--queue", "queue_name", help="Queue to send to.")
+@click.option("--wait", type=float, default=None, metavar="SECONDS", help="Wait for the result and print it.")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def enqueue(task: str, args: tuple[str, ...], queue_name: str | None, wait: float | None,
+            redis_url: str | None) -> None:
+    """Enqueue TASK by name; each ARG is parsed as JSON when it can be (else passed as a string)."""
+    import orjson
+
+    from aqueue.client import Client
+
+    def parse(text: str) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+
+    async def run() -> None:
+        async with Client(redis_url) as client:
+            job = await client.enqueue(task, *map(parse, args), _queue_name=queue_name)
+            if job is None:
+                raise AqueueError("a job with that id already exists")
+            click.echo(job.job_id)
+            if wait is not None:
+                click.echo(repr(await job.result(timeout=wait)))
+
+    run_async(run())
+
+
+def _mount_optional_groups() -> None:
+    from aqueue.scheduler._cli import cron
+
+    main.add_command(cron)
+
+
+_mount_optional_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,266 @@
+"""The producer side: ``Client`` and the module-level ``enqueue`` on a default client.
+
+A producer needs no task code: jobs address tasks by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
+
+from aqueue._keys import DEFAULT_PREFIX, Keys
+from aqueue._notify import Notifier
+from aqueue._redis import RedisLike, connect, resolve_settings, translate_errors
+from aqueue._scripts import Scripts
+from aqueue.errors import ConfigurationError, JobAborted, SerializationError
+from aqueue.jobs import Job
+from aqueue.serialization import job_deserializer, job_serializer
+from aqueue.tasks import TaskLike, task_name, to_seconds
+
+if TYPE_CHECKING:
+    from aqueue.serialization import PickleSerializer  # noqa: F401
+
+__all__ = ["Client", "close_default_client", "default_client", "enqueue"]
+
+Serializer = Any  # Callable[[Any], bytes]
+Deserializer = Any  # Callable[[bytes], Any]
+#: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
+BATCH_SIZE = 500
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _score(now_ms: int, defer_until: datetime | None, defer_by: float | timedelta | None) -> int:
+    if defer_until is not None and defer_by is not None:
+        raise ConfigurationError("use either _defer_until or _defer_by, not both")
+    if defer_until is not None:
+        return int(defer_until.timestamp() * 1000)
+    seconds = to_seconds(defer_by)
+    return now_ms + int(seconds * 1000) if seconds else now_ms
+
+
+class Client:
+    """A connection to the queue for producers: enqueue, inspect and abort jobs, run workflows.
+
+    ``redis`` is a URL, an arq ``RedisSettings``, an existing arq pool, or None for
+    ``AQUEUE_REDIS_URL``. Use as ``async with Client(...) as client`` or call ``connect``/``aclose``.
+    """
+
+    def __init__(
+        self,
+        redis: RedisLike | ArqRedis = None,
+        *,
+        key_prefix: str = DEFAULT_PREFIX,
+        queue_name: str | None = None,
+        job_serializer: Serializer | None = None,
+        job_deserializer: Deserializer | None = None,
+        expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
+    ) -> None:
+        self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
+        self._owns_pool = self._pool is None
+        self.settings: RedisSettings = (
+            RedisSettings() if isinstance(redis, ArqRedis) else resolve_settings(redis)
+        )
+        self.keys = Keys(key_prefix)
+        self.default_queue = self.keys.queue(queue_name)
+        self.job_serializer = job_serializer or globals()["job_serializer"]
+        self.job_deserializer = job_deserializer or globals()["job_deserializer"]
+        self.expires_extra_ms = expires_extra_ms
+        self._scripts: Scripts | None = None
+        self._notifier: Notifier | None = None
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def connect(self) -> Client:
+        """Open the connection pool (retrying briefly); idempotent."""
+        if self._pool is None:
+            self._pool = await connect(
+                self.settings,
+                job_serializer=self.job_serializer,
+                job_deserializer=self.job_deserializer,
+                default_queue_name=self.default_queue,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+        if self._scripts is None:
+            self._scripts = Scripts(self._pool)
+        return self
+
+    async def aclose(self) -> None:
+        """Close the notifier and, if this client opened it, the pool."""
+        if self._notifier is not None:
+            await self._notifier.aclose()
+            self._notifier = None
+        if self._pool is not None and self._owns_pool:
+            await self._pool.aclose()
+        self._pool = None
+        self._scripts = None
+
+    @property
+    def redis(self) -> ArqRedis:
+        """Return the arq Redis pool (an ``ArqRedis``: arq's own ``enqueue_job`` works on it too)."""
+        if self._pool is None:
+            raise ConfigurationError("client is not connected: use 'async with Client(...)' or await connect()")
+        return self._pool
+
+    @property
+    def scripts(self) -> Scripts:
+        """Return the registered Lua scripts."""
+        if self._scripts is None:
+            raise ConfigurationError("client is not connected")
+        return self._scripts
+
+    @property
+    def notifier(self) -> Notifier:
+        """Return the shared result notifier, created on first use."""
+        if self._notifier is None:
+            self._notifier = Notifier(self.redis)
+        return self._notifier
+
+    def job(self, job_id: str, queue_name: str | None = None) -> Job:
+        """Return a handle on an existing job by id."""
+        return Job(job_id, self, self.keys.queue(queue_name) if queue_name else self.default_queue)
+
+    def encode_job(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], job_try: int | None,
+                   enqueue_ms: int, extra: dict[str, Any] | None = None) -> bytes:
+        """Encode arq's job envelope; raise SerializationError naming the task if impossible."""
+        envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
+        if extra:
+            envelope.update(extra)
+        try:
+            return self.job_serializer(envelope)  # type: ignore[no-any-return]
+        except SerializationError as e:
+            raise SerializationError(f"cannot enqueue {name!r}: {e}") from e
+        except Exception as e:
+            raise SerializationError(f"cannot enqueue {name!r}: {type(e).__name__}: {e}") from e
+
+    async def enqueue(
+        self,
+        task: TaskLike | str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _defer_until: datetime | None = None,
+        _defer_by: float | timedelta | None = None,
+        _expires: float | timedelta | None = None,
+        _job_try: int | None = None,
+        **kwargs: Any,
+    ) -> Job | None:
+        """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists."""
+        jobs = await self._enqueue_batch(
+            task_name(task), [(args, kwargs, _job_id)], _queue_name, _defer_until, _defer_by, _expires, _job_try
+        )
+        return jobs[0]
+
+    async def enqueue_many(
+        self,
+        task: TaskLike | str,
+        calls: Iterable[Sequence[Any] | tuple[Sequence[Any], dict[str, Any]]],
+        *,
+        _queue_name: str | None = None,
+        _defer_until: datetime | None = None,
+        _defer_by: float | timedelta | None = None,
+        _expires: float | timedelta | None = None,
+    ) -> list[Job | None]:
+        """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs)."""
+        specs = [_call_spec(call) for call in calls]
+        return await self._enqueue_batch(
+            task_name(task), specs, _queue_name, _defer_until, _defer_by, _expires, None
+        )
+
+    async def _enqueue_batch(
+        self,
+        name: str,
+        specs: list[tuple[Sequence[Any], dict[str, Any], str | None]],
+        queue_name: str | None,
+        defer_until: datetime | None,
+        defer_by: float | timedelta | None,
+        expires: float | timedelta | None,
+        job_try: int | None,
+    ) -> list[Job | None]:
+        queue = self.keys.queue(queue_name) if queue_name else self.default_queue
+        now = _now_ms()
+        score = _score(now, defer_until, defer_by)
+        expires_s = to_seconds(expires)
+        ttl = int(expires_s * 1000) if expires_s else score - now + self.expires_extra_ms
+        if ttl <= 0:
+            raise ConfigurationError("_expires must be positive")
+        rows = [(job_id or uuid.uuid4().hex, self.encode_job(name, a, k, job_try, now))
+                for a, k, job_id in specs]
+        written = await self.write_jobs(queue, [(i, p, score, ttl) for i, p in rows], now)
+        return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
+
+    async def write_jobs(self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int) -> list[bool]:
+        """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers."""
+        flags: list[bool] = []
+        with translate_errors(self.settings):
+            for start in range(0, len(rows), BATCH_SIZE):
+                argv: list[Any] = [self.keys.prefix, queue, now]
+                for row in rows[start : start + BATCH_SIZE]:
+                    argv.extend(row)
+                flags.extend(bool(x) for x in await self.scripts.enqueue(args=argv))
+        return flags
+
+    async def abort_job(self, job_id: str, queue_key: str) -> str:
+        """Abort ``job_id``: returns 'aborted' (was waiting), 'flagged' (running) or 'missing'."""
+        now = _now_ms()
+        aborted = {"t": 0, "f": "<aborted>", "a": [], "k": {}, "et": now, "s": False,
+                   "r": JobAborted(f"job {job_id} was aborted before it started"),
+                   "st": now, "ft": now, "q": queue_key, "id": job_id}
+        argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
+        with translate_errors(self.settings):
+            state = await self.scripts.abort(args=argv)
+        return state.decode() if isinstance(state, bytes) else str(state)
+
+    async def run(self, workflow: Any, **options: Any) -> Any:
+        """Start a workflow (chain, group, chord, …) and return its run handle."""
+        from aqueue.workflows import start_workflow
+
+        return await start_workflow(self, workflow, **options)
+
+
+def _call_spec(call: Any) -> tuple[Sequence[Any], dict[str, Any], str | None]:
+    if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict) and isinstance(call[0], list | tuple):
+        return tuple(call[0]), call[1], None
+    if isinstance(call, list | tuple):
+        return tuple(call), {}, None
+    return (call,), {}, None
+
+
+_default_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client] = weakref.WeakKeyDictionary()
+
+
+async def default_client() -> Client:
+    """Return this event loop's default client (``AQUEUE_REDIS_URL``), connecting on first use."""
+    loop = asyncio.get_running_loop()
+    client = _default_clients.get(loop)
+    if client is None:
+        client = Client()
+        _default_clients[loop] = client
+    return await client.connect()
+
+
+async def close_default_client() -> None:
+    """Close this event loop's default client, if one was opened."""
+    client = _default_clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+async def enqueue(task: TaskLike | str, *args: Any, **kwargs: Any) -> Job | None:
+    """Enqueue on the default client: ``await aqueue.enqueue("resize", image_id)``."""
+    return await (await default_client()).enqueue(task, *args, **kwargs)

@@ -1,0 +1,184 @@
+"""The producer's handle on one job: status, result (woken by notification), abort."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from arq.jobs import JobStatus
+
+from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, TaskError
+
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
+__all__ = ["Job", "JobResult", "JobStatus"]
+
+#: First re-read of a stored result when no notification came (safety net), then doubling.
+RECHECK_START_S = 0.25
+RECHECK_MAX_S = 5.0
+
+
+def ms_to_datetime(ms: int | float | None) -> datetime | None:
+    """Return an aware UTC datetime for epoch milliseconds."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A finished job's stored result envelope, decoded."""
+
+    job_id: str
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    job_try: int
+    success: bool
+    result: Any
+    enqueue_time: datetime | None
+    start_time: datetime | None
+    finish_time: datetime | None
+    queue_name: str
+
+    @classmethod
+    def from_envelope(cls, job_id: str, data: dict[str, Any]) -> JobResult:
+        """Build from arq's result envelope (keys ``t f a k et s r st ft q``)."""
+        return cls(
+            job_id=job_id,
+            function=data.get("f", "<unknown>"),
+            args=tuple(data.get("a") or ()),
+            kwargs=dict(data.get("k") or {}),
+            job_try=int(data.get("t") or 0),
+            success=bool(data.get("s")),
+            result=data.get("r"),
+            enqueue_time=ms_to_datetime(data.get("et")),
+            start_time=ms_to_datetime(data.get("st")),
+            finish_time=ms_to_datetime(data.get("ft")),
+            queue_name=data.get("q", ""),
+        )
+
+    def value(self) -> Any:
+        """Return the result, or raise the task's failure."""
+        if self.success:
+            return self.result
+        if isinstance(self.result, BaseException):
+            raise self.result
+        raise TaskError("Error", str(self.result))
+
+
+class Job:
+    """A handle on one job, by id. Obtained from ``enqueue``, or built with ``client.job(id)``."""
+
+    __slots__ = ("_client", "_queue_key", "job_id")
+
+    def __init__(self, job_id: str, client: Client, queue_key: str) -> None:
+        self.job_id = job_id
+        self._client = client
+        self._queue_key = queue_key
+
+    def __repr__(self) -> str:
+        return f"<aqueue.Job {self.job_id} on {self._queue_key}>"
+
+    async def status(self) -> JobStatus:
+        """Return deferred, queued, in_progress, complete or not_found."""
+        keys = self._client.keys
+        async with self._client.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.result(self.job_id))
+            pipe.exists(keys.in_progress(self.job_id))
+            pipe.zscore(self._queue_key, self.job_id)
+            complete, running, score = await pipe.execute()
+        if complete:
+            return JobStatus.complete
+        if running:
+            return JobStatus.in_progress
+        if score is None:
+            return JobStatus.not_found
+        return JobStatus.deferred if score > time.time() * 1000 else JobStatus.queued
+
+    async def result_info(self) -> JobResult | None:
+        """Return the stored result envelope, or None if there is none (yet)."""
+        raw = await self._client.redis.get(self._client.keys.result(self.job_id))
+        return None if raw is None else self._decode(raw)
+
+    def _decode(self, raw: bytes) -> JobResult:
+        return JobResult.from_envelope(self.job_id, self._client.job_deserializer(raw))
+
+    async def _poll_once(self) -> JobResult | None:
+        """Read the result; raise if the job is gone without one."""
+        keys = self._client.keys
+        async with self._client.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.result(self.job_id))
+            pipe.zscore(self._queue_key, self.job_id)
+            pipe.exists(keys.in_progress(self.job_id))
+            pipe.zscore(keys.dead, self.job_id)
+            raw, score, running, dead = await pipe.execute()
+        if raw is not None:
+            return self._decode(raw)
+        if dead is not None:
+            raise MaxTriesExceeded(f"job {self.job_id} was dead-lettered: delivered too often without finishing")
+        if score is None and not running:
+            raise ResultNotFound(
+                f"job {self.job_id} has no result and is not queued: it expired, its result was not kept "
+                "(keep_result=0) or its result expired"
+            )
+        return None
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job to finish and return its result, or re-raise its failure.
+
+        Wakes on the worker's completion notice; re-reads the stored result now and then, so a missed
+        notice never hangs. Raises :class:`aqueue.errors.JobTimeout` after ``timeout`` seconds.
+        """
+        info = await self.wait(timeout)
+        return info.value()
+
+    async def wait(self, timeout: float | None = None) -> JobResult:
+        """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async with self._client.notifier.watch(self._client.keys.done_channel(self.job_id)) as event:
+            return await _wait_loop(self._poll_once, event, deadline, self.job_id)
+
+    async def abort(self, timeout: float | None = None) -> bool:
+        """Abort the job: drop it if not started yet, else cancel it on its worker.
+
+        Waits up to ``timeout`` seconds (None: forever, 0: don't wait) and returns whether the job
+        ended aborted.
+        """
+        state = await self._client.abort_job(self.job_id, self._queue_key)
+        if state == "missing" or timeout == 0:
+            return state == "aborted"
+        try:
+            info = await self.wait(timeout)
+        except (JobTimeout, ResultNotFound):
+            return False
+        return not info.success and isinstance(info.result, JobAborted | asyncio.CancelledError)
+
+    async def info(self) -> dict[str, Any] | None:
+        """Return the job's envelope while queued or running (None once finished or gone)."""
+        raw = await self._client.redis.get(self._client.keys.job(self.job_id))
+        return None if raw is None else dict(self._client.job_deserializer(raw))
+
+
+async def _wait_loop(
+    poll: Callable[[], Any], event: asyncio.Event, deadline: float | None, job_id: str
+) -> JobResult:
+    recheck = RECHECK_START_S
+    while True:
+        event.clear()
+        found = await poll()
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        pause = recheck
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise JobTimeout(f"job {job_id} did not finish in time")
+            pause = min(pause, remaining)
+        try:
+            await asyncio.wait_for(event.wait(), pause)
+        except TimeoutError:
+            recheck = min(recheck * 2, RECHECK_MAX_S)

@@ -1,0 +1,231 @@
+"""Tasks: the ``@task`` decorator, task options, ``Retry`` and retry backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from arq.worker import Function
+from arq.worker import Retry as ArqRetry
+from arq.worker import func as arq_func
+
+from aqueue.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from aqueue.jobs import Job
+    from aqueue.workflows import Signature
+
+__all__ = ["Backoff", "Retry", "Task", "TaskLike", "as_task", "task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Seconds = float | int | timedelta
+
+
+def to_seconds(value: Seconds | None) -> float | None:
+    """Return ``value`` in seconds (None stays None)."""
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Retry(ArqRetry):
+    """Raise from a task to run it again, after ``defer`` seconds or after the task's backoff.
+
+    A subclass of arq's ``Retry``: plain arq workers understand it too.
+    """
+
+    def __init__(self, defer: Seconds | None = None) -> None:
+        super().__init__(defer=defer)
+        self.explicit_defer = defer is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential retry delays with jitter and a cap: ``min(max_s, base_s * factor ** (try - 1))``.
+
+    With ``jitter`` the delay is drawn uniformly from its upper half, so retries of many jobs spread
+    out but never come back at once.
+    """
+
+    base_s: float = 1.0
+    factor: float = 2.0
+    max_s: float = 300.0
+    jitter: bool = True
+
+    def delay_s(self, job_try: int) -> float:
+        """Return the delay in seconds before the retry that follows try ``job_try`` (1-based)."""
+        delay = min(self.max_s, self.base_s * self.factor ** max(job_try - 1, 0))
+        return random.uniform(delay / 2, delay) if self.jitter else delay
+
+
+def _backoff(value: Backoff | bool | float | None) -> Backoff | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Backoff()
+    if isinstance(value, Backoff):
+        return value
+    return Backoff(base_s=float(value))
+
+
+def _threaded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a plain ``def`` so the worker runs it in a thread, off the event loop."""
+
+    @functools.wraps(func)
+    async def run_in_thread(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(func, ctx, *args, **kwargs)
+
+    return run_in_thread
+
+
+@dataclass(frozen=True, eq=False)
+class Task(Generic[P, R]):
+    """A function registered as a task, with its options. Call it to run it directly.
+
+    ``name`` addresses the task from producers; ``timeout_s``, ``max_tries``, ``keep_result_s`` and
+    ``keep_result_forever`` override the worker's defaults; ``retry_on`` lists exception types retried
+    automatically with ``retry_backoff``; ``queue`` is where ``.enqueue`` sends jobs by default.
+    """
+
+    func: Callable[..., Any]
+    name: str
+    queue: str | None = None
+    timeout_s: float | None = None
+    max_tries: int | None = None
+    keep_result_s: float | None = None
+    keep_result_forever: bool | None = None
+    retry_backoff: Backoff | None = None
+    retry_on: tuple[type[BaseException], ...] = field(default=())
+
+    def __call__(self, ctx: Any, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Run the task function directly (no queue)."""
+        return self.func(ctx, *args, **kwargs)
+
+    @property
+    def is_async(self) -> bool:
+        """Return whether the function is a coroutine function (else it runs in a thread)."""
+        return inspect.iscoroutinefunction(self.func)
+
+    def to_arq(self) -> Function:
+        """Return the arq ``Function`` a worker registers for this task."""
+        coroutine = self.func if self.is_async else _threaded(self.func)
+        return arq_func(
+            coroutine,
+            name=self.name,
+            keep_result=self.keep_result_s,
+            timeout=self.timeout_s,
+            keep_result_forever=self.keep_result_forever,
+            max_tries=self.max_tries,
+        )
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """Return a workflow signature of this task whose first argument is the parent's result."""
+        from aqueue.workflows import sig
+
+        return sig(self.name, *args, **kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """Return an immutable signature: it ignores the parent's result."""
+        from aqueue.workflows import si
+
+        return si(self.name, *args, **kwargs)
+
+    async def enqueue(self, *args: Any, **kwargs: Any) -> Job | None:
+        """Enqueue this task on the default client (``AQUEUE_REDIS_URL``)."""
+        from aqueue.client import default_client
+
+        kwargs.setdefault("_queue_name", self.queue)
+        return await (await default_client()).enqueue(self.name, *args, **kwargs)
+
+
+TaskLike = Task[Any, Any] | Function | Callable[..., Any]
+
+
+@overload
+def task(func: Callable[..., Any], /) -> Task[Any, Any]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    timeout: Seconds | None = None,
+    max_tries: int | None = None,
+    keep_result: Seconds | None = None,
+    keep_result_forever: bool | None = None,
+    retry_backoff: Backoff | bool | float | None = None,
+    retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+) -> Callable[[Callable[..., Any]], Task[Any, Any]]: ...
+
+
+def task(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    timeout: Seconds | None = None,
+    max_tries: int | None = None,
+    keep_result: Seconds | None = None,
+    keep_result_forever: bool | None = None,
+    retry_backoff: Backoff | bool | float | None = None,
+    retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+) -> Task[Any, Any] | Callable[[Callable[..., Any]], Task[Any, Any]]:
+    """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
+
+    The function takes ``ctx`` first (a dict with ``job_id``, ``job_try``, ``redis``, …). ``async def``
+    runs on the worker's event loop; a plain ``def`` runs in a thread pool.
+    """
+    if max_tries is not None and max_tries < 1:
+        raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")
+    retry_types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
+
+    def wrap(f: Callable[..., Any]) -> Task[Any, Any]:
+        if not callable(f):
+            raise ConfigurationError(f"@task needs a function, got {f!r}")
+        return Task(
+            func=f,
+            name=name or f.__name__,
+            queue=queue,
+            timeout_s=to_seconds(timeout),
+            max_tries=max_tries,
+            keep_result_s=to_seconds(keep_result),
+            keep_result_forever=keep_result_forever,
+            retry_backoff=_backoff(retry_backoff),
+            retry_on=retry_types,
+        )
+
+    return wrap(func) if func is not None else wrap
+
+
+def as_task(obj: TaskLike) -> Task[Any, Any]:
+    """Normalise a Task, an arq ``Function`` or a plain function into a Task."""
+    if isinstance(obj, Task):
+        return obj
+    if isinstance(obj, Function):
+        return Task(
+            func=obj.coroutine,
+            name=obj.name,
+            timeout_s=obj.timeout_s,
+            max_tries=obj.max_tries,
+            keep_result_s=obj.keep_result_s,
+            keep_result_forever=obj.keep_result_forever,
+        )
+    if callable(obj):
+        return task(obj)
+    raise ConfigurationError(f"not a task or function: {obj!r}")
+
+
+def task_name(obj: TaskLike | str) -> str:
+    """Return the name a producer uses to address ``obj``."""
+    if isinstance(obj, str):
+        return obj
+    return as_task(obj).name

@@ -1,0 +1,455 @@
+"""The worker: arq's ``Worker`` with aqueue's hot path — batch claims, leases, wake-on-enqueue.
+
+Life of the process (one ``asyncio.TaskGroup``): the fetch loop claims due jobs in batches (one Lua
+call), starts one task per job, and blocks on its wake list while idle; the lease loop renews claims
+and delivers aborts; the finisher records outcomes in batches; services (the cron scheduler) run
+beside them. On SIGTERM/SIGINT the worker stops claiming, lets running jobs finish within
+``job_completion_wait`` seconds, hands the rest back to the queue and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import arq.worker
+from arq.connections import ArqRedis, RedisSettings
+
+from aqueue import serialization
+from aqueue._execution import Defaults, JobRunner
+from aqueue._finisher import Finisher, FinishExtension
+from aqueue._keys import DEFAULT_PREFIX, Keys
+from aqueue._queue_ops import ClaimedJob, QueueOps, now_ms
+from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
+from aqueue.errors import ConfigurationError
+from aqueue.tasks import Task, TaskLike, as_task
+
+__all__ = ["Worker", "create_worker", "settings_kwargs"]
+
+logger = logging.getLogger("aqueue.worker")
+
+Service = Callable[["Worker"], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Running:
+    job: ClaimedJob
+    task: asyncio.Task[None] | None = None
+    reason: str = ""  # why it was cancelled: "abort", "lost" or "shutdown"
+    finishing: bool = False
+
+
+def _cron_tasks(cron_jobs: Sequence[Any]) -> list[Task[Any, Any]]:
+    return [as_task(cj.func) for cj in cron_jobs if getattr(cj, "func", None) is not None]
+
+
+class Worker(arq.worker.Worker):
+    """Runs jobs from one queue. Takes arq's ``Worker`` options under their arq names, plus:
+
+    ``key_prefix`` (Redis key prefix, default arq's), ``lease_s`` (a running job's claim lapses this
+    long after its worker stops renewing it), ``max_deliveries`` (deliveries without an outcome before
+    a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s).
+    """
+
+    def __init__(
+        self,
+        functions: Sequence[TaskLike] = (),
+        *,
+        queue_name: str | None = None,
+        cron_jobs: Sequence[Any] | None = None,
+        redis_settings: RedisLike = None,
+        redis_pool: ArqRedis | None = None,
+        key_prefix: str = DEFAULT_PREFIX,
+        lease_s: float = 5.0,
+        max_deliveries: int = 5,
+        job_completion_wait: float = 10,
+        handle_signals: bool = True,
+        job_serializer: Callable[[Any], bytes] | None = None,
+        job_deserializer: Callable[[bytes], Any] | None = None,
+        finish_extensions: Sequence[FinishExtension] = (),
+        services: Sequence[Service] = (),
+        **arq_options: Any,
+    ) -> None:
+        self.cron_definitions = list(cron_jobs or [])
+        tasks = [as_task(f) for f in functions] + _cron_tasks(self.cron_definitions)
+        self.tasks: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
+        self.keys = Keys(key_prefix)
+        if lease_s <= 0.1:
+            raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
+        try:
+            super().__init__(
+                [t.to_arq() for t in self.tasks.values()],
+                queue_name=self.keys.queue(queue_name),
+                redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
+                redis_pool=redis_pool,
+                handle_signals=False,
+                job_completion_wait=job_completion_wait,  # type: ignore[arg-type]
+                job_serializer=job_serializer or serialization.job_serializer,
+                job_deserializer=job_deserializer or serialization.job_deserializer,
+                **arq_options,
+            )
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise ConfigurationError(f"invalid worker settings: {e}") from e
+        self.lease_s = lease_s
+        self.max_deliveries = max_deliveries
+        self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.finish_extensions = list(finish_extensions)
+        self.services = list(services)
+        self._handle_os_signals = handle_signals
+        self._running: dict[str, _Running] = {}
+        self._stopping = asyncio.Event()
+        self._nudge = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._force = False
+        self._started = 0
+        self._blocking: ArqRedis | None = None
+        self._ops: QueueOps | None = None
+        self._finisher: Finisher | None = None
+        self._runner: JobRunner | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until stopped (blocking), on uvloop, then close connections."""
+        import uvloop
+
+        uvloop.run(self._run_and_close())
+
+    async def _run_and_close(self) -> None:
+        try:
+            await self.main()
+        finally:
+            await self.close()
+
+    async def async_run(self) -> None:
+        """Run until stopped (or, in burst mode, until the queue is empty); connections stay open."""
+        await self.main()
+
+    async def main(self) -> None:
+        """Connect, then run the fetch, lease, finish and service loops until stopped."""
+        await self._open()
+        self._install_signals()
+        try:
+            async with asyncio.TaskGroup() as group:
+                assert self._finisher is not None
+                group.create_task(self._finisher.run(), name="aqueue-finisher")
+                side = [group.create_task(self._lease_loop(), name="aqueue-leases"),
+                        group.create_task(self._health_loop(), name="aqueue-health")]
+                side += [group.create_task(_guarded(s, self), name="aqueue-service") for s in self.services]
+                await self._fetch_loop()
+                await self._drain()
+                self._finisher.close()
+                for t in side:
+                    t.cancel()
+        finally:
+            self._remove_signals()
+
+    def request_stop(self, *, force: bool = False) -> None:
+        """Stop taking jobs; running ones get the grace period unless ``force``."""
+        self._force = self._force or force
+        self._stopping.set()
+        self._nudge.set()
+        self._slot_freed.set()
+
+    async def close(self) -> None:
+        """Remove the health key, run ``on_shutdown`` and close connections."""
+        if self._pool is None:
+            return
+        with contextlib.suppress(*CONNECTION_ERRORS):
+            await self._pool.delete(self.health_check_key, self.keys.worker(self.worker_id))
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        for pool in (self._blocking, self._pool):
+            if pool is not None:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    await pool.aclose()
+        self._pool = self._blocking = None
+
+    async def _open(self) -> None:
+        if self._pool is None:
+            self._pool = await self._connect()
+        settings = self.redis_settings or RedisSettings()
+        self._blocking = await connect(settings) if self.redis_settings else ArqRedis(
+            **self._pool.connection_pool.connection_kwargs)
+        self.ctx["redis"] = self._pool
+        self.ctx.setdefault("worker_id", self.worker_id)
+        self._ops = QueueOps(self._pool, self.keys, self.queue_name, self.worker_id, int(self.lease_s * 1000))
+        self._finisher = Finisher(self._ops, self.finish_extensions)
+        self._runner = self._make_runner()
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        logger.info("worker %s on %s, queue %s: %d tasks (%s)", self.worker_id, describe(settings),
+                    self.queue_name, len(self.functions), ", ".join(sorted(self.functions)))
+
+    async def _connect(self) -> ArqRedis:
+        assert self.redis_settings is not None
+        return await connect(self.redis_settings, job_serializer=self.job_serializer,
+                             job_deserializer=self.job_deserializer, default_queue_name=self.queue_name,
+                             expires_extra_ms=self.expires_extra_ms)
+
+    def _make_runner(self) -> JobRunner:
+        defaults = Defaults(self.job_timeout_s, self.max_tries, self.keep_result_s, self.keep_result_forever)
+        return JobRunner(
+            functions={k: v for k, v in self.functions.items() if isinstance(v, arq.worker.Function)},
+            tasks=self.tasks, queue=self.queue_name, ctx=self.ctx,
+            serializer=self.job_serializer or serialization.job_serializer,
+            deserializer=self.job_deserializer or serialization.job_deserializer,
+            defaults=defaults, on_job_start=self.on_job_start, on_job_end=self.on_job_end,
+        )
+
+    # -- signals -----------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        if not self._handle_os_signals:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _remove_signals(self) -> None:
+        if self._handle_os_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        again = self._stopping.is_set()
+        logger.info("%s: %s (%d running)", sig.name, "stopping now" if again else "stopping gracefully",
+                    len(self._running))
+        self.request_stop(force=again)
+
+    # -- fetching ----------------------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        delay = 0.05
+        while not self._stopping.is_set():
+            try:
+                if await self._fetch_once():
+                    return
+                if delay > 0.05:
+                    logger.info("Redis is reachable again; worker %s carries on", self.worker_id)
+                delay = 0.05
+            except CONNECTION_ERRORS as e:
+                if delay == 0.05:
+                    logger.warning("Redis unreachable (%s: %s); retrying with backoff", type(e).__name__, e)
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _fetch_once(self) -> bool:
+        """Claim and start one batch, or wait; return True when burst mode is done."""
+        free = self.max_jobs - len(self._running)
+        if self.burst and self.max_burst_jobs >= 0:
+            free = min(free, self.max_burst_jobs - self._started)
+            if free <= 0 and not self._running:
+                return True
+        if free <= 0:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return False
+        assert self._ops is not None
+        limit = min(free, self.queue_read_limit)
+        jobs, head = await self._ops.claim(limit, register_idle=not self.burst, max_deliveries=self.max_deliveries)
+        for job in jobs:
+            self._start(job)
+        if jobs:
+            return False
+        if self.burst:
+            return await self._burst_done(head)
+        await self._idle_wait(head)
+        return False
+
+    async def _burst_done(self, head: int | None) -> bool:
+        if self._running:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return False
+        if head is None:
+            return True
+        await self._sleep(min(self.poll_delay_s, max((head - now_ms()) / 1000, 0.005)))
+        return False
+
+    async def _idle_wait(self, head: int | None) -> None:
+        """Block until an enqueue wakes us, the next deferred job is due, or ``poll_delay`` passes."""
+        timeout = self.poll_delay_s
+        if head is not None:
+            timeout = min(timeout, (head - now_ms()) / 1000)
+        if timeout <= 0.001:
+            return
+        assert self._blocking is not None
+        self._nudge.clear()
+        blpop = asyncio.ensure_future(self._blocking.blpop([self.keys.wake(self.worker_id)], timeout=timeout))
+        nudge = asyncio.ensure_future(self._nudge.wait())
+        done, _ = await asyncio.wait({blpop, nudge}, return_when=asyncio.FIRST_COMPLETED)
+        for fut in (blpop, nudge):
+            if fut not in done:
+                fut.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
+                    await fut
+        if blpop in done:
+            blpop.result()  # surface connection errors to the fetch loop
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudge.wait(), seconds)
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def _start(self, job: ClaimedJob) -> None:
+        running = _Running(job)
+        self._running[job.job_id] = running
+        self._started += 1
+        running.task = asyncio.create_task(self._run_one(running))
+
+    async def _run_one(self, running: _Running) -> None:
+        assert self._runner is not None and self._finisher is not None
+        job = running.job
+        try:
+            outcome = await self._runner.run(job, lambda: running.reason == "abort")
+            running.finishing = True
+            recorded = await self._finisher.submit(outcome)
+            self._count(outcome.kind, recorded, outcome.retry_score)
+            if self.after_job_end and recorded:
+                await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": job.job_try})
+        except asyncio.CancelledError:
+            if running.reason not in ("shutdown", "lost"):
+                raise
+        except Exception:
+            logger.exception("internal error while running job %s", job.job_id)
+        finally:
+            self._running.pop(job.job_id, None)
+            self._slot_freed.set()
+
+    def _count(self, kind: str, recorded: bool, retry_score: int) -> None:
+        if not recorded:
+            return
+        if kind == "ok":
+            self.jobs_complete += 1
+        elif kind == "err":
+            self.jobs_failed += 1
+        else:
+            self.jobs_retried += 1
+            if retry_score <= now_ms() + 1:
+                self._nudge.set()
+
+    # -- leases ------------------------------------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        interval = min(self.lease_s / 3, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            held = [(job_id, r.job.token) for job_id, r in self._running.items()]
+            if not held:
+                continue
+            assert self._ops is not None
+            try:
+                actions = await self._ops.renew(held)
+            except CONNECTION_ERRORS as e:
+                logger.debug("lease renewal failed: %s", e)
+                continue
+            for job_id, state in actions:
+                self._interrupt(job_id, "abort" if state == "abort" else "lost")
+
+    def _interrupt(self, job_id: str, reason: str) -> None:
+        running = self._running.get(job_id)
+        if running is None or running.finishing or running.task is None or running.reason:
+            return
+        if reason == "lost":
+            logger.warning("job %s: lease lost (another worker may run it); cancelling here", job_id)
+        running.reason = reason
+        running.task.cancel()
+
+    # -- shutdown ----------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if self._running and not self._force:
+            grace = None if self.burst else float(self._job_completion_wait)
+            logger.info("waiting up to %ss for %d running jobs", grace, len(self._running))
+            deadline = None if grace is None else time.monotonic() + grace
+            while self._running and not self._force and (deadline is None or time.monotonic() < deadline):
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+                    await asyncio.wait_for(self._slot_freed.wait(), remaining)
+        await self._hand_back()
+
+    async def _hand_back(self) -> None:
+        left = [r for r in self._running.values() if not r.finishing]
+        for r in left:
+            r.reason = "shutdown"
+            if r.task is not None:
+                r.task.cancel()
+        await asyncio.gather(*(r.task for r in left if r.task is not None), return_exceptions=True)
+        if not left:
+            return
+        assert self._ops is not None
+        held = [(r.job.job_id, r.job.token) for r in left]
+        try:
+            count = await self._ops.release(held)
+            logger.info("handed %d unfinished jobs back to the queue", count)
+        except CONNECTION_ERRORS as e:
+            logger.warning("could not hand back %d jobs (%s); their leases will lapse", len(held), e)
+
+    # -- health ------------------------------------------------------------------------------------
+
+    async def _health_loop(self) -> None:
+        last_arq = 0.0
+        while True:
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                await self._publish_health(time.monotonic() - last_arq >= self.health_check_interval)
+                last_arq = time.monotonic() if time.monotonic() - last_arq >= self.health_check_interval \
+                    else last_arq
+            await asyncio.sleep(5)
+
+    async def _publish_health(self, arq_key: bool) -> None:
+        assert self._pool is not None
+        info = (f"j_complete={self.jobs_complete} j_failed={self.jobs_failed} j_retried={self.jobs_retried} "
+                f"j_ongoing={len(self._running)}")
+        async with self._pool.pipeline(transaction=False) as pipe:
+            if arq_key:
+                pipe.psetex(self.health_check_key, int((self.health_check_interval + 1) * 1000),
+                            f"{time.strftime('%b-%d %H:%M:%S')} {info} queued=?".encode())
+            key = self.keys.worker(self.worker_id)
+            pipe.hset(key, mapping={"queue": self.queue_name, "pid": os.getpid(), "host": socket.gethostname(),
+                                    "heartbeat_ms": now_ms(), "info": info})
+            pipe.pexpire(key, 15_000)
+            await pipe.execute()
+
+    def __repr__(self) -> str:
+        return (f"<aqueue.Worker {self.worker_id} j_complete={self.jobs_complete} j_failed={self.jobs_failed} "
+                f"j_retried={self.jobs_retried} j_ongoing={len(self._running)}>")
+
+
+async def _guarded(service: Service, worker: Worker) -> None:
+    """Run a service; log its crash instead of taking the worker down."""
+    try:
+        await service(worker)
+    except Exception:
+        logger.exception("worker service %r crashed", service)
+
+
+_OUR_OPTIONS = set(inspect.signature(Worker.__init__).parameters) - {"self", "arq_options"}
+_ARQ_OPTIONS = set(inspect.signature(arq.worker.Worker.__init__).parameters) - {"self"}
+
+
+def settings_kwargs(settings: Any) -> dict[str, Any]:
+    """Read worker options from an arq-style settings class (or dict), ignoring unrelated attributes."""
+    data = settings if isinstance(settings, dict) else {
+        k: getattr(settings, k) for k in dir(settings) if not k.startswith("__")
+    }
+    return {k: v for k, v in data.items() if k in _OUR_OPTIONS | _ARQ_OPTIONS}
+
+
+def create_worker(settings: Any, **overrides: Any) -> Worker:
+    """Build a Worker from a settings class, with keyword overrides (None values are ignored)."""
+    options = {**settings_kwargs(settings), **{k: v for k, v in overrides.items() if v is not None}}
+    return Worker(**options)

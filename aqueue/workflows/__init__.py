@@ -1,0 +1,45 @@
+"""Workflows: Celery-style canvas (signatures, chains, groups, chords, maps, DAGs) and its compiler.
+
+Build a canvas with :func:`sig`, :func:`si`, :func:`chain` (or ``|``), :func:`group`,
+:func:`chord` and :class:`Dag`; :func:`compile_workflow` turns it into an immutable
+:class:`WorkflowGraph` that the Redis runtime executes as continuations.
+"""
+
+from aqueue.workflows.base import CanvasElement, Chain, chain, element_from_dict
+from aqueue.workflows.compiler import compile_workflow
+from aqueue.workflows.dag import Dag, DagFlow, DagNode, DagStep
+from aqueue.workflows.failure import FailureInfo, failure_info
+from aqueue.workflows.graph import Node, WorkflowGraph
+from aqueue.workflows.group import Chord, Group, chord, group
+from aqueue.workflows.options import TaskOptions
+from aqueue.workflows.signature import Signature, si, sig
+from aqueue.workflows.template import ListOf, Ref, Template, evaluate_template, template_parts
+
+__all__ = [
+    "CanvasElement",
+    "Chain",
+    "Chord",
+    "Dag",
+    "DagFlow",
+    "DagNode",
+    "DagStep",
+    "FailureInfo",
+    "Group",
+    "ListOf",
+    "Node",
+    "Ref",
+    "Signature",
+    "TaskOptions",
+    "Template",
+    "WorkflowGraph",
+    "chain",
+    "chord",
+    "compile_workflow",
+    "element_from_dict",
+    "evaluate_template",
+    "failure_info",
+    "group",
+    "si",
+    "sig",
+    "template_parts",
+]
