@@ -2,7 +2,7 @@
 
 What round-trips faithfully with the default codec (:func:`job_serializer` / :func:`job_deserializer`):
 
-- JSON types: ``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict`` with ``str`` keys;
+- JSON types: ``None``, ``bool``, ``int`` (any size), ``float`` (NaN and infinities too), ``str``, ``list``, ``dict`` with ``str`` keys;
 - ``tuple`` (stays a tuple), ``set``, ``frozenset``, ``bytes``, ``bytearray`` (comes back as ``bytes``);
 - ``datetime`` (naive stays naive; aware keeps its UTC offset, as a fixed-offset zone), ``date``, ``time``,
   ``timedelta``, ``UUID``, ``Decimal``;
@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import importlib
+import math
 import pickle
 import sys
 import traceback as tb
@@ -43,6 +44,7 @@ __all__ = ["PickleSerializer", "job_deserializer", "job_serializer", "pack", "un
 TAG = "__aq__"
 _TAG_BYTES = b'"__aq__"'
 _PLAIN = (str, int, float, bool, type(None))
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def _pack_dict(value: dict[Any, Any]) -> Any:
@@ -114,8 +116,10 @@ def pack(value: Any) -> Any:
     """Turn ``value`` into JSON-native data with type tags; raise SerializationError if impossible."""
     cls = type(value)
     if cls in _PLAIN:
-        if cls is float and value != value:  # NaN is not JSON; keep it as a tagged float
-            return {TAG: "float", "v": "nan"}
+        if cls is float and not math.isfinite(value):  # JSON has no NaN/inf: tag them
+            return {TAG: "float", "v": repr(value)}
+        if cls is int and not _INT_MIN <= value <= _INT_MAX:  # beyond 64 bits: carried as text
+            return {TAG: "int", "v": str(value)}
         return value
     if cls is list:
         return [pack(v) for v in value]
@@ -168,6 +172,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "uuid": UUID,
     "decimal": Decimal,
     "float": float,
+    "int": int,
 }
 
 

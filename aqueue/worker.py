@@ -82,13 +82,13 @@ class Worker(arq.worker.Worker):
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
         tasks = [as_task(f) for f in functions] + _cron_tasks(self.cron_definitions)
-        self.tasks: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
+        self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
         self.keys = Keys(key_prefix)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         try:
             super().__init__(
-                [t.to_arq() for t in self.tasks.values()],
+                [t.to_arq() for t in self.task_defs.values()],
                 queue_name=self.keys.queue(queue_name),
                 redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
                 redis_pool=redis_pool,
@@ -201,7 +201,7 @@ class Worker(arq.worker.Worker):
         defaults = Defaults(self.job_timeout_s, self.max_tries, self.keep_result_s, self.keep_result_forever)
         return JobRunner(
             functions={k: v for k, v in self.functions.items() if isinstance(v, arq.worker.Function)},
-            tasks=self.tasks, queue=self.queue_name, ctx=self.ctx,
+            tasks=self.task_defs, queue=self.queue_name, ctx=self.ctx,
             serializer=self.job_serializer or serialization.job_serializer,
             deserializer=self.job_deserializer or serialization.job_deserializer,
             defaults=defaults, on_job_start=self.on_job_start, on_job_end=self.on_job_end,

@@ -16,8 +16,10 @@ When both day-of-month and day-of-week are restricted, a day matches if
 *either* matches (Vixie cron's rule, croniter's default).
 
 Hashed (``H``) and random (``R``) fields are refused: every worker must compute
-the same slots. Impossible day/month pairs such as ``0 0 30 2 *`` are refused
-(croniter's ``strict`` check).
+the same slots. Ranges with equal bounds (``9-9``, ``jan-jan``) are refused too:
+croniter 7 reads them as the *whole* field (``0 9-9 * * *`` would run hourly).
+Impossible day/month pairs such as ``0 0 30 2 *`` are refused (croniter's
+``strict`` check).
 
 This module knows nothing of time zones: :meth:`CronExpression.next_wall` works
 on naive wall-clock times; :mod:`aqueue.scheduler.zones` maps them to instants.
@@ -40,6 +42,10 @@ _FIELD_NAMES = {
 }
 _ALIASES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 _HASHED = re.compile(r"^[hr](\(\d+-\d+\))?(/\d+)?$", re.IGNORECASE)
+_RANGE = re.compile(r"^(\w+)-(\w+)(/\d+)?$", re.ASCII)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_NAMES = {name: number for number, name in enumerate(_MONTHS, 1)} | {d: n for n, d in enumerate(_DAYS)}
 # croniter gives up after this many years without a match; the year field reaches 2099.
 _MAX_YEARS = 130
 
@@ -62,6 +68,25 @@ def _refuse_hashed(text: str, fields: list[str]) -> None:
             raise CronExpressionError(
                 f"cron expression {text!r}: {name} field {field!r} is hashed or random (H/R), not supported"
             )
+
+
+def _token_value(token: str) -> int | str:
+    """Return a range bound as a number (names converted), or as written if it is neither."""
+    token = token.lower()
+    return int(token) if token.isdigit() else _NAMES.get(token, token)
+
+
+def _refuse_equal_ranges(text: str, fields: list[str]) -> None:
+    """Refuse ``a-a`` ranges, which croniter 7 widens to the whole field (``9-9`` = ``*``)."""
+    for index, field in enumerate(fields):
+        for part in field.split(","):
+            bounds = _RANGE.match(part)
+            if bounds and _token_value(bounds[1]) == _token_value(bounds[2]):
+                name = _FIELD_NAMES[len(fields)][index]
+                raise CronExpressionError(
+                    f"cron expression {text!r}: {name} range {part!r} has equal bounds, which croniter "
+                    f"reads as the whole field; write {bounds[1]!r} or '*'"
+                )
 
 
 def _reason(error: Exception) -> str:
@@ -98,6 +123,7 @@ def parse_expression(text: object) -> CronExpression:
     text = " ".join(text.split())
     fields = _fields(text)
     _refuse_hashed(text, fields)
+    _refuse_equal_ranges(text, fields)
     try:
         croniter.expand(text, strict=True)
     except (CroniterError, ValueError) as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from aqueue.errors import WorkflowError
 
@@ -59,6 +59,9 @@ class CanvasElement:
             raise WorkflowError(f"expected a {cls.__name__} dict, got type {data.get('type')!r}")
         return element
 
+    def _errback_repr(self) -> str:
+        return "" if self.errback is None else f".on_error({self.errback!r})"
+
     def _body_to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -71,12 +74,15 @@ def element_from_dict(data: Mapping[str, Any]) -> CanvasElement:
     """Rebuild any canvas element from the tagged dict made by its ``to_dict()``."""
     if not isinstance(data, Mapping):
         raise WorkflowError(f"a canvas dict must be a mapping, not {describe(data)}")
-    element_type = _ELEMENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    tag = data.get("type")
+    element_type = _ELEMENT_TYPES.get(tag) if isinstance(tag, str) else None
     if element_type is None:
-        raise WorkflowError(f"unknown canvas element type {data.get('type')!r}")
+        raise WorkflowError(f"unknown canvas element type {tag!r}")
     element = element_type._body_from_dict(data)
     handler = data.get("on_error")
-    return element if handler is None else element.on_error(element_from_dict(handler))  # type: ignore[arg-type]
+    if handler is None:
+        return element
+    return element.on_error(as_signature(element_from_dict(handler), "on_error handler"))
 
 
 def describe(item: object) -> str:
@@ -92,7 +98,7 @@ def as_signature(item: object, what: str) -> Signature:
     signature_type = _ELEMENT_TYPES["sig"]
     if not isinstance(item, signature_type):
         raise WorkflowError(f"{what} must be a signature, not {describe(item)}")
-    return item  # type: ignore[return-value]
+    return cast("Signature", item)
 
 
 def collect_elements(items: tuple[Any, ...], what: str) -> tuple[CanvasElement, ...]:
@@ -114,16 +120,20 @@ def check_elements(items: tuple[Any, ...], what: str) -> tuple[CanvasElement, ..
     return items
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Chain(CanvasElement, tag="chain"):
     """Steps run one after another; each step's result is prepended to the next step's args."""
 
     steps: tuple[CanvasElement, ...]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", check_elements(tuple(self.steps), "chain"))
         if not self.steps:
             raise WorkflowError("a chain needs at least one step")
-        check_elements(self.steps, "chain")
+
+    def __repr__(self) -> str:
+        """Return ``chain(a, b, ...)``-style text."""
+        return f"chain({', '.join(map(repr, self.steps))}){self._errback_repr()}"
 
     def _body_to_dict(self) -> dict[str, Any]:
         return {"steps": [step.to_dict() for step in self.steps]}

@@ -15,7 +15,7 @@ from aqueue.errors import WorkflowError
 from aqueue.workflows.base import CanvasElement, check_elements, collect_elements, describe, element_from_dict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Group(CanvasElement, tag="group"):
     """Members run in parallel; the result is the list of their results, in member order."""
 
@@ -23,6 +23,10 @@ class Group(CanvasElement, tag="group"):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "members", check_elements(tuple(self.members), "group"))
+
+    def __repr__(self) -> str:
+        """Return ``group(a, b, ...)``-style text."""
+        return f"group({', '.join(map(repr, self.members))}){self._errback_repr()}"
 
     def _body_to_dict(self) -> dict[str, Any]:
         return {"members": [member.to_dict() for member in self.members]}
@@ -32,7 +36,7 @@ class Group(CanvasElement, tag="group"):
         return cls(tuple(element_from_dict(member) for member in data["members"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Chord(CanvasElement, tag="chord"):
     """A header group, then ``body`` called with the list of header results prepended."""
 
@@ -43,6 +47,12 @@ class Chord(CanvasElement, tag="chord"):
         if not isinstance(self.header, Group):
             raise WorkflowError(f"a chord header must be a group, not {describe(self.header)}")
         check_elements((self.body,), "chord body")
+
+    def __repr__(self) -> str:
+        """Return ``chord([a, b, ...], body)``-style text."""
+        members = f"[{', '.join(map(repr, self.header.members))}]"
+        header = members if self.header.errback is None else repr(self.header)
+        return f"chord({header}, {self.body!r}){self._errback_repr()}"
 
     def _body_to_dict(self) -> dict[str, Any]:
         return {"header": self.header.to_dict(), "body": self.body.to_dict()}

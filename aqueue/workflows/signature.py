@@ -53,7 +53,7 @@ class Signature(CanvasElement, tag="sig"):
         text = f"{'si' if self.immutable else 'sig'}({', '.join(words)})"
         if self.kind != "task":
             text += f".{self.kind}({'' if self.items is None else list(self.items)!r})"
-        return text
+        return text + self._errback_repr()
 
     def set(self, *, immutable: bool | None = None, **options: Any) -> Self:
         """Return a copy with options changed (``queue``, ``timeout``, ``max_tries``) or immutability."""

@@ -25,7 +25,11 @@ def test_leap_day_skips_to_leap_years() -> None:
 
 @pytest.mark.parametrize("alias", ["@yearly", "@annually"])
 def test_yearly(alias: str) -> None:
-    assert runs(alias) == ["2027-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00", "2029-01-01T00:00:00+00:00"]
+    assert runs(alias) == [
+        "2027-01-01T00:00:00+00:00",
+        "2028-01-01T00:00:00+00:00",
+        "2029-01-01T00:00:00+00:00",
+    ]
 
 
 def test_other_aliases() -> None:
@@ -244,9 +248,19 @@ def test_job_is_frozen_and_keeps_options() -> None:
         job.name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         job.kwargs["b"] = 2  # type: ignore[index]
-    assert job == cron("0 9 * * mon-fri", "t", args=(1, 2), kwargs={"a": 1}, missed="all",
-                       catchup_window=timedelta(minutes=5), overlap="buffer_one", queue="low",
-                       timeout=30, keep_result=timedelta(hours=1), job_id_prefix="cron:t")
+    assert job == cron(
+        "0 9 * * mon-fri",
+        "t",
+        args=(1, 2),
+        kwargs={"a": 1},
+        missed="all",
+        catchup_window=timedelta(minutes=5),
+        overlap="buffer_one",
+        queue="low",
+        timeout=30,
+        keep_result=timedelta(hours=1),
+        job_id_prefix="cron:t",
+    )
 
 
 def test_check_unique_names() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aqueue.errors import WorkflowError
@@ -57,7 +59,7 @@ def test_set_options() -> None:
         ({"job_id": "x"}, "unknown signature option"),
     ],
 )
-def test_bad_options(options: dict[str, object], message: str) -> None:
+def test_bad_options(options: dict[str, Any], message: str) -> None:
     with pytest.raises(WorkflowError, match=message):
         sig("add").set(**options)
 
@@ -83,7 +85,7 @@ def test_chain_with_errback_is_not_flattened() -> None:
 
 def test_pipe_with_non_element_is_type_error() -> None:
     with pytest.raises(TypeError):
-        _ = sig("a") | 3  # type: ignore[operator]
+        _ = sig("a") | 3
 
 
 def test_empty_chain_is_an_error() -> None:
@@ -134,7 +136,7 @@ def test_map_of_map_and_bad_starmap_items() -> None:
     with pytest.raises(WorkflowError, match="already a map"):
         sig("add").map([1]).map([2])
     with pytest.raises(WorkflowError, match="starmap item 1"):
-        sig("add").starmap([(1, 2), 3])
+        sig("add").starmap([(1, 2), 3])  # type: ignore[list-item]
     with pytest.raises(WorkflowError, match="only a map or starmap"):
         Signature("add", items=(1,))
 
@@ -166,3 +168,13 @@ def test_on_error_takes_a_signature() -> None:
 def test_elements_are_frozen() -> None:
     with pytest.raises(AttributeError):
         sig("a").task = "b"  # type: ignore[misc]
+
+
+def test_reprs_read_like_the_canvas() -> None:
+    element = sig("a") | group(sig("b"), si("c").on_error(sig("x"))) | chord([sig("d")], sig("e"))
+    assert repr(element) == (
+        "chain(sig('a'), group(sig('b'), si('c').on_error(sig('x'))), chord([sig('d')], sig('e')))"
+    )
+    assert repr(chord(group(sig("d")).on_error(sig("h")), sig("e"))) == (
+        "chord(group(sig('d')).on_error(sig('h')), sig('e'))"
+    )

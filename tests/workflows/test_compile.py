@@ -65,7 +65,7 @@ def test_chord_callback_gets_header_list() -> None:
     assert callback.input == ListOf(tuple(Ref(i) for i in range(10)))
     assert callback.args == ([20],)
     assert (graph.result, graph.terminals) == (Ref(10), (10,))
-    assert run_graph(graph)[1] == [[f"add", i, i] for i in range(10)]
+    assert run_graph(graph)[1] == [["add", i, i] for i in range(10)]
 
 
 def test_group_after_step_prepends_to_each_member() -> None:
@@ -175,7 +175,8 @@ def test_options_reach_nodes() -> None:
 
 def test_errback_nearest_wins_and_workflow_level() -> None:
     outer, inner, own, whole = sig("outer"), sig("inner"), sig("own"), sig("whole")
-    element = chain(sig("a"), group(sig("b").on_error(own), sig("c")).on_error(inner), sig("d")).on_error(outer)
+    middle = group(sig("b").on_error(own), sig("c")).on_error(inner)
+    element = chain(sig("a"), middle, sig("d")).on_error(outer)
     graph = compile_workflow(element, on_error=whole)
     assert [n.on_error for n in graph.nodes] == [outer, own, inner, outer]
     assert graph.on_error == whole

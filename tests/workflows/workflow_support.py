@@ -15,6 +15,7 @@ from aqueue.workflows import (
     Chord,
     Dag,
     DagFlow,
+    DagNode,
     Group,
     Node,
     Signature,
@@ -25,7 +26,6 @@ from aqueue.workflows import (
     group,
     si,
     sig,
-    template_parts,
 )
 
 NOTHING = object()
@@ -154,12 +154,14 @@ def signatures(draw: st.DrawFn) -> Signature:
 def dags(draw: st.DrawFn, children: st.SearchStrategy[CanvasElement]) -> DagFlow:
     """A small DAG whose steps are drawn from ``children``."""
     dag = Dag()
-    handles = []
+    handles: list[DagNode] = []
     for _ in range(draw(st.integers(1, 4))):
-        after = None
-        if handles and draw(st.booleans()):
-            chosen = draw(st.lists(st.sampled_from(handles), min_size=1, max_size=3, unique_by=lambda h: h.index))
-            after = chosen[0] if len(chosen) == 1 and draw(st.booleans()) else chosen
+        after: DagNode | list[DagNode] | None = None
+        if draw(st.booleans()) and handles:
+            picks = st.lists(st.sampled_from(handles), min_size=1, max_size=3, unique_by=lambda h: h.index)
+            chosen = draw(picks)
+            single = len(chosen) == 1 and draw(st.booleans())
+            after = chosen[0] if single else chosen
         handles.append(dag.add(draw(children), after=after))
     output = draw(st.sampled_from(handles)) if draw(st.booleans()) else None
     return dag.build(output=output)
@@ -196,4 +198,3 @@ def node_ancestors(graph: WorkflowGraph) -> list[set[int]]:
             found |= ancestors[parent]
         ancestors.append(found)
     return ancestors
-

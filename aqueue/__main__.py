@@ -1,0 +1,5 @@
+"""``python -m aqueue`` runs the CLI."""
+
+from aqueue.cli import main
+
+main()
