@@ -94,7 +94,9 @@ class JobRunner:
         if attempt.function is None:
             known = ", ".join(sorted(self.functions)) or "none"
             logger.warning("job %s: no task named %r (known: %s)", job.job_id, attempt.name, known)
-            return UnknownTaskError(f"no task named {attempt.name!r} is registered on this worker (known: {known})")
+            return UnknownTaskError(
+                f"no task named {attempt.name!r} is registered on this worker (known: {known})"
+            )
         if job.aborted:
             return JobAborted(f"job {job.job_id} was aborted before it started")
         max_tries = self._max_tries(attempt)
@@ -107,9 +109,15 @@ class JobRunner:
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
 
     def _job_ctx(self, job: ClaimedJob, attempt: Attempt) -> dict[str, Any]:
-        return {**self.ctx, "job_id": job.job_id, "job_try": job.job_try,
-                "enqueue_time": ms_to_datetime(attempt.enqueue_ms), "score": job.score,
-                "queue_name": self.queue, "envelope": attempt.envelope}
+        return {
+            **self.ctx,
+            "job_id": job.job_id,
+            "job_try": job.job_try,
+            "enqueue_time": ms_to_datetime(attempt.enqueue_ms),
+            "score": job.score,
+            "queue_name": self.queue,
+            "envelope": attempt.envelope,
+        }
 
     async def _call(self, job: ClaimedJob, attempt: Attempt, aborting: Callable[[], bool]) -> Outcome:
         fn = attempt.function
@@ -145,13 +153,16 @@ class JobRunner:
     def _failed(self, job: ClaimedJob, attempt: Attempt, exc: Exception) -> Outcome:
         defer_ms = self._retry_delay_ms(job, attempt, exc)
         if defer_ms is None:
-            logger.error("%s job %s failed: %s: %s", attempt.name, job.job_id, type(exc).__name__, exc,
-                         exc_info=exc)
+            logger.error(
+                "%s job %s failed: %s: %s", attempt.name, job.job_id, type(exc).__name__, exc, exc_info=exc
+            )
             return self._final(job, attempt, exc)
         max_tries = self._max_tries(attempt)
         if job.job_try >= max_tries:
-            err = MaxTriesExceeded(f"{attempt.name}: gave up after {job.job_try} of {max_tries} tries; "
-                                   f"last error {type(exc).__name__}: {exc}")
+            err = MaxTriesExceeded(
+                f"{attempt.name}: gave up after {job.job_try} of {max_tries} tries; "
+                f"last error {type(exc).__name__}: {exc}"
+            )
             err.__cause__ = exc
             return self._final(job, attempt, err)
         logger.debug("%s job %s retrying in %d ms", attempt.name, job.job_id, defer_ms)
@@ -183,21 +194,36 @@ class JobRunner:
 
     def _ttl_ms(self, attempt: Attempt) -> int:
         fn = attempt.function
-        forever = self.defaults.keep_result_forever if fn is None or fn.keep_result_forever is None \
+        forever = (
+            self.defaults.keep_result_forever
+            if fn is None or fn.keep_result_forever is None
             else fn.keep_result_forever
+        )
         if forever:
             return -1
         keep_s = self.defaults.keep_result_s if fn is None or fn.keep_result_s is None else fn.keep_result_s
         return int(keep_s * 1000)
 
     def _encode_result(self, job: ClaimedJob, attempt: Attempt, success: bool, value: Any) -> bytes:
-        envelope = {"t": job.job_try, "f": attempt.name, "a": attempt.args, "k": attempt.kwargs,
-                    "et": attempt.enqueue_ms, "s": success, "r": value, "st": attempt.start_ms,
-                    "ft": now_ms(), "q": self.queue, "id": job.job_id}
+        envelope = {
+            "t": job.job_try,
+            "f": attempt.name,
+            "a": attempt.args,
+            "k": attempt.kwargs,
+            "et": attempt.enqueue_ms,
+            "s": success,
+            "r": value,
+            "st": attempt.start_ms,
+            "ft": now_ms(),
+            "q": self.queue,
+            "id": job.job_id,
+        }
         try:
             return self.serializer(envelope)
         except Exception as e:
             what = "returned" if success else "raised"
-            envelope["s"], envelope["r"] = False, SerializationError(
-                f"{attempt.name} {what} a value that cannot be encoded: {e}")
+            envelope["s"], envelope["r"] = (
+                False,
+                SerializationError(f"{attempt.name} {what} a value that cannot be encoded: {e}"),
+            )
             return self.serializer(envelope)

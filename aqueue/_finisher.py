@@ -72,9 +72,13 @@ class Finisher:
             groups.setdefault(index, []).append(item)
         for index, items in groups.items():
             outcomes = [o for o, _ in items]
-            done = await (self.ops.finish(outcomes) if index < 0 else self.extensions[index].finish(self.ops, outcomes))
+            done = await (
+                self.ops.finish(outcomes) if index < 0 else self.extensions[index].finish(self.ops, outcomes)
+            )
             for (outcome, future), recorded in zip(items, done, strict=True):
                 if not recorded:
-                    logger.warning("job %s: claim was taken over; its outcome is discarded", outcome.job.job_id)
+                    logger.warning(
+                        "job %s: claim was taken over; its outcome is discarded", outcome.job.job_id
+                    )
                 if not future.done():
                     future.set_result(recorded)

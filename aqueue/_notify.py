@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -19,7 +18,7 @@ logger = logging.getLogger("aqueue.client")
 class Notifier:
     """Multiplexes SUBSCRIBEs to ``done`` channels onto one connection; wakes the waiters' events."""
 
-    def __init__(self, redis: Redis[Any]) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -79,5 +78,5 @@ class Notifier:
                 await self._reader
         if self._pubsub is not None:
             with contextlib.suppress(*CONNECTION_ERRORS):
-                await self._pubsub.aclose()  # type: ignore[attr-defined]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._reader = None

@@ -49,7 +49,7 @@ def _text(value: bytes | str) -> str:
 class QueueOps:
     """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``."""
 
-    def __init__(self, redis: Redis[Any], keys: Keys, queue: str, worker_id: str, lease_ms: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, queue: str, worker_id: str, lease_ms: int) -> None:
         self.redis = redis
         self.scripts = Scripts(redis)
         self.keys = keys
@@ -57,10 +57,20 @@ class QueueOps:
         self.worker_id = worker_id
         self.lease_ms = lease_ms
 
-    async def claim(self, limit: int, *, register_idle: bool, max_deliveries: int) -> tuple[list[ClaimedJob], int | None]:
+    async def claim(
+        self, limit: int, *, register_idle: bool, max_deliveries: int
+    ) -> tuple[list[ClaimedJob], int | None]:
         """Claim up to ``limit`` due jobs; return them and the earliest score left in the queue."""
-        argv = [self.keys.prefix, self.queue, now_ms(), limit, self.lease_ms, self.worker_id,
-                int(register_idle), max_deliveries]
+        argv: list[Any] = [
+            self.keys.prefix,
+            self.queue,
+            now_ms(),
+            limit,
+            self.lease_ms,
+            self.worker_id,
+            int(register_idle),
+            max_deliveries,
+        ]
         reply: list[Any] = await self.scripts.claim(args=argv)
         head = reply[-1]
         jobs = [
@@ -85,7 +95,7 @@ class QueueOps:
         return [bool(x) for x in reply]
 
     async def renew(self, held: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Extend leases on (job id, token) pairs; return (id, 'lost' | 'abort') for those that need action."""
+        """Extend leases on (job id, token) pairs; return (id, 'lost' | 'abort') where action is due."""
         argv: list[Any] = [self.keys.prefix, self.queue, now_ms(), self.lease_ms]
         for job_id, token in held:
             argv += [job_id, token]

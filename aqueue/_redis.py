@@ -47,7 +47,9 @@ def resolve_settings(value: RedisLike = None) -> RedisSettings:
         return value
     url = value if value is not None else os.environ.get(ENV_URL) or DEFAULT_URL
     if not isinstance(url, str):
-        raise ConfigurationError(f"redis settings must be a URL or arq RedisSettings, not {type(url).__name__}")
+        raise ConfigurationError(
+            f"redis settings must be a URL or arq RedisSettings, not {type(url).__name__}"
+        )
     try:
         return RedisSettings.from_dsn(url)
     except Exception as e:
@@ -71,7 +73,7 @@ async def connect(settings: RedisSettings, *, retries: int | None = None, **pool
     try:
         settings.conn_retries, settings.conn_retry_delay = attempts, min(settings.conn_retry_delay, 1)
         return await create_pool(settings, **pool_options)
-    except (*CONNECTION_ERRORS, RedisError) as e:
+    except (*CONNECTION_ERRORS, RedisError) as e:  # type: ignore[misc]
         raise RedisUnavailableError(
             f"cannot reach Redis at {describe(settings)} ({type(e).__name__}: {e}); "
             f"is redis-server running? set {ENV_URL} or redis_settings"

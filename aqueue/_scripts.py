@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -26,7 +25,7 @@ def compose(*parts: str) -> str:
 class Scripts:
     """The core scripts, registered on one Redis client (EVALSHA with a NOSCRIPT fallback)."""
 
-    def __init__(self, redis: Redis[Any]) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.enqueue = redis.register_script(compose(source("enqueue")))
         self.claim = redis.register_script(compose(source("claim")))
         self.finish = redis.register_script(compose(source("finish")))
@@ -35,6 +34,6 @@ class Scripts:
         self.abort = redis.register_script(compose(source("abort")))
 
 
-def register(redis: Redis[Any], *parts: str) -> AsyncScript:
+def register(redis: Redis, *parts: str) -> AsyncScript:
     """Register a script made of the core library and ``parts`` (for extensions)."""
     return redis.register_script(compose(*parts))

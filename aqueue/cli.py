@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sys
@@ -35,8 +34,12 @@ def friendly(func: F) -> F:
 
 def setup_logging(verbose: bool) -> None:
     """Log to stderr: INFO by default, DEBUG with ``-v`` (per-job lines appear only at DEBUG)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("arq.connections").setLevel(logging.ERROR)  # we report connection failures once
 
 
 def run_async(coro: Any) -> Any:
@@ -57,7 +60,9 @@ def main() -> None:
 @click.option("--burst/--no-burst", default=None, help="Exit once the queue is empty.")
 @click.option("--queue", "queue_name", help="Queue to consume (overrides the settings).")
 @click.option("--max-jobs", type=click.IntRange(min=1), help="Jobs run at once (overrides the settings).")
-@click.option("--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL).")
+@click.option(
+    "--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every job (DEBUG).")
 @friendly
 def worker(settings: str, verbose: bool, **overrides: Any) -> None:
@@ -84,8 +89,9 @@ def worker(settings: str, verbose: bool, **overrides: Any) -> None:
 @click.option("--wait", type=float, default=None, metavar="SECONDS", help="Wait for the result and print it.")
 @click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
 @friendly
-def enqueue(task: str, args: tuple[str, ...], queue_name: str | None, wait: float | None,
-            redis_url: str | None) -> None:
+def enqueue(
+    task: str, args: tuple[str, ...], queue_name: str | None, wait: float | None, redis_url: str | None
+) -> None:
     """Enqueue TASK by name; each ARG is parsed as JSON when it can be (else passed as a string)."""
     import orjson
 

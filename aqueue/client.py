@@ -10,23 +10,21 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
 
+from aqueue import serialization
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
 from aqueue._redis import RedisLike, connect, resolve_settings, translate_errors
 from aqueue._scripts import Scripts
 from aqueue.errors import ConfigurationError, JobAborted, SerializationError
 from aqueue.jobs import Job
-from aqueue.serialization import job_deserializer, job_serializer
 from aqueue.tasks import TaskLike, task_name, to_seconds
-
-if TYPE_CHECKING:
-    from aqueue.serialization import PickleSerializer  # noqa: F401
 
 __all__ = ["Client", "close_default_client", "default_client", "enqueue"]
 
@@ -47,6 +45,17 @@ def _score(now_ms: int, defer_until: datetime | None, defer_by: float | timedelt
         return int(defer_until.timestamp() * 1000)
     seconds = to_seconds(defer_by)
     return now_ms + int(seconds * 1000) if seconds else now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where and when jobs go: queue, deferral, expiry, starting try."""
+
+    queue_name: str | None = None
+    defer_until: datetime | None = None
+    defer_by: float | timedelta | None = None
+    expires: float | timedelta | None = None
+    job_try: int | None = None
 
 
 class Client:
@@ -73,8 +82,8 @@ class Client:
         )
         self.keys = Keys(key_prefix)
         self.default_queue = self.keys.queue(queue_name)
-        self.job_serializer = job_serializer or globals()["job_serializer"]
-        self.job_deserializer = job_deserializer or globals()["job_deserializer"]
+        self.job_serializer = job_serializer or serialization.job_serializer
+        self.job_deserializer = job_deserializer or serialization.job_deserializer
         self.expires_extra_ms = expires_extra_ms
         self._scripts: Scripts | None = None
         self._notifier: Notifier | None = None
@@ -114,7 +123,9 @@ class Client:
     def redis(self) -> ArqRedis:
         """Return the arq Redis pool (an ``ArqRedis``: arq's own ``enqueue_job`` works on it too)."""
         if self._pool is None:
-            raise ConfigurationError("client is not connected: use 'async with Client(...)' or await connect()")
+            raise ConfigurationError(
+                "client is not connected: use 'async with Client(...)' or await connect()"
+            )
         return self._pool
 
     @property
@@ -135,14 +146,23 @@ class Client:
         """Return a handle on an existing job by id."""
         return Job(job_id, self, self.keys.queue(queue_name) if queue_name else self.default_queue)
 
-    def encode_job(self, name: str, args: Sequence[Any], kwargs: dict[str, Any], job_try: int | None,
-                   enqueue_ms: int, extra: dict[str, Any] | None = None) -> bytes:
+    def encode_job(
+        self,
+        name: str,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        job_try: int | None,
+        enqueue_ms: int,
+        extra: dict[str, Any] | None = None,
+    ) -> bytes:
         """Encode arq's job envelope; raise SerializationError naming the task if impossible."""
         envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
         if extra:
             envelope.update(extra)
         try:
-            return self.job_serializer(envelope)  # type: ignore[no-any-return]
+            data: bytes = self.job_serializer(envelope)
+            return data
         except SerializationError as e:
             raise SerializationError(f"cannot enqueue {name!r}: {e}") from e
         except Exception as e:
@@ -161,9 +181,8 @@ class Client:
         **kwargs: Any,
     ) -> Job | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists."""
-        jobs = await self._enqueue_batch(
-            task_name(task), [(args, kwargs, _job_id)], _queue_name, _defer_until, _defer_by, _expires, _job_try
-        )
+        placement = Placement(_queue_name, _defer_until, _defer_by, _expires, _job_try)
+        jobs = await self._enqueue_batch(task_name(task), [(args, kwargs, _job_id)], placement)
         return jobs[0]
 
     async def enqueue_many(
@@ -178,29 +197,29 @@ class Client:
     ) -> list[Job | None]:
         """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs)."""
         specs = [_call_spec(call) for call in calls]
-        return await self._enqueue_batch(
-            task_name(task), specs, _queue_name, _defer_until, _defer_by, _expires, None
-        )
+        placement = Placement(_queue_name, _defer_until, _defer_by, _expires)
+        return await self._enqueue_batch(task_name(task), specs, placement)
 
     async def _enqueue_batch(
         self,
         name: str,
         specs: list[tuple[Sequence[Any], dict[str, Any], str | None]],
-        queue_name: str | None,
-        defer_until: datetime | None,
-        defer_by: float | timedelta | None,
-        expires: float | timedelta | None,
-        job_try: int | None,
+        placement: Placement,
     ) -> list[Job | None]:
-        queue = self.keys.queue(queue_name) if queue_name else self.default_queue
+        queue = self.keys.queue(placement.queue_name) if placement.queue_name else self.default_queue
         now = _now_ms()
-        score = _score(now, defer_until, defer_by)
-        expires_s = to_seconds(expires)
+        score = _score(now, placement.defer_until, placement.defer_by)
+        expires_s = to_seconds(placement.expires)
         ttl = int(expires_s * 1000) if expires_s else score - now + self.expires_extra_ms
         if ttl <= 0:
             raise ConfigurationError("_expires must be positive")
-        rows = [(job_id or uuid.uuid4().hex, self.encode_job(name, a, k, job_try, now))
-                for a, k, job_id in specs]
+        rows = [
+            (
+                job_id or uuid.uuid4().hex,
+                self.encode_job(name, a, k, job_try=placement.job_try, enqueue_ms=now),
+            )
+            for a, k, job_id in specs
+        ]
         written = await self.write_jobs(queue, [(i, p, score, ttl) for i, p in rows], now)
         return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
 
@@ -218,9 +237,19 @@ class Client:
     async def abort_job(self, job_id: str, queue_key: str) -> str:
         """Abort ``job_id``: returns 'aborted' (was waiting), 'flagged' (running) or 'missing'."""
         now = _now_ms()
-        aborted = {"t": 0, "f": "<aborted>", "a": [], "k": {}, "et": now, "s": False,
-                   "r": JobAborted(f"job {job_id} was aborted before it started"),
-                   "st": now, "ft": now, "q": queue_key, "id": job_id}
+        aborted = {
+            "t": 0,
+            "f": "<aborted>",
+            "a": [],
+            "k": {},
+            "et": now,
+            "s": False,
+            "r": JobAborted(f"job {job_id} was aborted before it started"),
+            "st": now,
+            "ft": now,
+            "q": queue_key,
+            "id": job_id,
+        }
         argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
         with translate_errors(self.settings):
             state = await self.scripts.abort(args=argv)
@@ -234,7 +263,12 @@ class Client:
 
 
 def _call_spec(call: Any) -> tuple[Sequence[Any], dict[str, Any], str | None]:
-    if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict) and isinstance(call[0], list | tuple):
+    if (
+        isinstance(call, tuple)
+        and len(call) == 2
+        and isinstance(call[1], dict)
+        and isinstance(call[0], list | tuple)
+    ):
         return tuple(call[0]), call[1], None
     if isinstance(call, list | tuple):
         return tuple(call), {}, None

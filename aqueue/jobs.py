@@ -119,7 +119,9 @@ class Job:
         if raw is not None:
             return self._decode(raw)
         if dead is not None:
-            raise MaxTriesExceeded(f"job {self.job_id} was dead-lettered: delivered too often without finishing")
+            raise MaxTriesExceeded(
+                f"job {self.job_id} was dead-lettered: delivered too often without finishing"
+            )
         if score is None and not running:
             raise ResultNotFound(
                 f"job {self.job_id} has no result and is not queued: it expired, its result was not kept "

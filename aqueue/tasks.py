@@ -206,8 +206,12 @@ def task(
     return wrap(func) if func is not None else wrap
 
 
-def as_task(obj: TaskLike) -> Task[Any, Any]:
-    """Normalise a Task, an arq ``Function`` or a plain function into a Task."""
+def as_task(obj: TaskLike | str) -> Task[Any, Any]:
+    """Normalise a Task, an arq ``Function``, a plain function or an import path into a Task."""
+    if isinstance(obj, str):
+        from aqueue._imports import import_string
+
+        return as_task(import_string(obj))
     if isinstance(obj, Task):
         return obj
     if isinstance(obj, Function):
@@ -221,7 +225,7 @@ def as_task(obj: TaskLike) -> Task[Any, Any]:
         )
     if callable(obj):
         return task(obj)
-    raise ConfigurationError(f"not a task or function: {obj!r}")
+    raise ConfigurationError(f"worker functions must be tasks, functions or import paths, not {obj!r}")
 
 
 def task_name(obj: TaskLike | str) -> str:

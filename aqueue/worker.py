@@ -54,7 +54,9 @@ def _cron_tasks(cron_jobs: Sequence[Any]) -> list[Task[Any, Any]]:
 
 
 class Worker(arq.worker.Worker):
-    """Runs jobs from one queue. Takes arq's ``Worker`` options under their arq names, plus:
+    """Runs jobs from one queue; takes arq's ``Worker`` options under their arq names.
+
+    Options of its own:
 
     ``key_prefix`` (Redis key prefix, default arq's), ``lease_s`` (a running job's claim lapses this
     long after its worker stops renewing it), ``max_deliveries`` (deliveries without an outcome before
@@ -143,8 +145,10 @@ class Worker(arq.worker.Worker):
             async with asyncio.TaskGroup() as group:
                 assert self._finisher is not None
                 group.create_task(self._finisher.run(), name="aqueue-finisher")
-                side = [group.create_task(self._lease_loop(), name="aqueue-leases"),
-                        group.create_task(self._health_loop(), name="aqueue-health")]
+                side = [
+                    group.create_task(self._lease_loop(), name="aqueue-leases"),
+                    group.create_task(self._health_loop(), name="aqueue-health"),
+                ]
                 side += [group.create_task(_guarded(s, self), name="aqueue-service") for s in self.services]
                 await self._fetch_loop()
                 await self._drain()
@@ -179,8 +183,11 @@ class Worker(arq.worker.Worker):
         if self._pool is None:
             self._pool = await self._connect()
         settings = self.redis_settings or RedisSettings()
-        self._blocking = await connect(settings) if self.redis_settings else ArqRedis(
-            **self._pool.connection_pool.connection_kwargs)
+        self._blocking = (
+            await connect(settings)
+            if self.redis_settings
+            else ArqRedis(**self._pool.connection_pool.connection_kwargs)
+        )
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         self._ops = QueueOps(self._pool, self.keys, self.queue_name, self.worker_id, int(self.lease_s * 1000))
@@ -188,23 +195,37 @@ class Worker(arq.worker.Worker):
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)
-        logger.info("worker %s on %s, queue %s: %d tasks (%s)", self.worker_id, describe(settings),
-                    self.queue_name, len(self.functions), ", ".join(sorted(self.functions)))
+        logger.info(
+            "worker %s on %s, queue %s: %d tasks (%s)",
+            self.worker_id,
+            describe(settings),
+            self.queue_name,
+            len(self.functions),
+            ", ".join(sorted(self.functions)),
+        )
 
     async def _connect(self) -> ArqRedis:
         assert self.redis_settings is not None
-        return await connect(self.redis_settings, job_serializer=self.job_serializer,
-                             job_deserializer=self.job_deserializer, default_queue_name=self.queue_name,
-                             expires_extra_ms=self.expires_extra_ms)
+        return await connect(
+            self.redis_settings,
+            job_serializer=self.job_serializer,
+            job_deserializer=self.job_deserializer,
+            default_queue_name=self.queue_name,
+            expires_extra_ms=self.expires_extra_ms,
+        )
 
     def _make_runner(self) -> JobRunner:
         defaults = Defaults(self.job_timeout_s, self.max_tries, self.keep_result_s, self.keep_result_forever)
         return JobRunner(
             functions={k: v for k, v in self.functions.items() if isinstance(v, arq.worker.Function)},
-            tasks=self.task_defs, queue=self.queue_name, ctx=self.ctx,
+            tasks=self.task_defs,
+            queue=self.queue_name,
+            ctx=self.ctx,
             serializer=self.job_serializer or serialization.job_serializer,
             deserializer=self.job_deserializer or serialization.job_deserializer,
-            defaults=defaults, on_job_start=self.on_job_start, on_job_end=self.on_job_end,
+            defaults=defaults,
+            on_job_start=self.on_job_start,
+            on_job_end=self.on_job_end,
         )
 
     # -- signals -----------------------------------------------------------------------------------
@@ -224,8 +245,12 @@ class Worker(arq.worker.Worker):
 
     def _on_signal(self, sig: signal.Signals) -> None:
         again = self._stopping.is_set()
-        logger.info("%s: %s (%d running)", sig.name, "stopping now" if again else "stopping gracefully",
-                    len(self._running))
+        logger.info(
+            "%s: %s (%d running)",
+            sig.name,
+            "stopping now" if again else "stopping gracefully",
+            len(self._running),
+        )
         self.request_stop(force=again)
 
     # -- fetching ----------------------------------------------------------------------------------
@@ -258,7 +283,9 @@ class Worker(arq.worker.Worker):
             return False
         assert self._ops is not None
         limit = min(free, self.queue_read_limit)
-        jobs, head = await self._ops.claim(limit, register_idle=not self.burst, max_deliveries=self.max_deliveries)
+        jobs, head = await self._ops.claim(
+            limit, register_idle=not self.burst, max_deliveries=self.max_deliveries
+        )
         for job in jobs:
             self._start(job)
         if jobs:
@@ -287,7 +314,7 @@ class Worker(arq.worker.Worker):
             return
         assert self._blocking is not None
         self._nudge.clear()
-        blpop = asyncio.ensure_future(self._blocking.blpop([self.keys.wake(self.worker_id)], timeout=timeout))
+        blpop = asyncio.ensure_future(self._block_on_wake_list(timeout))
         nudge = asyncio.ensure_future(self._nudge.wait())
         done, _ = await asyncio.wait({blpop, nudge}, return_when=asyncio.FIRST_COMPLETED)
         for fut in (blpop, nudge):
@@ -297,6 +324,11 @@ class Worker(arq.worker.Worker):
                     await fut
         if blpop in done:
             blpop.result()  # surface connection errors to the fetch loop
+
+    async def _block_on_wake_list(self, timeout: float) -> Any:
+        assert self._blocking is not None
+        key = self.keys.wake(self.worker_id)
+        return await self._blocking.blpop([key], timeout=timeout)  # type: ignore[arg-type,misc]
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -406,27 +438,45 @@ class Worker(arq.worker.Worker):
         while True:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 await self._publish_health(time.monotonic() - last_arq >= self.health_check_interval)
-                last_arq = time.monotonic() if time.monotonic() - last_arq >= self.health_check_interval \
+                last_arq = (
+                    time.monotonic()
+                    if time.monotonic() - last_arq >= self.health_check_interval
                     else last_arq
+                )
             await asyncio.sleep(5)
 
     async def _publish_health(self, arq_key: bool) -> None:
         assert self._pool is not None
-        info = (f"j_complete={self.jobs_complete} j_failed={self.jobs_failed} j_retried={self.jobs_retried} "
-                f"j_ongoing={len(self._running)}")
+        info = (
+            f"j_complete={self.jobs_complete} j_failed={self.jobs_failed} j_retried={self.jobs_retried} "
+            f"j_ongoing={len(self._running)}"
+        )
         async with self._pool.pipeline(transaction=False) as pipe:
             if arq_key:
-                pipe.psetex(self.health_check_key, int((self.health_check_interval + 1) * 1000),
-                            f"{time.strftime('%b-%d %H:%M:%S')} {info} queued=?".encode())
+                pipe.psetex(
+                    self.health_check_key,
+                    int((self.health_check_interval + 1) * 1000),
+                    f"{time.strftime('%b-%d %H:%M:%S')} {info} queued=?".encode(),
+                )
             key = self.keys.worker(self.worker_id)
-            pipe.hset(key, mapping={"queue": self.queue_name, "pid": os.getpid(), "host": socket.gethostname(),
-                                    "heartbeat_ms": now_ms(), "info": info})
+            pipe.hset(
+                key,
+                mapping={
+                    "queue": self.queue_name,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "heartbeat_ms": now_ms(),
+                    "info": info,
+                },
+            )
             pipe.pexpire(key, 15_000)
             await pipe.execute()
 
     def __repr__(self) -> str:
-        return (f"<aqueue.Worker {self.worker_id} j_complete={self.jobs_complete} j_failed={self.jobs_failed} "
-                f"j_retried={self.jobs_retried} j_ongoing={len(self._running)}>")
+        return (
+            f"<aqueue.Worker {self.worker_id} j_complete={self.jobs_complete} j_failed={self.jobs_failed} "
+            f"j_retried={self.jobs_retried} j_ongoing={len(self._running)}>"
+        )
 
 
 async def _guarded(service: Service, worker: Worker) -> None:
@@ -443,9 +493,11 @@ _ARQ_OPTIONS = set(inspect.signature(arq.worker.Worker.__init__).parameters) - {
 
 def settings_kwargs(settings: Any) -> dict[str, Any]:
     """Read worker options from an arq-style settings class (or dict), ignoring unrelated attributes."""
-    data = settings if isinstance(settings, dict) else {
-        k: getattr(settings, k) for k in dir(settings) if not k.startswith("__")
-    }
+    data = (
+        settings
+        if isinstance(settings, dict)
+        else {k: getattr(settings, k) for k in dir(settings) if not k.startswith("__")}
+    )
     return {k: v for k, v in data.items() if k in _OUR_OPTIONS | _ARQ_OPTIONS}
 
 

@@ -24,8 +24,11 @@ async def slow(ctx: dict[str, Any]) -> str:
 
 
 async def arq_pool(url: str) -> Any:
-    return await create_pool(RedisSettings.from_dsn(url), job_serializer=aqueue.job_serializer,
-                             job_deserializer=aqueue.job_deserializer)
+    return await create_pool(
+        RedisSettings.from_dsn(url),
+        job_serializer=aqueue.job_serializer,
+        job_deserializer=aqueue.job_deserializer,
+    )
 
 
 async def test_arq_producer_to_aqueue_worker(redis_url: str, run_worker: Any) -> None:
@@ -44,9 +47,15 @@ async def test_arq_producer_to_aqueue_worker(redis_url: str, run_worker: Any) ->
 async def test_aqueue_producer_to_arq_worker(client: Client, redis_url: str) -> None:
     job = await client.enqueue("add", 20, 22)
     assert job is not None
-    worker = ArqWorker(functions=[add], redis_settings=RedisSettings.from_dsn(redis_url), burst=True,
-                       job_serializer=aqueue.job_serializer, job_deserializer=aqueue.job_deserializer,
-                       handle_signals=False, poll_delay=0.05)
+    worker = ArqWorker(
+        functions=[add],
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        burst=True,
+        job_serializer=aqueue.job_serializer,
+        job_deserializer=aqueue.job_deserializer,
+        handle_signals=False,
+        poll_delay=0.05,
+    )
     try:
         await worker.async_run()
     finally:
@@ -57,7 +66,9 @@ async def test_aqueue_producer_to_arq_worker(client: Client, redis_url: str) -> 
     assert result.function == "add" and result.args == (20, 22)
 
 
-async def test_arq_sees_aqueue_running_job_in_progress(client: Client, redis_url: str, run_worker: Any) -> None:
+async def test_arq_sees_aqueue_running_job_in_progress(
+    client: Client, redis_url: str, run_worker: Any
+) -> None:
     pool = await arq_pool(redis_url)
     try:
         async with run_worker([slow]):
@@ -76,15 +87,24 @@ async def test_arq_sees_aqueue_running_job_in_progress(client: Client, redis_url
         await pool.aclose()
 
 
-async def test_arq_worker_skips_job_claimed_by_aqueue(client: Client, redis_url: str, run_worker: Any) -> None:
+async def test_arq_worker_skips_job_claimed_by_aqueue(
+    client: Client, redis_url: str, run_worker: Any
+) -> None:
     async with run_worker([slow]) as ours:
         job = await client.enqueue("slow")
         assert job is not None
         while await job.status() != JobStatus.in_progress:
             await asyncio.sleep(0.01)
-        theirs = ArqWorker(functions=[slow], redis_settings=RedisSettings.from_dsn(redis_url), burst=True,
-                           job_serializer=aqueue.job_serializer, job_deserializer=aqueue.job_deserializer,
-                           handle_signals=False, poll_delay=0.05, max_burst_jobs=1)
+        theirs = ArqWorker(
+            functions=[slow],
+            redis_settings=RedisSettings.from_dsn(redis_url),
+            burst=True,
+            job_serializer=aqueue.job_serializer,
+            job_deserializer=aqueue.job_deserializer,
+            handle_signals=False,
+            poll_delay=0.05,
+            max_burst_jobs=1,
+        )
         try:
             await asyncio.wait_for(theirs.async_run(), 5)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -65,7 +66,9 @@ async def test_enqueue_by_name_and_by_task(client: Client, run_worker: Any) -> N
         assert await named.result(timeout=5) == [((1, 2),), {"key": {"a": b"x"}}, 1]
 
 
-async def test_default_client_uses_env(redis_url: str, run_worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_default_client_uses_env(
+    redis_url: str, run_worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AQUEUE_REDIS_URL", redis_url)
     try:
         async with run_worker([add]):
@@ -91,7 +94,9 @@ async def test_duplicate_job_id_after_completion_returns_none(client: Client, ru
     assert await client.enqueue("add", 1, 2, _job_id="done-once") is None
 
 
-async def test_unencodable_argument_fails_and_writes_nothing(client: Client, sync_r: sync_redis.Redis) -> None:
+async def test_unencodable_argument_fails_and_writes_nothing(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
     with pytest.raises(SerializationError, match="cannot enqueue 'add'.*object"):
         await client.enqueue("add", object(), 1)
     assert sync_r.dbsize() == 0
@@ -118,7 +123,9 @@ async def test_failure_of_unimportable_class_is_task_error(client: Client, run_w
         info = await job.wait(timeout=5)
     raw = await client.redis.get(client.keys.result(job.job_id))
     assert raw is not None
-    await client.redis.set(client.keys.result(job.job_id), raw.replace(PaymentDeclinedError.__module__.encode(), b"gone.module"))
+    await client.redis.set(
+        client.keys.result(job.job_id), raw.replace(PaymentDeclinedError.__module__.encode(), b"gone.module")
+    )
     with pytest.raises(TaskError) as err:
         await job.result(timeout=1)
     assert not info.success
@@ -265,7 +272,7 @@ async def test_retry_on_with_backoff_then_give_up(client: Client, run_worker: An
         job = await client.enqueue("unreachable")
         with pytest.raises(MaxTriesExceeded, match=r"gave up after 3 of 3 tries.*upstream down"):
             await job.result(timeout=10)  # type: ignore[union-attr]
-    gaps = [b - a for a, b in zip(tries, tries[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
     assert len(tries) == 3
     assert gaps[0] >= 0.09 and gaps[1] >= 0.19  # 0.1 s then 0.2 s
 
@@ -349,7 +356,9 @@ async def test_unencodable_result_is_a_clear_failure(client: Client, run_worker:
 
     async with run_worker([returns_object]):
         job = await client.enqueue("returns_object")
-        with pytest.raises(SerializationError, match="returns_object returned a value that cannot be encoded"):
+        with pytest.raises(
+            SerializationError, match="returns_object returned a value that cannot be encoded"
+        ):
             await job.result(timeout=5)  # type: ignore[union-attr]
 
 
@@ -385,8 +394,13 @@ async def test_ctx_has_arq_fields_and_startup_state(client: Client, run_worker: 
 
     @task
     async def look(ctx: dict[str, Any]) -> list[Any]:
-        return [ctx["db"], ctx["job_id"], ctx["job_try"], type(ctx["redis"]).__name__,
-                isinstance(ctx["enqueue_time"], datetime)]
+        return [
+            ctx["db"],
+            ctx["job_id"],
+            ctx["job_try"],
+            type(ctx["redis"]).__name__,
+            isinstance(ctx["enqueue_time"], datetime),
+        ]
 
     async with run_worker([look], on_startup=startup):
         job = await client.enqueue("look", _job_id="j1")
@@ -421,8 +435,11 @@ async def test_idle_worker_wakes_on_enqueue_not_poll(client: Client, run_worker:
 async def test_slow_poll_picks_up_plain_arq_enqueues(redis_url: str, run_worker: Any) -> None:
     from arq.connections import RedisSettings, create_pool
 
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), job_serializer=aqueue.job_serializer,
-                             job_deserializer=aqueue.job_deserializer)
+    pool = await create_pool(
+        RedisSettings.from_dsn(redis_url),
+        job_serializer=aqueue.job_serializer,
+        job_deserializer=aqueue.job_deserializer,
+    )
     try:
         async with run_worker([add], poll_delay=0.2):
             await asyncio.sleep(0.1)

@@ -14,13 +14,32 @@ from aqueue import PickleSerializer, job_deserializer, job_serializer
 from aqueue.errors import DeserializationError, SerializationError, TaskError
 
 ROUND_TRIP = [
-    None, True, 1, -2**62, 1.5, "héllo", [1, [2]], {"a": {"b": 1}},
-    (1, (2, 3)), [(1,), (2,)], {"t": (1, 2)}, b"\x00\xff", bytearray(b"ab"),
-    datetime(2026, 1, 2, 3, 4, 5, 6), datetime(2026, 1, 2, tzinfo=UTC),
+    None,
+    True,
+    1,
+    -(2**62),
+    1.5,
+    "héllo",
+    [1, [2]],
+    {"a": {"b": 1}},
+    (1, (2, 3)),
+    [(1,), (2,)],
+    {"t": (1, 2)},
+    b"\x00\xff",
+    bytearray(b"ab"),
+    datetime(2026, 1, 2, 3, 4, 5, 6),
+    datetime(2026, 1, 2, tzinfo=UTC),
     datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-    date(2024, 2, 29), time(23, 59, 1), timedelta(days=-1, seconds=5, microseconds=7),
-    UUID("12345678-1234-5678-1234-567812345678"), Decimal("1.10"), {1, 2}, frozenset({"x"}),
-    {1: "a", (1, 2): "b"}, {"__aq__": "not a tag"}, float("inf"),
+    date(2024, 2, 29),
+    time(23, 59, 1),
+    timedelta(days=-1, seconds=5, microseconds=7),
+    UUID("12345678-1234-5678-1234-567812345678"),
+    Decimal("1.10"),
+    {1, 2},
+    frozenset({"x"}),
+    {1: "a", (1, 2): "b"},
+    {"__aq__": "not a tag"},
+    float("inf"),
 ]
 
 
@@ -100,11 +119,20 @@ def test_pickle_is_signed() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary()
-    | st.datetimes() | st.uuids() | st.dates(),
-    lambda children: st.lists(children, max_size=4)
-    | st.tuples(children, children)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | st.datetimes()
+    | st.uuids()
+    | st.dates(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

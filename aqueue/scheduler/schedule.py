@@ -16,11 +16,13 @@ time twice (once per offset), which these rules forbid.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from itertools import islice
 
 from aqueue.scheduler.expression import CronExpression
 from aqueue.scheduler.zones import search_start, wall_to_instant
+
+_TICK = timedelta(microseconds=1)
 
 
 def _require_aware(moment: datetime, name: str) -> None:
@@ -35,8 +37,9 @@ def iter_runs(expression: CronExpression, zone: tzinfo, after: datetime) -> Iter
     wall = search_start(after, zone)
     previous = after
     while (found := expression.next_wall(wall)) is not None:
-        wall = found
         run = wall_to_instant(found, zone)
+        # A wall time in a gap maps to the gap's end: skip the rest of the gap at once.
+        wall = max(found, run.replace(tzinfo=None) - _TICK)
         if run > previous:
             previous = run
             yield run

@@ -1,0 +1,36 @@
+# One venv, one install step; every target below depends on it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aqueue needs Python 3.11+: run make PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## embedded Redis + a worker + a producer that enqueues by name
+	$(PY) examples/demo.py
+
+test: $(STAMP)  ## the whole suite, against a real redis-server started by the tests
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check aqueue tests bench examples
+	$(VENV)/bin/ruff format --check aqueue tests bench examples
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format aqueue tests bench examples
+	$(VENV)/bin/ruff check --fix aqueue tests bench examples
+
+bench: $(STAMP)  ## aqueue vs plain arq on one redis-server; writes bench/results/
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
