@@ -134,3 +134,27 @@ def test_no_duplicates_no_wall_twice_strictly_increasing(tz: ZoneInfo, expr: str
     walls = [r.replace(tzinfo=None) for r in runs]
     assert len(walls) == len(set(walls))
     assert all(r.tzinfo is tz for r in runs)
+
+
+def test_seconds_field_across_spring_gap_collapses_an_hour_of_slots() -> None:
+    job = cron("* * * * * *", "t", tz=PARIS)
+    before = datetime(2026, 3, 29, 0, 59, 58, tzinfo=UTC)
+    assert [r.isoformat() for r in job.slots_between(before, before + timedelta(seconds=4))] == [
+        "2026-03-29T01:59:59+01:00",
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-29T03:00:01+02:00",
+        "2026-03-29T03:00:02+02:00",
+    ]
+
+
+def test_lord_howe_half_hour_shifts() -> None:
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    # 2026-10-04 02:00 +10:30 -> 02:30 +11:00; 2026-04-05 02:00 +11:00 -> 01:30 +10:30
+    assert local("15 2 * * *", lord_howe, datetime(2026, 10, 3, 12, tzinfo=lord_howe), 2) == [
+        "2026-10-04T02:30:00+11:00",
+        "2026-10-05T02:15:00+11:00",
+    ]
+    assert local("45 1 * * *", lord_howe, datetime(2026, 4, 4, 12, tzinfo=lord_howe), 2) == [
+        "2026-04-05T01:45:00+11:00",
+        "2026-04-06T01:45:00+10:30",
+    ]
