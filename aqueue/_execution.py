@@ -109,7 +109,7 @@ class JobRunner:
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
 
     def _job_ctx(self, job: ClaimedJob, attempt: Attempt) -> dict[str, Any]:
-        return {
+        ctx = {
             **self.ctx,
             "job_id": job.job_id,
             "job_try": job.job_try,
@@ -118,6 +118,10 @@ class JobRunner:
             "queue_name": self.queue,
             "envelope": attempt.envelope,
         }
+        cron = attempt.envelope.get("cron")
+        if cron:  # a scheduled run: which cron job, and the slot it is for
+            ctx["cron_name"], ctx["scheduled_time"] = cron[0], ms_to_datetime(cron[1])
+        return ctx
 
     async def _call(self, job: ClaimedJob, attempt: Attempt, aborting: Callable[[], bool]) -> Outcome:
         fn = attempt.function
@@ -130,7 +134,7 @@ class JobRunner:
         deadline = asyncio.timeout(timeout_s or None)
         try:
             async with deadline:
-                value = await fn.coroutine(ctx, *attempt.args, **attempt.kwargs)
+                value = await self._invoke(fn, ctx, attempt)
         except asyncio.CancelledError:
             if not aborting():
                 raise
@@ -149,6 +153,17 @@ class JobRunner:
         if self.on_job_end is not None:
             await self.on_job_end(ctx)
         return outcome
+
+    @staticmethod
+    async def _invoke(fn: Function, ctx: dict[str, Any], attempt: Attempt) -> Any:
+        """Call the task once, or once per item for a workflow's map/starmap job (mode ``m``)."""
+        mode = attempt.envelope.get("m")
+        if not mode:
+            return await fn.coroutine(ctx, *attempt.args, **attempt.kwargs)
+        items, rest = attempt.args[0], attempt.args[1:]
+        if mode == "starmap":
+            return [await fn.coroutine(ctx, *item, *rest, **attempt.kwargs) for item in items]
+        return [await fn.coroutine(ctx, item, *rest, **attempt.kwargs) for item in items]
 
     def _failed(self, job: ClaimedJob, attempt: Attempt, exc: Exception) -> Outcome:
         defer_ms = self._retry_delay_ms(job, attempt, exc)

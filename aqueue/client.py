@@ -18,11 +18,12 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
 
 from aqueue import serialization
+from aqueue._envelope import encode_job
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
 from aqueue._redis import RedisLike, connect, resolve_settings, translate_errors
 from aqueue._scripts import Scripts
-from aqueue.errors import ConfigurationError, JobAborted, SerializationError
+from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
 from aqueue.tasks import TaskLike, task_name, to_seconds
 
@@ -156,17 +157,10 @@ class Client:
         enqueue_ms: int,
         extra: dict[str, Any] | None = None,
     ) -> bytes:
-        """Encode arq's job envelope; raise SerializationError naming the task if impossible."""
-        envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
-        if extra:
-            envelope.update(extra)
-        try:
-            data: bytes = self.job_serializer(envelope)
-            return data
-        except SerializationError as e:
-            raise SerializationError(f"cannot enqueue {name!r}: {e}") from e
-        except Exception as e:
-            raise SerializationError(f"cannot enqueue {name!r}: {type(e).__name__}: {e}") from e
+        """Encode arq's job envelope with this client's serializer (see :mod:`aqueue._envelope`)."""
+        return encode_job(
+            self.job_serializer, name, args, kwargs, job_try=job_try, enqueue_ms=enqueue_ms, extra=extra
+        )
 
     async def enqueue(
         self,

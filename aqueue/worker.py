@@ -29,7 +29,7 @@ from aqueue import serialization
 from aqueue._execution import Defaults, JobRunner
 from aqueue._finisher import Finisher, FinishExtension
 from aqueue._keys import DEFAULT_PREFIX, Keys
-from aqueue._queue_ops import ClaimedJob, QueueOps, now_ms
+from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
 from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
@@ -39,6 +39,8 @@ __all__ = ["Worker", "create_worker", "settings_kwargs"]
 logger = logging.getLogger("aqueue.worker")
 
 Service = Callable[["Worker"], Awaitable[None]]
+#: Called after an outcome was recorded (not atomically): stats, registries.
+Observer = Callable[[Outcome], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -80,6 +82,7 @@ class Worker(arq.worker.Worker):
         job_deserializer: Callable[[bytes], Any] | None = None,
         finish_extensions: Sequence[FinishExtension] = (),
         services: Sequence[Service] = (),
+        outcome_observers: Sequence[Observer] = (),
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
@@ -107,6 +110,11 @@ class Worker(arq.worker.Worker):
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.finish_extensions = list(finish_extensions)
         self.services = list(services)
+        self.outcome_observers = list(outcome_observers)
+        if self.cron_definitions:
+            from aqueue.scheduler.runner import install
+
+            install(self)
         self._handle_os_signals = handle_signals
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
@@ -350,6 +358,8 @@ class Worker(arq.worker.Worker):
             running.finishing = True
             recorded = await self._finisher.submit(outcome)
             self._count(outcome.kind, recorded, outcome.retry_score)
+            if recorded:
+                await self._observe(outcome)
             if self.after_job_end and recorded:
                 await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": job.job_try})
         except asyncio.CancelledError:
@@ -360,6 +370,13 @@ class Worker(arq.worker.Worker):
         finally:
             self._running.pop(job.job_id, None)
             self._slot_freed.set()
+
+    async def _observe(self, outcome: Outcome) -> None:
+        for observer in self.outcome_observers:
+            try:
+                await observer(outcome)
+            except Exception:
+                logger.exception("outcome observer %r failed", observer)
 
     def _count(self, kind: str, recorded: bool, retry_score: int) -> None:
         if not recorded:
