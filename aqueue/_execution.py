@@ -105,8 +105,18 @@ class JobRunner:
         return None
 
     def _max_tries(self, attempt: Attempt) -> int:
+        override = attempt.envelope.get("o", {}).get("max_tries")
+        if override:
+            return int(override)
         fn = attempt.function
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
+
+    def _timeout_s(self, attempt: Attempt) -> float | None:
+        override = attempt.envelope.get("o", {}).get("timeout")
+        if override:
+            return float(override)
+        fn = attempt.function
+        return self.defaults.timeout_s if fn is None or fn.timeout_s is None else fn.timeout_s
 
     def _job_ctx(self, job: ClaimedJob, attempt: Attempt) -> dict[str, Any]:
         ctx = {
@@ -127,7 +137,7 @@ class JobRunner:
         fn = attempt.function
         assert fn is not None
         ctx = self._job_ctx(job, attempt)
-        timeout_s = self.defaults.timeout_s if fn.timeout_s is None else fn.timeout_s
+        timeout_s = self._timeout_s(attempt)
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
         attempt.start_ms = now_ms()
@@ -203,9 +213,10 @@ class JobRunner:
         return self._outcome(job, attempt, "err", exc)
 
     def _outcome(self, job: ClaimedJob, attempt: Attempt, kind: str, value: Any) -> Outcome:
-        ttl_ms = self._ttl_ms(attempt)
+        ttl_ms = 0 if "wf" in attempt.envelope else self._ttl_ms(attempt)  # workflow results live in the run
         result = self._encode_result(job, attempt, kind == "ok", value) if ttl_ms else b""
-        return Outcome(job, kind, result=result, ttl_ms=ttl_ms, envelope=attempt.envelope, value=value)
+        return Outcome(job, kind, result=result, ttl_ms=ttl_ms, envelope=attempt.envelope, value=value,
+                       started_ms=attempt.start_ms)
 
     def _ttl_ms(self, attempt: Attempt) -> int:
         fn = attempt.function

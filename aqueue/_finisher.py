@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from aqueue._queue_ops import Outcome, QueueOps
+from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps
 from aqueue._redis import CONNECTION_ERRORS
 
 logger = logging.getLogger("aqueue.worker")
@@ -19,16 +19,28 @@ class FinishExtension(Protocol):
     def handles(self, outcome: Outcome) -> bool:
         """Return whether this extension records ``outcome``."""
 
-    async def finish(self, ops: QueueOps, outcomes: list[Outcome]) -> list[bool]:
-        """Record ``outcomes``; return per outcome whether it was recorded (False: fenced)."""
+    async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
+        """Record ``outcomes``; return per outcome whether it was recorded (False: fenced).
+
+        May also claim up to ``capacity`` follow-up jobs for this worker (returned to be started).
+        """
 
 
 class Finisher:
     """Collects outcomes from running jobs and records them, pipelined under load."""
 
-    def __init__(self, ops: QueueOps, extensions: Sequence[FinishExtension] = ()) -> None:
+    def __init__(
+        self,
+        ops: QueueOps,
+        extensions: Sequence[FinishExtension] = (),
+        *,
+        capacity: Callable[[], int] = lambda: 0,
+        start: Callable[[ClaimedJob], None] | None = None,
+    ) -> None:
         self.ops = ops
         self.extensions = list(extensions)
+        self.capacity = capacity
+        self.start = start
         self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
@@ -72,9 +84,13 @@ class Finisher:
             groups.setdefault(index, []).append(item)
         for index, items in groups.items():
             outcomes = [o for o, _ in items]
-            done = await (
-                self.ops.finish(outcomes) if index < 0 else self.extensions[index].finish(self.ops, outcomes)
-            )
+            if index < 0:
+                done = await self.ops.finish(outcomes)
+            else:
+                done, claimed = await self.extensions[index].finish(outcomes, self.capacity() + len(outcomes))
+                for job in claimed:
+                    if self.start is not None:
+                        self.start(job)
             for (outcome, future), recorded in zip(items, done, strict=True):
                 if not recorded:
                     logger.warning(

@@ -40,6 +40,7 @@ class Outcome:
     retry_score: int = 0
     envelope: dict[str, Any] | None = None
     value: Any = None
+    started_ms: int = 0
 
 
 def _text(value: bytes | str) -> str:

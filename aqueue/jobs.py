@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -140,9 +140,9 @@ class Job:
 
     async def wait(self, timeout: float | None = None) -> JobResult:
         """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         async with self._client.notifier.watch(self._client.keys.done_channel(self.job_id)) as event:
-            return await _wait_loop(self._poll_once, event, deadline, self.job_id)
+            found: JobResult = await wait_until(self._poll_once, event, timeout, f"job {self.job_id}")
+            return found
 
     async def abort(self, timeout: float | None = None) -> bool:
         """Abort the job: drop it if not started yet, else cancel it on its worker.
@@ -165,20 +165,25 @@ class Job:
         return None if raw is None else dict(self._client.job_deserializer(raw))
 
 
-async def _wait_loop(
-    poll: Callable[[], Any], event: asyncio.Event, deadline: float | None, job_id: str
-) -> JobResult:
+async def wait_until(poll: Callable[[], Awaitable[Any]], event: asyncio.Event, timeout: float | None,
+                     what: str) -> Any:
+    """Call ``poll`` until it returns non-None; sleep between calls until ``event`` is set.
+
+    Re-polls now and then even without the event (a missed notification never hangs), and raises
+    :class:`JobTimeout` after ``timeout`` seconds.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
     recheck = RECHECK_START_S
     while True:
         event.clear()
         found = await poll()
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
         pause = recheck
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise JobTimeout(f"job {job_id} did not finish in time")
+                raise JobTimeout(f"{what} did not finish in time")
             pause = min(pause, remaining)
         try:
             await asyncio.wait_for(event.wait(), pause)

@@ -33,6 +33,7 @@ from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
 from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
+from aqueue.workflows.continuation import WorkflowContinuations
 
 __all__ = ["Worker", "create_worker", "settings_kwargs"]
 
@@ -199,7 +200,10 @@ class Worker(arq.worker.Worker):
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         self._ops = QueueOps(self._pool, self.keys, self.queue_name, self.worker_id, int(self.lease_s * 1000))
-        self._finisher = Finisher(self._ops, self.finish_extensions)
+        serializer = self.job_serializer or serialization.job_serializer
+        continuations = WorkflowContinuations(self._ops, serializer)
+        self._finisher = Finisher(self._ops, [*self.finish_extensions, continuations], capacity=self._capacity,
+                                  start=self._start)
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)
@@ -343,6 +347,9 @@ class Worker(arq.worker.Worker):
             await asyncio.wait_for(self._nudge.wait(), seconds)
 
     # -- running -----------------------------------------------------------------------------------
+
+    def _capacity(self) -> int:
+        return 0 if self._stopping.is_set() else self.max_jobs - len(self._running)
 
     def _start(self, job: ClaimedJob) -> None:
         running = _Running(job)

@@ -47,22 +47,31 @@ async def step(ctx: dict[str, Any], tag: str, seconds: float) -> dict[str, int]:
 
 @task(timeout=300)
 async def stubborn(ctx: dict[str, Any], tag: str, seconds: float) -> dict[str, int]:
-    """Like ``step``, but ignores cancellation and, on its first try, asks to be retried at once.
+    """Like ``step``, but runs to the end whatever cancels it, and on its first try asks for a retry.
 
     Models a stale worker's continuation: whatever the first attempt reports after losing its claim
-    (here a Retry) must not be recorded.
+    (here a Retry that would re-queue the job) must not be recorded.
     """
     r = ctx["redis"]
     pid = os.getpid()
-    await r.rpush(f"proc:started:{tag}", pid)
-    try:
-        await asyncio.sleep(seconds)
-    except asyncio.CancelledError:
-        await r.rpush(f"proc:cancelled:{tag}", pid)
-    await r.rpush(f"proc:finished:{tag}", pid)
-    if ctx["job_try"] == 1:
-        raise Retry(defer=0)
-    return {"pid": pid, "try": ctx["job_try"]}
+
+    async def body() -> dict[str, int]:
+        await r.rpush(f"proc:started:{tag}", pid)
+        override = await r.get(f"proc:duration:{tag}")
+        await asyncio.sleep(float(override) if override is not None else seconds)
+        await r.rpush(f"proc:finished:{tag}", pid)
+        if ctx["job_try"] == 1:
+            raise Retry(defer=0)
+        return {"pid": pid, "try": ctx["job_try"]}
+
+    inner = asyncio.ensure_future(body())
+    while True:
+        try:
+            return await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            if inner.cancelled():
+                raise
+            await r.rpush(f"proc:cancelled:{tag}", pid)
 
 
 @task(timeout=300)

@@ -153,7 +153,7 @@ async def main():
     jobs = [await aqueue.enqueue("mark", i) for i in range(200)]
     infos = await asyncio.gather(*(job.wait(timeout=60) for job in jobs))
     leaked = sorted(m for m in sys.modules if m == "tests" or m.startswith("tests."))
-    rows = [[info.success, info.result if info.success else repr(info.result), info.job_try] for info in infos]
+    rows = [[i.success, i.result if i.success else repr(i.result), i.job_try] for i in infos]
     print(json.dumps({"leaked": leaked, "rows": rows}))
     await aqueue.close_default_client()
 
@@ -307,15 +307,21 @@ async def test_sigstop_fencing(
     pubsub = sync_r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(done_channel)
     try:
-        a = await spawn("ShortLeaseSettings", redis_url).ready()
-        job = await client.enqueue(task, tag, 3.0, _job_id=job_id)
+        a = await spawn("ShortLeaseSettings", redis_url).ready()  # lease_s = 1
+        job = await client.enqueue(task, tag, 6.0, _job_id=job_id)
         assert job is not None
         await eventually(lambda: ints(sync_r, f"proc:started:{tag}"), "A to start the job", interval=0.005)
+        assert ints(sync_r, f"proc:started:{tag}") == [a.pid]
+        sync_r.set(f"proc:duration:{tag}", 1.0)  # later attempts are short
+
+        # while A is healthy it renews its lease: B, idle for longer than a lease, must not take the job
+        b = await spawn("ShortLeaseSettings", redis_url).ready()
+        await asyncio.sleep(1.5)
+        assert ints(sync_r, f"proc:started:{tag}") == [a.pid], f"B took a job whose lease A kept renewing {ints(sync_r, f'proc:started:{tag}')} {a.pid} {b.pid}\n{a.log}\n{b.log}"
+        assert await job.status() == JobStatus.in_progress
+
         a.send(signal.SIGSTOP)
         stopped_at = time.monotonic()
-        assert ints(sync_r, f"proc:started:{tag}") == [a.pid]
-
-        b = await spawn("ShortLeaseSettings", redis_url).ready()
         info = await job.wait(timeout=20)
         print(f"\n{task}: B finished the job {time.monotonic() - stopped_at:.2f}s after SIGSTOP of A")
         assert info.success, b.log

@@ -12,6 +12,7 @@ from aqueue.workflows.failure import FailureInfo, failure_info
 from aqueue.workflows.graph import Node, WorkflowGraph
 from aqueue.workflows.group import Chord, Group, chord, group
 from aqueue.workflows.options import TaskOptions
+from aqueue.workflows.run import NodeStatus, WorkflowRun, WorkflowStatus, start_workflow
 from aqueue.workflows.signature import Signature, si, sig
 from aqueue.workflows.template import ListOf, Ref, Template, evaluate_template, template_parts
 
@@ -27,11 +28,14 @@ __all__ = [
     "Group",
     "ListOf",
     "Node",
+    "NodeStatus",
     "Ref",
     "Signature",
     "TaskOptions",
     "Template",
     "WorkflowGraph",
+    "WorkflowRun",
+    "WorkflowStatus",
     "chain",
     "chord",
     "compile_workflow",
@@ -41,5 +45,6 @@ __all__ = [
     "group",
     "si",
     "sig",
+    "start_workflow",
     "template_parts",
 ]

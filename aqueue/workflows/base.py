@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 from aqueue.errors import WorkflowError
 
 if TYPE_CHECKING:
+    from aqueue.client import Client
+    from aqueue.workflows.run import WorkflowRun
     from aqueue.workflows.signature import Signature
 
 _ELEMENT_TYPES: dict[str, type[CanvasElement]] = {}
@@ -43,6 +45,16 @@ class CanvasElement:
     def on_error(self, handler: Signature) -> Self:
         """Return a copy whose failing nodes call ``handler`` with the failure info (nearest wins)."""
         return replace(self, errback=as_signature(handler, "on_error handler"))
+
+    async def enqueue(self, client: Client | None = None, **options: Any) -> WorkflowRun:
+        """Start this workflow (default client unless ``client``) and return its run handle.
+
+        ``options``: ``run_id``, ``queue_name``, ``on_error`` (workflow-level), ``ttl``.
+        """
+        from aqueue.client import default_client
+        from aqueue.workflows.run import start_workflow
+
+        return await start_workflow(client or await default_client(), self, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a tagged, JSON-safe dict (given JSON-safe arguments); see :func:`element_from_dict`."""

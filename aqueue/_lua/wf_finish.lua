@@ -1,0 +1,97 @@
+-- Record workflow nodes' outcomes and release their dependents, atomically.
+-- ARGV: prefix, queue, now_ms, worker_id, lease_ms, claim_limit, then per outcome 9 fields:
+--   job_id, token, kind, retry_score, times ("start,finish,try"), value (result JSON),
+--   error (exception JSON), info (failure-info JSON for error callbacks), unused.
+-- A released dependent on this worker's queue is claimed for this worker directly while
+-- claim_limit allows (its payload comes back in the reply); others are queued and wake workers.
+-- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job
+-- (id, payload, score, try, 0), as in claim.lua.
+local prefix, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local worker, lease, limit = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local flags, claimed = {}, {}
+
+local function claim_direct(id, payload)
+  local tries = redis.call('INCR', prefix .. 'retry:' .. id)
+  redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
+  redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
+  redis.call('ZADD', queue, now + lease, id)
+  redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
+  redis.call('PEXPIRE', prefix .. 'deliveries:' .. id, 86400000)
+  for _, v in ipairs({id, payload, now, tries, 0}) do claimed[#claimed + 1] = v end
+end
+
+local function release(run, node, ttl_ms)
+  local spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
+  local id = run .. ':' .. node
+  local payload = spec.pre .. wf_render(prefix, run, spec['in']) .. spec.post .. now .. '}'
+  redis.call('HSET', wf_key(prefix, run, ':state'), node, 'queued')
+  if spec.q == queue and #claimed < limit * 5 then
+    if redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then return end
+    redis.call('SET', prefix .. 'job:' .. id, payload, 'PX', ttl_ms)
+    claim_direct(id, payload)
+  else
+    wf_enqueue(prefix, spec.q, id, payload, now, ttl_ms)
+  end
+end
+
+local function errbacks(run, node, info)
+  local meta = wf_key(prefix, run, '')
+  local ttl_ms = tonumber(redis.call('HGET', meta, 'ttl_ms'))
+  local node_spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
+  local handlers = {{node_spec.e, run .. ':err:' .. node}, {cjson.decode(redis.call('HGET', meta, 'on_error')), run .. ':err'}}
+  for _, h in ipairs(handlers) do
+    local spec, id = h[1], h[2]
+    if spec ~= nil and spec ~= cjson.null then
+      local input = spec.i and info or ''
+      wf_enqueue(prefix, spec.q, id, spec.pre .. input .. spec.post .. now .. '}', now, ttl_ms)
+    end
+  end
+end
+
+local function complete(run)
+  local meta = wf_key(prefix, run, '')
+  local parts = cjson.decode(redis.call('HGET', meta, 'result_parts'))
+  redis.call('HSET', meta, 'result', wf_render(prefix, run, parts))
+  wf_end(prefix, run, 'complete', now)
+end
+
+local function record(i)
+  local id, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local run, node = string.match(id, '^(.*):(%d+)$')
+  if aq_finish(prefix, queue, id, token, kind, '', 0, ARGV[i + 3]) == 0 then return 0 end
+  if kind == 'retry' or run == nil then return 1 end
+  local meta = wf_key(prefix, run, '')
+  if redis.call('HGET', meta, 'state') ~= 'running' then return 1 end
+  local states = wf_key(prefix, run, ':state')
+  local st = redis.call('HGET', states, node)
+  if st == 'done' or st == 'failed' then return 1 end
+  redis.call('HSET', wf_key(prefix, run, ':times'), node, ARGV[i + 4])
+  if kind == 'ok' then
+    redis.call('HSET', wf_key(prefix, run, ':results'), node, ARGV[i + 5])
+    redis.call('HSET', states, node, 'done')
+    local ttl_ms = tonumber(redis.call('HGET', meta, 'ttl_ms'))
+    local spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
+    for _, d in ipairs(spec.d) do
+      if redis.call('HINCRBY', wf_key(prefix, run, ':pending'), d, -1) == 0 then
+        release(run, tostring(d), ttl_ms)
+      end
+    end
+    if redis.call('HINCRBY', meta, 'done', 1) == tonumber(redis.call('HGET', meta, 'total')) then
+      complete(run)
+    end
+  else
+    redis.call('HSET', states, node, 'failed')
+    redis.call('HSET', wf_key(prefix, run, ':errors'), node, ARGV[i + 6])
+    redis.call('HSET', meta, 'error', ARGV[i + 6], 'failed_node', node)
+    wf_sweep(prefix, run, false, now)
+    errbacks(run, node, ARGV[i + 7])
+    wf_end(prefix, run, 'failed', now)
+  end
+  return 1
+end
+
+for i = 7, #ARGV, 9 do
+  flags[#flags + 1] = record(i)
+end
+for _, v in ipairs(claimed) do flags[#flags + 1] = v end
+return flags

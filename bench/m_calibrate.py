@@ -1,0 +1,40 @@
+"""0. Calibration: what one redis-py asyncio round trip costs on this machine (no queue involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.context import Ctx
+from bench.stats import percentile
+
+
+async def back_to_back(ctx: Ctx, n: int) -> float:
+    """Return PINGs per second, one awaited at a time."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await ctx.redis.ping()
+    return n / (time.perf_counter() - t0)
+
+
+async def after_idle(ctx: Ctx, n: int, gap_s: float) -> list[float]:
+    """Return PING round trips in ms, each after ``gap_s`` idle (like the pickup benchmark's producer)."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await ctx.redis.ping()
+        out.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(gap_s)
+    return out
+
+
+async def run(ctx: Ctx) -> dict[str, str]:
+    n = ctx.sizes.enqueue_one
+    await back_to_back(ctx, 200)
+    rate = await back_to_back(ctx, n)
+    idle = await after_idle(ctx, max(50, ctx.sizes.pickup // 5), ctx.sizes.pickup_gap_s)
+    return {
+        "redis-py asyncio PING, back to back": f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, N={n:,})",
+        f"PING after {ctx.sizes.pickup_gap_s * 1000:g} ms idle": (
+            f"p50 {percentile(idle, 50):.3f} ms, p99 {percentile(idle, 99):.3f} ms (N={len(idle)})"),
+    }

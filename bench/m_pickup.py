@@ -1,0 +1,61 @@
+"""3. Pickup latency on an idle worker: jobs enqueued 20 ms apart; each records when it started."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.context import Ctx
+from bench.peers import PEERS, Peer
+from bench.procs import workers
+from bench.producers import producer
+from bench.report import Row
+from bench.stats import summary_ms
+
+IDLE_SETTLE_S = 0.5  # let the worker reach its idle wait before the first job
+
+
+async def _settle(ctx: Ctx, peer: Peer, prod: object) -> None:
+    """Warm up (script load, connections) with a few no-ops, then let the worker go idle again."""
+    for _ in range(3):
+        await prod.enqueue("noop")  # type: ignore[attr-defined]
+    await ctx.wait_empty(peer.queue_key, timeout=10)
+    await asyncio.sleep(IDLE_SETTLE_S)
+
+
+async def pickup(ctx: Ctx, peer: Peer) -> tuple[list[float], list[float]]:
+    """Return the pickup latencies (s) the worker saw and the enqueue call durations (s) the producer saw."""
+    n, gap = ctx.sizes.pickup, ctx.sizes.pickup_gap_s
+    await ctx.flush()
+    async with workers(peer, ctx.url, burst=False) as (child,), producer(peer, ctx.url) as prod:
+        await child.go()
+        await asyncio.sleep(IDLE_SETTLE_S)
+        await _settle(ctx, peer, prod)
+        start, calls = time.monotonic(), []
+        for i in range(n):
+            t0 = time.time()
+            await prod.enqueue("pickup", t0)
+            calls.append(time.time() - t0)
+            await asyncio.sleep(max(0.0, start + (i + 1) * gap - time.monotonic()))
+        await ctx.wait_empty(peer.queue_key, timeout=30)
+        report = await child.stop()
+    await ctx.flush()
+    return report["pickup"], calls
+
+
+async def run(ctx: Ctx) -> list[Row]:
+    stats, calls = {}, {}
+    for p in PEERS:
+        latencies, durations = await pickup(ctx, p)
+        stats[p.key], calls[p.key] = summary_ms(latencies), summary_ms(durations)["p50"]
+    n = ctx.sizes.pickup
+    counts = {k: s["n"] for k, s in stats.items() if s["n"] != n}
+    note = (f"N={n}, {ctx.sizes.pickup_gap_s * 1000:g} ms apart; latency = task start − producer clock read "
+            "just before the enqueue call (includes the enqueue round trip)")
+    note += "; enqueue call itself p50: " + ", ".join(f"{k} {v:.2f} ms" for k, v in calls.items())
+    if counts:
+        note += f"; counts differ: {counts}"
+    targets = {"p50": 0.5, "p99": 1.5}
+    return [Row("3", f"pickup latency {q}", "ms", "lower", {k: s[q] for k, s in stats.items()}, fmt="{:,.2f}",
+                target=("≤", targets[q]) if q in targets else None, note=note if q == "p50" else "")
+            for q in ("p50", "p90", "p99", "max")]
