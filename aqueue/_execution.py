@@ -215,8 +215,15 @@ class JobRunner:
     def _outcome(self, job: ClaimedJob, attempt: Attempt, kind: str, value: Any) -> Outcome:
         ttl_ms = 0 if "wf" in attempt.envelope else self._ttl_ms(attempt)  # workflow results live in the run
         result = self._encode_result(job, attempt, kind == "ok", value) if ttl_ms else b""
-        return Outcome(job, kind, result=result, ttl_ms=ttl_ms, envelope=attempt.envelope, value=value,
-                       started_ms=attempt.start_ms)
+        return Outcome(
+            job,
+            kind,
+            result=result,
+            ttl_ms=ttl_ms,
+            envelope=attempt.envelope,
+            value=value,
+            started_ms=attempt.start_ms,
+        )
 
     def _ttl_ms(self, attempt: Attempt) -> int:
         fn = attempt.function

@@ -165,8 +165,9 @@ class Job:
         return None if raw is None else dict(self._client.job_deserializer(raw))
 
 
-async def wait_until(poll: Callable[[], Awaitable[Any]], event: asyncio.Event, timeout: float | None,
-                     what: str) -> Any:
+async def wait_until(
+    poll: Callable[[], Awaitable[Any]], event: asyncio.Event, timeout: float | None, what: str
+) -> Any:
     """Call ``poll`` until it returns non-None; sleep between calls until ``event`` is set.
 
     Re-polls now and then even without the event (a missed notification never hangs), and raises

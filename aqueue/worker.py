@@ -202,8 +202,9 @@ class Worker(arq.worker.Worker):
         self._ops = QueueOps(self._pool, self.keys, self.queue_name, self.worker_id, int(self.lease_s * 1000))
         serializer = self.job_serializer or serialization.job_serializer
         continuations = WorkflowContinuations(self._ops, serializer)
-        self._finisher = Finisher(self._ops, [*self.finish_extensions, continuations], capacity=self._capacity,
-                                  start=self._start)
+        self._finisher = Finisher(
+            self._ops, [*self.finish_extensions, continuations], capacity=self._capacity, start=self._start
+        )
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)

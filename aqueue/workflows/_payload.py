@@ -28,7 +28,9 @@ def _head(task: str, kwargs: dict[str, Any], options: TaskOptions, extra: dict[s
     return head
 
 
-def fragments(serializer: Serializer, head: dict[str, Any], static_args: list[Any], takes_input: bool) -> dict[str, str]:
+def fragments(
+    serializer: Serializer, head: dict[str, Any], static_args: list[Any], takes_input: bool
+) -> dict[str, str]:
     """Return ``pre`` and ``post`` around the input for an envelope with ``head`` and ``static_args``."""
     encoded = serializer(head)
     if not encoded.endswith(b"}"):
@@ -47,13 +49,22 @@ def node_spec(node: Node, keys: Keys, default_queue: str, serializer: Serializer
         static = [[list(i) for i in node.items] if node.kind == "starmap" else list(node.items), *static]
     head = _head(node.task, dict(node.kwargs), node.options, extra)
     spec: dict[str, Any] = fragments(serializer, head, static, node.input is not None)
-    spec |= {"q": _queue(keys, node.options.queue, default_queue), "in": node.input_parts(),
-             "d": list(node.dependents), "p": list(node.parents), "task": node.task}
-    spec["e"] = None if node.on_error is None else errback_spec(node.on_error, keys, default_queue, serializer)
+    spec |= {
+        "q": _queue(keys, node.options.queue, default_queue),
+        "in": node.input_parts(),
+        "d": list(node.dependents),
+        "p": list(node.parents),
+        "task": node.task,
+    }
+    spec["e"] = (
+        None if node.on_error is None else errback_spec(node.on_error, keys, default_queue, serializer)
+    )
     return spec
 
 
-def errback_spec(handler: Signature, keys: Keys, default_queue: str, serializer: Serializer) -> dict[str, Any]:
+def errback_spec(
+    handler: Signature, keys: Keys, default_queue: str, serializer: Serializer
+) -> dict[str, Any]:
     """Return the spec of an error callback: it receives the failure info first unless immutable."""
     takes_input = not handler.immutable
     head = _head(handler.task, dict(handler.kwargs), handler.options, {})

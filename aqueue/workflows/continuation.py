@@ -36,7 +36,9 @@ class WorkflowContinuations:
         reply: list[Any] = await self.script(args=argv)
         flags = [bool(x) for x in reply[: len(outcomes)]]
         rest = reply[len(outcomes) :]
-        claimed = [self._claimed(rest[i : i + FIELDS_PER_CLAIM]) for i in range(0, len(rest), FIELDS_PER_CLAIM)]
+        claimed = [
+            self._claimed(rest[i : i + FIELDS_PER_CLAIM]) for i in range(0, len(rest), FIELDS_PER_CLAIM)
+        ]
         return flags, claimed
 
     def _claimed(self, fields: list[Any]) -> ClaimedJob:
@@ -50,17 +52,37 @@ class WorkflowContinuations:
             try:
                 value = self.serializer(outcome.value)
             except Exception as e:
-                kind, outcome.value = "err", SerializationError(f"a workflow step returned an unencodable value: {e}")
+                kind, outcome.value = (
+                    "err",
+                    SerializationError(f"a workflow step returned an unencodable value: {e}"),
+                )
         if kind == "err":
             error, info = self._failure(outcome)
         times = f"{outcome.started_ms},{now},{outcome.job.job_try}"
-        return [outcome.job.job_id, outcome.job.token, kind, outcome.retry_score, times, value, error, info, ""]
+        return [
+            outcome.job.job_id,
+            outcome.job.token,
+            kind,
+            outcome.retry_score,
+            times,
+            value,
+            error,
+            info,
+            "",
+        ]
 
     def _failure(self, outcome: Outcome) -> tuple[bytes, bytes]:
         exc = outcome.value if isinstance(outcome.value, BaseException) else RuntimeError(str(outcome.value))
         run_id, _, node = outcome.job.job_id.rpartition(":")
         text = getattr(exc, "__aqueue_traceback__", None) or "".join(traceback.format_exception(exc))
         task = (outcome.envelope or {}).get("f")
-        info = failure_info(run_id, type(exc).__name__, str(exc), node=int(node) if node.isdigit() else None,
-                            task=task, job_id=outcome.job.job_id, traceback=text)
+        info = failure_info(
+            run_id,
+            type(exc).__name__,
+            str(exc),
+            node=int(node) if node.isdigit() else None,
+            task=task,
+            job_id=outcome.job.job_id,
+            traceback=text,
+        )
         return self.serializer(exc), self.serializer(info)

@@ -80,7 +80,8 @@ class WorkflowRun:
         return self._client.keys.scoped("wf", self.run_id) + suffix
 
     async def _poll(self) -> tuple[str, Any] | None:
-        state, result, error = await self._client.redis.hmget(self.key(), ["state", "result", "error"])
+        fields: list[Any] = await self._client.redis.hmget(self.key(), ["state", "result", "error"])  # type: ignore[misc]
+        state, result, error = fields
         if state is None:
             raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
         if state == b"running":
@@ -104,7 +105,7 @@ class WorkflowRun:
     async def cancel(self) -> bool:
         """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
         script = register(self._client.redis, source("wf_lib"), source("wf_cancel"))
-        done = await script(args=[self._client.keys.prefix, self.run_id, int(time.time() * 1000)])
+        done: Any = await script(args=[self._client.keys.prefix, self.run_id, int(time.time() * 1000)])
         return bool(done)
 
     async def status(self) -> WorkflowStatus:
@@ -116,13 +117,18 @@ class WorkflowRun:
             meta, specs, states, times, errors = await pipe.execute()
         if not meta:
             raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
-        running = await self._running_nodes(states)
+        snapshot = _Snapshot(states, times, errors, await self._running_nodes(states))
         nodes = tuple(
-            _node_status(int(k), orjson.loads(v), states, times, errors, running)
+            snapshot.node(int(k), orjson.loads(v))
             for k, v in sorted(specs.items(), key=lambda kv: int(kv[0]))
         )
-        return WorkflowStatus(self.run_id, _text(meta[b"state"]) or "", nodes,
-                              _int(meta.get(b"started_ms")), _int(meta.get(b"finished_ms")))
+        return WorkflowStatus(
+            self.run_id,
+            _text(meta[b"state"]) or "",
+            nodes,
+            _int(meta.get(b"started_ms")),
+            _int(meta.get(b"finished_ms")),
+        )
 
     async def _running_nodes(self, states: dict[bytes, bytes]) -> set[int]:
         queued = [int(k) for k, v in states.items() if v == b"queued"]
@@ -139,18 +145,86 @@ def _int(value: bytes | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _node_status(node: int, spec: dict[str, Any], states: dict[bytes, bytes], times: dict[bytes, bytes],
-                 errors: dict[bytes, bytes], running: set[int]) -> NodeStatus:
-    key = str(node).encode()
-    state = "running" if node in running else (_text(states.get(key)) or "waiting")
-    started = finished = tries = None
-    if key in times:
-        started, finished, tries = (int(x) for x in times[key].split(b","))
-    error = None
-    if key in errors:
-        data = orjson.loads(errors[key])
-        error = f"{data.get('type', 'Error')}: {data.get('message', '')}" if isinstance(data, dict) else str(data)
-    return NodeStatus(node, spec["task"], state, tuple(spec["p"]), started, finished, tries, error)
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    states: dict[bytes, bytes]
+    times: dict[bytes, bytes]
+    errors: dict[bytes, bytes]
+    running: set[int]
+
+    def node(self, node: int, spec: dict[str, Any]) -> NodeStatus:
+        key = str(node).encode()
+        state = "running" if node in self.running else (_text(self.states.get(key)) or "waiting")
+        started = finished = tries = None
+        if key in self.times:
+            started, finished, tries = (int(x) for x in self.times[key].split(b","))
+        return NodeStatus(
+            node,
+            spec["task"],
+            state,
+            tuple(spec["p"]),
+            started,
+            finished,
+            tries,
+            _error_text(self.errors.get(key)),
+        )
+
+
+def _error_text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    data = orjson.loads(raw)
+    return f"{data.get('type', 'Error')}: {data.get('message', '')}" if isinstance(data, dict) else str(data)
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    """Everything written when a run starts: meta, node specs, and the root jobs."""
+
+    run: WorkflowRun
+    graph: WorkflowGraph
+    specs: list[dict[str, Any]]
+    meta: dict[str, Any]
+    now: int
+
+    def write(self, pipe: Any) -> None:
+        """Queue the run's state into a MULTI pipeline."""
+        run, graph, meta = self.run, self.graph, self.meta
+        if not graph.nodes:  # nothing to run: the result is constant
+            meta |= {
+                "state": "complete",
+                "finished_ms": self.now,
+                "result": "".join(map(str, template_parts(graph.result))),
+            }
+        pipe.hset(run.key(), mapping=meta)
+        if not graph.nodes:
+            for suffix in SUFFIXES:
+                pipe.pexpire(run.key(suffix), meta["ttl_ms"])
+            return
+        pipe.hset(
+            run.key(":spec"),
+            mapping={str(n.id): dumps(s) for n, s in zip(graph.nodes, self.specs, strict=True)},
+        )
+        pipe.hset(
+            run.key(":state"), mapping={str(n.id): "waiting" if n.parents else "queued" for n in graph.nodes}
+        )
+        pending = {str(n.id): n.pending for n in graph.nodes if n.parents}
+        if pending:
+            pipe.hset(run.key(":pending"), mapping=pending)
+
+    def root_batches(self, prefix: str) -> list[list[Any]]:
+        """Return enqueue-script arguments, one list per queue, for the run's root nodes."""
+        batches: dict[str, list[Any]] = {}
+        for root in self.graph.roots:
+            queue_key = self.specs[root]["q"]
+            argv = batches.setdefault(queue_key, [prefix, queue_key, self.now])
+            argv += [
+                f"{self.run.run_id}:{root}",
+                root_payload(self.specs[root], self.now),
+                self.now,
+                self.meta["ttl_ms"],
+            ]
+        return list(batches.values())
 
 
 async def start_workflow(
@@ -162,54 +236,41 @@ async def start_workflow(
     on_error: Signature | None = None,
     ttl: timedelta = DEFAULT_TTL,
 ) -> WorkflowRun:
-    """Compile ``workflow``, store it in Redis and enqueue its roots; return the run handle.
+    """Compile ``workflow``, store it in Redis and enqueue its roots, atomically; return the run handle.
 
     ``ttl`` is how long the run's state and results are kept after it ends (never before).
     """
     graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
-    run = WorkflowRun(run_id or uuid.uuid4().hex, client)
-    queue = client.keys.queue(queue_name) if queue_name else client.default_queue
-    now = int(time.time() * 1000)
-    try:
-        specs = [node_spec(node, client.keys, queue, client.job_serializer) for node in graph.nodes]
-        handler = None if graph.on_error is None else errback_spec(graph.on_error, client.keys, queue,
-                                                                   client.job_serializer)
-    except TypeError as e:
-        raise WorkflowError(f"cannot start workflow: {e}") from e
-    meta = {"state": "running", "total": len(graph.nodes), "done": 0, "started_ms": now, "queue": queue,
-            "ttl_ms": int(ttl.total_seconds() * 1000), "result_parts": dumps(template_parts(graph.result)),
-            "on_error": dumps(handler)}
+    plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
     async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
-        _write_run(pipe, run, graph, specs, meta, now)
-        for queue_key, argv in _root_batches(client, run, graph, specs, meta["ttl_ms"], now).items():
+        plan.write(pipe)
+        for argv in plan.root_batches(client.keys.prefix):
             await client.scripts.enqueue(args=argv, client=pipe)
         await pipe.execute()
-    return run
+    return plan.run
 
 
-def _root_batches(client: Client, run: WorkflowRun, graph: WorkflowGraph, specs: list[dict[str, Any]],
-                  ttl_ms: int, now: int) -> dict[str, list[Any]]:
-    """Return enqueue-script arguments per queue for the run's root nodes."""
-    batches: dict[str, list[Any]] = {}
-    for root in graph.roots:
-        queue_key = specs[root]["q"]
-        argv = batches.setdefault(queue_key, [client.keys.prefix, queue_key, now])
-        argv += [f"{run.run_id}:{root}", root_payload(specs[root], now), now, ttl_ms]
-    return batches
-
-
-def _write_run(pipe: Any, run: WorkflowRun, graph: WorkflowGraph, specs: list[dict[str, Any]],
-               meta: dict[str, Any], now: int) -> None:
-    if not graph.nodes:  # nothing to run: the result is constant
-        meta |= {"state": "complete", "finished_ms": now, "result": "".join(map(str, template_parts(graph.result)))}
-    pipe.hset(run.key(), mapping=meta)
-    if graph.nodes:
-        pipe.hset(run.key(":spec"), mapping={str(n.id): dumps(s) for n, s in zip(graph.nodes, specs, strict=True)})
-        pipe.hset(run.key(":state"), mapping={str(n.id): "queued" if not n.parents else "waiting"
-                                              for n in graph.nodes})
-        pending = {str(n.id): n.pending for n in graph.nodes if n.parents}
-        if pending:
-            pipe.hset(run.key(":pending"), mapping=pending)
-    else:
-        for suffix in SUFFIXES:
-            pipe.pexpire(run.key(suffix), meta["ttl_ms"])
+def _plan(
+    client: Client, run: WorkflowRun, graph: WorkflowGraph, queue_name: str | None, ttl: timedelta
+) -> _RunPlan:
+    queue = client.keys.queue(queue_name) if queue_name else client.default_queue
+    serializer = client.job_serializer
+    try:
+        specs = [node_spec(node, client.keys, queue, serializer) for node in graph.nodes]
+        handler = (
+            None if graph.on_error is None else errback_spec(graph.on_error, client.keys, queue, serializer)
+        )
+    except TypeError as e:
+        raise WorkflowError(f"cannot start workflow: {e}") from e
+    now = int(time.time() * 1000)
+    meta = {
+        "state": "running",
+        "total": len(graph.nodes),
+        "done": 0,
+        "started_ms": now,
+        "queue": queue,
+        "ttl_ms": int(ttl.total_seconds() * 1000),
+        "result_parts": dumps(template_parts(graph.result)),
+        "on_error": dumps(handler),
+    }
+    return _RunPlan(run, graph, specs, meta, now)
