@@ -39,7 +39,6 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("arq.connections").setLevel(logging.ERROR)  # we report connection failures once
 
 
 def run_async(coro: Any) -> Any:
@@ -53,6 +52,7 @@ def run_async(coro: Any) -> Any:
 @click.version_option(package_name="aqueue")
 def main() -> None:
     """aqueue: an asyncio task queue on Redis (arq-compatible), with workflows and cron."""
+    logging.getLogger("arq.connections").setLevel(logging.ERROR)  # we report connection failures once
 
 
 @main.command()
@@ -115,13 +115,15 @@ def enqueue(
     run_async(run())
 
 
-def _mount_optional_groups() -> None:
+def _mount_groups() -> None:
     from aqueue.scheduler._cli import cron
+    from aqueue.workflows._cli import workflow
 
     main.add_command(cron)
+    main.add_command(workflow)
 
 
-_mount_optional_groups()
+_mount_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 
 from bench.context import Ctx
 from bench.stats import percentile
 
 
-async def back_to_back(ctx: Ctx, n: int) -> float:
-    """Return PINGs per second, one awaited at a time."""
-    t0 = time.perf_counter()
+async def back_to_back(ctx: Ctx, n: int) -> tuple[float, float]:
+    """Return PINGs per second, one awaited at a time, and this process's CPU µs per PING."""
+    cpu0, t0 = _cpu(), time.perf_counter()
     for _ in range(n):
         await ctx.redis.ping()
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), (_cpu() - cpu0) / n * 1e6
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def after_idle(ctx: Ctx, n: int, gap_s: float) -> list[float]:
@@ -31,10 +37,11 @@ async def after_idle(ctx: Ctx, n: int, gap_s: float) -> list[float]:
 async def run(ctx: Ctx) -> dict[str, str]:
     n = ctx.sizes.enqueue_one
     await back_to_back(ctx, 200)
-    rate = await back_to_back(ctx, n)
+    rate, cpu_us = await back_to_back(ctx, n)
     idle = await after_idle(ctx, max(50, ctx.sizes.pickup // 5), ctx.sizes.pickup_gap_s)
     return {
-        "redis-py asyncio PING, back to back": f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, N={n:,})",
+        "redis-py asyncio PING, back to back": (f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, "
+                                                f"client CPU {cpu_us:.0f} µs each, N={n:,})"),
         f"PING after {ctx.sizes.pickup_gap_s * 1000:g} ms idle": (
             f"p50 {percentile(idle, 50):.3f} ms, p99 {percentile(idle, 99):.3f} ms (N={len(idle)})"),
     }
