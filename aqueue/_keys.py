@@ -10,6 +10,7 @@ key                        type                              holds
 ``{p}job:{id}``            string                            the job envelope (``f a k t et``)
 ``{p}in-progress:{id}``    string, expiring                  the running attempt's fencing token
 ``{p}retry:{id}``          string (counter)                  how many times the job was delivered
+``{p}deliveries:{id}``     list                              deliveries without an outcome (history)
 ``{p}result:{id}``         string, expiring                  the result envelope
 ``{p}abort``               sorted set                        ids asked to abort → request ms
 ``{p}done:{id}``           pub/sub channel                   announces that a result was written
@@ -17,6 +18,9 @@ key                        type                              holds
 ``{p}wake:{worker}``       list, expiring                    one worker's wake-up signal
 ``{p}dead``                sorted set                        dead-lettered ids → time
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
+``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
+``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
+``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
 
 ``{p}`` is the prefix, ``arq:`` by default.
@@ -57,6 +61,10 @@ class Keys:
     def retry(self, job_id: str) -> str:
         """Return the key counting a job's deliveries."""
         return f"{self.prefix}retry:{job_id}"
+
+    def deliveries(self, job_id: str) -> str:
+        """Return the list of a job's deliveries that have not ended in an outcome."""
+        return f"{self.prefix}deliveries:{job_id}"
 
     def result(self, job_id: str) -> str:
         """Return the key of a job's result envelope."""

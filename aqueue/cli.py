@@ -115,6 +115,54 @@ def enqueue(
     run_async(run())
 
 
+@main.group()
+def dead() -> None:
+    """Dead letters: jobs that were delivered too often without finishing."""
+
+
+@dead.command("list")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@friendly
+def dead_list(redis_url: str | None, limit: int) -> None:
+    """List dead jobs with their delivery history."""
+    from aqueue.client import Client
+    from aqueue.dead import DeadJob, list_dead
+
+    async def fetch() -> list[DeadJob]:
+        async with Client(redis_url) as client:
+            return await list_dead(client, limit)
+
+    jobs = run_async(fetch())
+    if not jobs:
+        click.echo("no dead jobs")
+    for job in jobs:
+        click.echo(
+            f"{job.job_id}  {job.function}  queue={job.queue}  tries={job.tries}  "
+            f"deliveries={', '.join(job.history)}"
+        )
+
+
+@dead.command("requeue")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Requeue every dead job.")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def dead_requeue(job_ids: tuple[str, ...], everything: bool, redis_url: str | None) -> None:
+    """Put dead jobs (JOB_IDS, or --all) back on their queues."""
+    from aqueue.client import Client
+    from aqueue.dead import requeue_dead
+
+    if not job_ids and not everything:
+        raise click.UsageError("give job ids or --all")
+
+    async def requeue() -> int:
+        async with Client(redis_url) as client:
+            return await requeue_dead(client, None if everything else list(job_ids))
+
+    click.echo(f"requeued {run_async(requeue())} jobs")
+
+
 def _mount_groups() -> None:
     from aqueue.scheduler._cli import cron
     from aqueue.workflows._cli import workflow

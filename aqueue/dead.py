@@ -1,0 +1,80 @@
+"""Dead letters: jobs delivered ``max_deliveries`` times without ever finishing (they killed their worker).
+
+The claim script moves such a job to ``{prefix}dead`` (ids by time) and ``{prefix}dead:{id}`` (its
+payload, queue, tries and the history of deliveries as ``worker@ms``). List and requeue them here
+or with ``aqueue dead list`` / ``aqueue dead requeue``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from aqueue._scripts import register, source
+
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
+__all__ = ["DeadJob", "list_dead", "requeue_dead"]
+
+REQUEUE_TTL_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadJob:
+    """One dead-lettered job: what it was, where it came from, and every delivery that never finished."""
+
+    job_id: str
+    function: str
+    queue: str
+    dead_at_ms: int
+    tries: int
+    history: tuple[str, ...]
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode(errors="replace")
+
+
+def _function(client: Client, payload: bytes | None) -> str:
+    try:
+        return str(client.job_deserializer(payload)["f"]) if payload else "<expired>"
+    except Exception:
+        return "<undecodable>"
+
+
+async def list_dead(client: Client, limit: int = 100) -> list[DeadJob]:
+    """Return up to ``limit`` dead jobs, oldest first."""
+    ids: list[bytes] = await client.redis.zrange(client.keys.dead, 0, limit - 1)
+    async with client.redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hgetall(client.keys.dead_job(job_id.decode()))
+        rows: list[dict[bytes, bytes]] = await pipe.execute()
+    return [_dead_job(client, job_id.decode(), row) for job_id, row in zip(ids, rows, strict=True) if row]
+
+
+def _dead_job(client: Client, job_id: str, row: dict[bytes, Any]) -> DeadJob:
+    history = orjson.loads(row.get(b"history") or b"[]")
+    return DeadJob(
+        job_id,
+        _function(client, row.get(b"payload")),
+        _text(row.get(b"queue")),
+        int(row.get(b"dead_at") or 0),
+        int(row.get(b"tries") or 0),
+        tuple(history) if isinstance(history, list) else (),
+    )
+
+
+async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> int:
+    """Requeue the given dead jobs (all of them when None), due now; return how many were requeued."""
+    if job_ids is None:
+        job_ids = [i.decode() for i in await client.redis.zrange(client.keys.dead, 0, -1)]
+    if not job_ids:
+        return 0
+    script = register(client.redis, source("dead_requeue"))
+    argv: list[Any] = [client.keys.prefix, int(time.time() * 1000), REQUEUE_TTL_MS, *job_ids]
+    return int(await script(args=argv))
