@@ -280,7 +280,9 @@ class Worker(arq.worker.Worker):
             except CONNECTION_ERRORS as e:
                 if delay == 0.05:
                     logger.warning("Redis unreachable (%s: %s); retrying with backoff", type(e).__name__, e)
-                await self._sleep(delay)
+                # only a stop cuts the backoff short: a pending nudge would make this a busy loop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, 5.0)
 
     async def _fetch_once(self) -> bool:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
+from bench import snapshot
+
+if __name__ == "__main__":
+    snapshot.ensure(sys.argv[1:])  # before anything imports aqueue
+
 import argparse
 import logging
+import os
 import time
 from typing import Any
 
@@ -34,10 +42,14 @@ NOTES = [
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes: a ~1 minute smoke run")
-    p.add_argument("--only", default=",".join(MEASUREMENTS),
-                   help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
-    p.add_argument("--profile", action="store_true",
-                   help="also profile aqueue (enqueue loop, a drain) with cProfile; --only '' for just that")
+    p.add_argument(
+        "--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}"
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile aqueue (enqueue loop, a drain) with cProfile; --only '' for just that",
+    )
     return p.parse_args()
 
 
@@ -68,13 +80,19 @@ async def _step(name: str, coro: Any) -> Any:
 
 async def main(args: argparse.Namespace) -> None:
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic()
+    busy0, own0 = machine.machine_busy_s(), machine.own_cpu_s()
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     with RedisServer() as server:
         redis = Redis.from_url(server.url)
         try:
             ctx = Ctx(server.url, redis, QUICK if args.quick else FULL)
-            meta = {"mode": "quick" if args.quick else "full", "started": started,
-                    **await machine.info(redis, server.binary)}
+            meta = {
+                "mode": "quick" if args.quick else "full",
+                "started": started,
+                **await machine.info(redis, server.binary),
+                "aqueue code": snapshot.describe(),
+                "loadavg at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            }
             print("\n".join(f"{k}: {v}" for k, v in meta.items()), flush=True)
             meta["calibration"] = await _step("calibration", m_calibrate.run(ctx))
             rows = await measure(ctx, only)
@@ -84,7 +102,9 @@ async def main(args: argparse.Namespace) -> None:
             await redis.aclose()
     if not rows:
         return
-    meta["runtime"] = f"{time.monotonic() - t0:.0f} s"
+    wall = time.monotonic() - t0
+    meta["runtime"] = f"{wall:.0f} s"
+    meta["load during the run"] = machine.foreign_load(busy0, own0, wall)
     text, paths = report.write(meta, rows, NOTES)
     print("\n" + text)
     print("written: " + ", ".join(str(p) for p in paths))

@@ -37,8 +37,15 @@ def build_aqueue(args: argparse.Namespace) -> Any:
 
     functions = [tasks.noop, tasks.pickup, tasks.stamp, aqueue.task(timeout=tasks.HOLD_TIMEOUT_S)(tasks.hold)]
     options: dict[str, Any] = {"poll_delay": args.poll_delay} if args.poll_delay else {}
-    return aqueue.Worker(functions, redis_settings=args.url, queue_name=args.queue, max_jobs=args.max_jobs,
-                         burst=args.burst, handle_signals=False, **options)
+    return aqueue.Worker(
+        functions,
+        redis_settings=args.url,
+        queue_name=args.queue,
+        max_jobs=args.max_jobs,
+        burst=args.burst,
+        handle_signals=False,
+        **options,
+    )
 
 
 def build_arq(args: argparse.Namespace) -> Any:
@@ -47,8 +54,15 @@ def build_arq(args: argparse.Namespace) -> Any:
 
     functions = [tasks.noop, tasks.pickup, tasks.stamp, func(tasks.hold, timeout=tasks.HOLD_TIMEOUT_S)]
     options: dict[str, Any] = {"poll_delay": args.poll_delay} if args.poll_delay else {}
-    return Worker(functions, redis_settings=RedisSettings.from_dsn(args.url), queue_name=args.queue,
-                  max_jobs=args.max_jobs, burst=args.burst, handle_signals=False, **options)
+    return Worker(
+        functions,
+        redis_settings=RedisSettings.from_dsn(args.url),
+        queue_name=args.queue,
+        max_jobs=args.max_jobs,
+        burst=args.burst,
+        handle_signals=False,
+        **options,
+    )
 
 
 async def read_line() -> str:
@@ -75,7 +89,9 @@ async def run_until_stopped(impl: str, worker: Any) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     worker = build_aqueue(args) if args.impl == "aqueue" else build_arq(args)
-    emit("ready")
+    import aqueue
+
+    emit("ready", aqueue=aqueue.__file__)
     if await read_line() != "go":
         return  # the parent went away
     profiler = cProfile.Profile() if args.profile else None
@@ -92,8 +108,15 @@ async def main(args: argparse.Namespace) -> None:
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
-    emit("done", t_go=t_go, t_end=t_end, cpu_s=cpu1 - cpu0, jobs=worker.jobs_complete,
-         failed=worker.jobs_failed, pickup=tasks.PICKUP_LATENCIES)
+    emit(
+        "done",
+        t_go=t_go,
+        t_end=t_end,
+        cpu_s=cpu1 - cpu0,
+        jobs=worker.jobs_complete,
+        failed=worker.jobs_failed,
+        pickup=tasks.PICKUP_LATENCIES,
+    )
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -22,10 +22,28 @@ class Sizes:
     kill_cap_s: float  # how long to wait for a killed worker's job to start again
 
 
-FULL = Sizes(enqueue_one=5_000, enqueue_batch=20_000, drain=20_000, scaling_procs=(1, 2, 4), pickup=500,
-             pickup_gap_s=0.02, result=500, result_budget_s=15, kill_cap_s=20)
-QUICK = Sizes(enqueue_one=1_000, enqueue_batch=5_000, drain=4_000, scaling_procs=(1, 2, 4), pickup=100,
-              pickup_gap_s=0.02, result=100, result_budget_s=3, kill_cap_s=5)
+FULL = Sizes(
+    enqueue_one=5_000,
+    enqueue_batch=20_000,
+    drain=20_000,
+    scaling_procs=(1, 2, 4),
+    pickup=500,
+    pickup_gap_s=0.02,
+    result=500,
+    result_budget_s=15,
+    kill_cap_s=20,
+)
+QUICK = Sizes(
+    enqueue_one=1_000,
+    enqueue_batch=5_000,
+    drain=4_000,
+    scaling_procs=(1, 2, 4),
+    pickup=100,
+    pickup_gap_s=0.02,
+    result=100,
+    result_budget_s=3,
+    kill_cap_s=5,
+)
 
 
 @dataclass

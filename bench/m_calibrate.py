@@ -40,8 +40,10 @@ async def run(ctx: Ctx) -> dict[str, str]:
     rate, cpu_us = await back_to_back(ctx, n)
     idle = await after_idle(ctx, max(50, ctx.sizes.pickup // 5), ctx.sizes.pickup_gap_s)
     return {
-        "redis-py asyncio PING, back to back": (f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, "
-                                                f"client CPU {cpu_us:.0f} µs each, N={n:,})"),
+        "redis-py asyncio PING, back to back": (
+            f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, client CPU {cpu_us:.0f} µs each, N={n:,})"
+        ),
         f"PING after {ctx.sizes.pickup_gap_s * 1000:g} ms idle": (
-            f"p50 {percentile(idle, 50):.3f} ms, p99 {percentile(idle, 99):.3f} ms (N={len(idle)})"),
+            f"p50 {percentile(idle, 50):.3f} ms, p99 {percentile(idle, 99):.3f} ms (N={len(idle)})"
+        ),
     }

@@ -51,13 +51,31 @@ async def run_single(ctx: Ctx) -> tuple[list[Row], dict[str, Drain]]:
     values = {k: {"rate": d.rate, "worker": d.worker_us, "redis": d.redis_us} for k, d in res.items()}
     missing = _note(res, n)
     rows = [
-        Row("2", f"drain, 1 worker process, max_jobs=100 (N={n:,})", "jobs/s", "higher",
-            {k: v["rate"] for k, v in values.items()}, target=("≥", 9_000),
-            note=WALL_NOTE + (f"; {missing}" if missing else "")),
-        Row("2", "drain: worker CPU (getrusage in the child)", "µs/job", "lower",
-            {k: v["worker"] for k, v in values.items()}, target=("≤", 100)),
-        Row("2", "drain: Redis CPU (INFO cpu delta)", "µs/job", "lower",
-            {k: v["redis"] for k, v in values.items()}, fmt="{:,.1f}"),
+        Row(
+            "2",
+            f"drain, 1 worker process, max_jobs=100 (N={n:,})",
+            "jobs/s",
+            "higher",
+            {k: v["rate"] for k, v in values.items()},
+            target=("≥", 9_000),
+            note=WALL_NOTE + (f"; {missing}" if missing else ""),
+        ),
+        Row(
+            "2",
+            "drain: worker CPU (getrusage in the child)",
+            "µs/job",
+            "lower",
+            {k: v["worker"] for k, v in values.items()},
+            target=("≤", 100),
+        ),
+        Row(
+            "2",
+            "drain: Redis CPU (INFO cpu delta)",
+            "µs/job",
+            "lower",
+            {k: v["redis"] for k, v in values.items()},
+            fmt="{:,.1f}",
+        ),
     ]
     return rows, res
 
@@ -71,11 +89,23 @@ async def run_scaling(ctx: Ctx, single: dict[str, Drain]) -> list[Row]:
             res = {p.key: await drain(ctx, p, n, procs) for p in (AQUEUE, ARQ10)}
         note = "same runs as row 2" if procs == 1 else "arq default not run (brief: aqueue and arq 10 ms)"
         missing = _note(res, n)
-        rows.append(Row("5", f"drain, {procs} worker process{'es' if procs > 1 else ''} × 100 (N={n:,})",
-                        "jobs/s", "higher", {k: d.rate for k, d in res.items()},
-                        note=note + (f"; {missing}" if missing else "")))
-        rows.append(Row("5", f"drain, {procs} proc: worker CPU, all processes", "µs/job", "lower",
-                        {k: d.worker_us for k, d in res.items()}))
+        rows.append(
+            Row(
+                "5",
+                f"drain, {procs} worker process{'es' if procs > 1 else ''} × 100 (N={n:,})",
+                "jobs/s",
+                "higher",
+                {k: d.rate for k, d in res.items()},
+                note=note + (f"; {missing}" if missing else ""),
+            )
+        )
+        rows.append(
+            Row(
+                "5",
+                f"drain, {procs} proc: worker CPU, all processes",
+                "µs/job",
+                "lower",
+                {k: d.worker_us for k, d in res.items()},
+            )
+        )
     return rows
-
-

@@ -49,18 +49,47 @@ async def _measure(ctx: Ctx, peer: Peer) -> dict[str, dict[str, float]]:
 
 def _rows(ctx: Ctx, aq: dict[str, dict[str, float]], arq: dict[str, dict[str, float]]) -> list[Row]:
     same = "producer side: one arq run serves both arq columns"
-    batch_note = (f"aqueue: enqueue_many (Lua, 500 jobs/call); arq has no batch API: gathered enqueue_job, "
-                  f"{ARQ_IN_FLIGHT} in flight (each is a WATCH/MULTI transaction, so it cannot be pipelined)")
+    batch_note = (
+        f"aqueue: enqueue_many (Lua, 500 jobs/call); arq has no batch API: gathered enqueue_job, "
+        f"{ARQ_IN_FLIGHT} in flight (each is a WATCH/MULTI transaction, so it cannot be pipelined)"
+    )
     rows = []
-    for kind, label, n, target in (("one", "enqueue one at a time", ctx.sizes.enqueue_one, 8_000),
-                                   ("batch", "enqueue batch", ctx.sizes.enqueue_batch, 20_000)):
+    for kind, label, n, target in (
+        ("one", "enqueue one at a time", ctx.sizes.enqueue_one, 8_000),
+        ("batch", "enqueue batch", ctx.sizes.enqueue_batch, 20_000),
+    ):
         note = same if kind == "one" else batch_note
-        rows.append(Row("1", f"{label} (N={n:,})", "jobs/s", "higher",
-                        _both(aq[kind]["rate"], arq[kind]["rate"]), target=("≥", target), note=note))
-        rows.append(Row("1", f"{label}: producer CPU", "µs/job", "lower",
-                        _both(aq[kind]["producer_us"], arq[kind]["producer_us"]), fmt="{:,.1f}"))
-        rows.append(Row("1", f"{label}: Redis CPU", "µs/job", "lower",
-                        _both(aq[kind]["redis_us"], arq[kind]["redis_us"]), fmt="{:,.1f}"))
+        rows.append(
+            Row(
+                "1",
+                f"{label} (N={n:,})",
+                "jobs/s",
+                "higher",
+                _both(aq[kind]["rate"], arq[kind]["rate"]),
+                target=("≥", target),
+                note=note,
+            )
+        )
+        rows.append(
+            Row(
+                "1",
+                f"{label}: producer CPU",
+                "µs/job",
+                "lower",
+                _both(aq[kind]["producer_us"], arq[kind]["producer_us"]),
+                fmt="{:,.1f}",
+            )
+        )
+        rows.append(
+            Row(
+                "1",
+                f"{label}: Redis CPU",
+                "µs/job",
+                "lower",
+                _both(aq[kind]["redis_us"], arq[kind]["redis_us"]),
+                fmt="{:,.1f}",
+            )
+        )
     return rows
 
 

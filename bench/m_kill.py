@@ -61,17 +61,31 @@ async def recovery(ctx: Ctx, peer: Peer, cap_s: float) -> Recovery:
 def _cell(r: Recovery) -> str:
     if r.seconds is not None:
         return f"{r.seconds:.2f} s"
-    return (f">{r.cap_s:g} s (expected ~{r.pttl_ms / 1000:.0f} s: in-progress key TTL = timeout + 10 s)")
+    return f">{r.cap_s:g} s (expected ~{r.pttl_ms / 1000:.0f} s: in-progress key TTL = timeout + 10 s)"
 
 
 async def run(ctx: Ctx, cap_arq: float | None = None) -> list[Row]:
     cap = cap_arq or ctx.sizes.kill_cap_s
-    res = {AQUEUE.key: await recovery(ctx, AQUEUE, 30), ARQ.key: await recovery(ctx, ARQ, cap),
-           ARQ10.key: await recovery(ctx, ARQ10, cap)}
+    res = {
+        AQUEUE.key: await recovery(ctx, AQUEUE, 30),
+        ARQ.key: await recovery(ctx, ARQ, cap),
+        ARQ10.key: await recovery(ctx, ARQ10, cap),
+    }
     values = {k: (r.seconds if r.seconds is not None else r.cap_s) for k, r in res.items()}
     bound = {k: ">" for k, r in res.items() if r.seconds is None}
     pttls = ", ".join(f"{k} {r.pttl_ms:,} ms" for k, r in res.items())
     note = f"in-progress PTTL right after the kill: {pttls}; aqueue lease_s=5 (default)"
-    return [Row("6", "kill -9 recovery (kill → job starts on the idle worker)", "s", "lower", values,
-                fmt="{:,.2f}", target=("≤", 10), note=note, display={k: _cell(r) for k, r in res.items()},
-                bound=bound)]
+    return [
+        Row(
+            "6",
+            "kill -9 recovery (kill → job starts on the idle worker)",
+            "s",
+            "lower",
+            values,
+            fmt="{:,.2f}",
+            target=("≤", 10),
+            note=note,
+            display={k: _cell(r) for k, r in res.items()},
+            bound=bound,
+        )
+    ]

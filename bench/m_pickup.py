@@ -50,12 +50,24 @@ async def run(ctx: Ctx) -> list[Row]:
         stats[p.key], calls[p.key] = summary_ms(latencies), summary_ms(durations)["p50"]
     n = ctx.sizes.pickup
     counts = {k: s["n"] for k, s in stats.items() if s["n"] != n}
-    note = (f"N={n}, {ctx.sizes.pickup_gap_s * 1000:g} ms apart; latency = task start − producer clock read "
-            "just before the enqueue call (includes the enqueue round trip)")
+    note = (
+        f"N={n}, {ctx.sizes.pickup_gap_s * 1000:g} ms apart; latency = task start − producer clock read "
+        "just before the enqueue call (includes the enqueue round trip)"
+    )
     note += "; enqueue call itself p50: " + ", ".join(f"{k} {v:.2f} ms" for k, v in calls.items())
     if counts:
         note += f"; counts differ: {counts}"
     targets = {"p50": 0.5, "p99": 1.5}
-    return [Row("3", f"pickup latency {q}", "ms", "lower", {k: s[q] for k, s in stats.items()}, fmt="{:,.2f}",
-                target=("≤", targets[q]) if q in targets else None, note=note if q == "p50" else "")
-            for q in ("p50", "p90", "p99", "max")]
+    return [
+        Row(
+            "3",
+            f"pickup latency {q}",
+            "ms",
+            "lower",
+            {k: s[q] for k, s in stats.items()},
+            fmt="{:,.2f}",
+            target=("≤", targets[q]) if q in targets else None,
+            note=note if q == "p50" else "",
+        )
+        for q in ("p50", "p90", "p99", "max")
+    ]

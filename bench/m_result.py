@@ -57,17 +57,42 @@ Stats = dict[str, dict[str, float]]
 def _rows(stats: dict[str, Stats], fast: dict[str, float], n: int, budget: float) -> list[Row]:
     counts = ", ".join(f"{k} n={s['after']['n']}" for k, s in stats.items())
     note = f"up to N={n} or {budget:g} s per peer ({counts}); arq: job.result(), default poll_delay=0.5 s"
-    rows = [Row("4", f"result-wait {q} (task end → result() returns)", "ms", "lower",
-                {k: s["after"][q] for k, s in stats.items()}, fmt="{:,.2f}",
-                target=("≤", 1.0) if q == "p50" else None, note=note if q == "p50" else "")
-            for q in ("p50", "p99")]
-    rows.append(Row("4", "result round trip p50 (enqueue → result() returns)", "ms", "lower",
-                    {k: s["total"]["p50"] for k, s in stats.items()}, fmt="{:,.2f}"))
-    rows.append(Row("4", "result-wait p50, arq result(poll_delay=0.01)", "ms", "lower",
-                    {"aqueue": stats["aqueue"]["after"]["p50"], "arq": None, "arq10": fast["p50"]},
-                    fmt="{:,.2f}", display={"arq": "—"},
-                    note=f"extra: arq 10 ms worker and 10 ms result polling (n={fast['n']}); "
-                    "aqueue column repeats row 4"))
+    rows = [
+        Row(
+            "4",
+            f"result-wait {q} (task end → result() returns)",
+            "ms",
+            "lower",
+            {k: s["after"][q] for k, s in stats.items()},
+            fmt="{:,.2f}",
+            target=("≤", 1.0) if q == "p50" else None,
+            note=note if q == "p50" else "",
+        )
+        for q in ("p50", "p99")
+    ]
+    rows.append(
+        Row(
+            "4",
+            "result round trip p50 (enqueue → result() returns)",
+            "ms",
+            "lower",
+            {k: s["total"]["p50"] for k, s in stats.items()},
+            fmt="{:,.2f}",
+        )
+    )
+    rows.append(
+        Row(
+            "4",
+            "result-wait p50, arq result(poll_delay=0.01)",
+            "ms",
+            "lower",
+            {"aqueue": stats["aqueue"]["after"]["p50"], "arq": None, "arq10": fast["p50"]},
+            fmt="{:,.2f}",
+            display={"arq": "—"},
+            note=f"extra: arq 10 ms worker and 10 ms result polling (n={fast['n']}); "
+            "aqueue column repeats row 4",
+        )
+    )
     return rows
 
 
@@ -78,5 +103,3 @@ async def run(ctx: Ctx) -> list[Row]:
         stats[p.key] = {"after": summary_ms(w.after_completion), "total": summary_ms(w.round_trip)}
     fast = summary_ms((await waits(ctx, ARQ10, result_poll=0.01)).after_completion)
     return _rows(stats, fast, ctx.sizes.result, ctx.sizes.result_budget_s)
-
-

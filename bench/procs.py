@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.peers import Peer
+from bench.snapshot import ENV as SNAPSHOT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +28,19 @@ class WorkerProc:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-child-", suffix=".log", delete=False)  # noqa: SIM115
 
     def _argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "bench.child", "--impl", self.peer.impl, "--url", self.url,
-                "--queue", self.peer.queue_name, "--max-jobs", str(self.max_jobs)]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.child",
+            "--impl",
+            self.peer.impl,
+            "--url",
+            self.url,
+            "--queue",
+            self.peer.queue_name,
+            "--max-jobs",
+            str(self.max_jobs),
+        ]
         if self.peer.poll_delay is not None:
             argv += ["--poll-delay", str(self.peer.poll_delay)]
         if self.burst:
@@ -43,12 +55,20 @@ class WorkerProc:
         return self.proc.pid
 
     async def start(self, timeout: float = 30) -> WorkerProc:
-        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))
         env = {**os.environ, "PYTHONPATH": path}
         self.proc = await asyncio.create_subprocess_exec(
-            *self._argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self.log,
-            cwd=ROOT, env=env)
-        await self.expect("ready", timeout)
+            *self._argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self.log,
+            cwd=ROOT,
+            env=env,
+        )
+        ready = await self.expect("ready", timeout)
+        snap = os.environ.get(SNAPSHOT_ENV)
+        if snap and not ready["aqueue"].startswith(snap):
+            raise RuntimeError(f"worker child imported {ready['aqueue']}, not the snapshot {snap}")
         return self
 
     async def send(self, line: str) -> None:
@@ -97,8 +117,14 @@ class WorkerProc:
 
 
 @contextlib.asynccontextmanager
-async def workers(peer: Peer, url: str, count: int = 1, *, burst: bool, profile: str | None = None,
-                  ) -> AsyncIterator[list[WorkerProc]]:
+async def workers(
+    peer: Peer,
+    url: str,
+    count: int = 1,
+    *,
+    burst: bool,
+    profile: str | None = None,
+) -> AsyncIterator[list[WorkerProc]]:
     """Start ``count`` worker children (each announces ready); kill any still running on exit."""
     procs = [WorkerProc(peer, url, burst=burst, profile=profile) for _ in range(count)]
     try:

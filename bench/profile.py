@@ -36,7 +36,8 @@ async def profile_enqueue(ctx: Ctx) -> str:
         profiler.disable()
     await ctx.flush()
     return f"cProfile: aqueue Client.enqueue one at a time (N={n:,}), producer process\n" + _top(
-        pstats.Stats(profiler))
+        pstats.Stats(profiler)
+    )
 
 
 async def profile_drain(ctx: Ctx) -> str:
@@ -44,8 +45,10 @@ async def profile_drain(ctx: Ctx) -> str:
         path = str(Path(tmp) / "worker.prof")
         result = await drain(ctx, AQUEUE, ctx.sizes.drain, profile=path)
         text = _top(pstats.Stats(path))
-    head = (f"cProfile: one aqueue drain (N={ctx.sizes.drain:,}), worker child; the profiler slows it to "
-            f"{result.rate:,.0f} jobs/s, {result.worker_us:.0f} µs/job")
+    head = (
+        f"cProfile: one aqueue drain (N={ctx.sizes.drain:,}), worker child; the profiler slows it to "
+        f"{result.rate:,.0f} jobs/s, {result.worker_us:.0f} µs/job"
+    )
     return head + "\n" + text
 
 

@@ -56,13 +56,33 @@ class Row:
 
 def table(rows: list[Row]) -> str:
     labels = {p.key: p.label for p in PEERS}
-    head = ["#", "metric", "unit", "aqueue", labels["arq"], labels["arq10"],
-            "aqueue/arq default", "aqueue/arq 10 ms", "aqueue target", "notes"]
+    head = [
+        "#",
+        "metric",
+        "unit",
+        "aqueue",
+        labels["arq"],
+        labels["arq10"],
+        "aqueue/arq default",
+        "aqueue/arq 10 ms",
+        "aqueue target",
+        "notes",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         unit = f"{r.unit} {'↑' if r.better == 'higher' else '↓'}"
-        cells = [r.section, r.metric, unit, r.cell("aqueue"), r.cell("arq"), r.cell("arq10"),
-                 r.ratio("arq"), r.ratio("arq10"), r.verdict(), r.note]
+        cells = [
+            r.section,
+            r.metric,
+            unit,
+            r.cell("aqueue"),
+            r.cell("arq"),
+            r.cell("arq10"),
+            r.ratio("arq"),
+            r.ratio("arq10"),
+            r.verdict(),
+            r.note,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -70,8 +90,10 @@ def table(rows: list[Row]) -> str:
 def markdown(meta: dict[str, Any], rows: list[Row], notes: list[str]) -> str:
     header = [f"# aqueue vs arq benchmark ({meta['mode']} run, {meta['started']})", ""]
     header += [f"- {k}: {v}" for k, v in meta.items() if k not in ("mode", "started", "calibration")]
-    header += ["- calibration (one round trip, no queue): "
-               + "; ".join(f"{k}: {v}" for k, v in meta.get("calibration", {}).items())]
+    header += [
+        "- calibration (one round trip, no queue): "
+        + "; ".join(f"{k}: {v}" for k, v in meta.get("calibration", {}).items())
+    ]
     legend = "Ratios are aqueue ÷ arq: above 1× is better for ↑ rows, below 1× for ↓ rows."
     body = ["", table(rows), "", legend, ""]
     return "\n".join(header + body + [f"- {n}" for n in notes]) + "\n"

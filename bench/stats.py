@@ -19,5 +19,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
     """Return n, p50, p90, p99 and max of ``seconds``, in milliseconds."""
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "p50": percentile(ms, 50), "p90": percentile(ms, 90),
-            "p99": percentile(ms, 99), "max": max(ms)}
+    return {
+        "n": len(ms),
+        "p50": percentile(ms, 50),
+        "p90": percentile(ms, 90),
+        "p99": percentile(ms, 99),
+        "max": max(ms),
+    }

@@ -38,8 +38,8 @@ async def step(ctx: dict[str, Any], tag: str, seconds: float) -> dict[str, int]:
     """
     r = ctx["redis"]
     pid = os.getpid()
+    override = await r.get(f"proc:duration:{tag}")  # read before announcing the start: no race
     await r.rpush(f"proc:started:{tag}", pid)
-    override = await r.get(f"proc:duration:{tag}")
     await asyncio.sleep(float(override) if override is not None else seconds)
     await r.rpush(f"proc:finished:{tag}", pid)
     return {"pid": pid, "try": ctx["job_try"]}
@@ -56,8 +56,8 @@ async def stubborn(ctx: dict[str, Any], tag: str, seconds: float) -> dict[str, i
     pid = os.getpid()
 
     async def body() -> dict[str, int]:
-        await r.rpush(f"proc:started:{tag}", pid)
         override = await r.get(f"proc:duration:{tag}")
+        await r.rpush(f"proc:started:{tag}", pid)
         await asyncio.sleep(float(override) if override is not None else seconds)
         await r.rpush(f"proc:finished:{tag}", pid)
         if ctx["job_try"] == 1:

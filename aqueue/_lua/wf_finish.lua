@@ -58,11 +58,24 @@ end
 local function record(i)
   local id, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local run, node = string.match(id, '^(.*):(%d+)$')
-  if aq_finish(prefix, queue, id, token, kind, '', 0, ARGV[i + 3]) == 0 then return 0 end
-  if kind == 'retry' or run == nil then return 1 end
+  if run == nil then
+    return aq_finish(prefix, queue, id, token, kind, '', 0, ARGV[i + 3])
+  end
   local meta = wf_key(prefix, run, '')
-  if redis.call('HGET', meta, 'state') ~= 'running' then return 1 end
+  local ended = redis.call('HGET', meta, 'state') ~= 'running'
+  -- once the run has ended, a node that asks for a retry gets no new try
+  local final = (ended and kind == 'retry') and 'err' or kind
+  if aq_finish(prefix, queue, id, token, final, '', 0, ARGV[i + 3]) == 0 then return 0 end
   local states = wf_key(prefix, run, ':state')
+  if ended then
+    -- the node ran on after the run ended: show how it ended (its result is not kept)
+    if redis.call('HGET', states, node) == 'queued' then
+      local shown = {ok = 'done', err = 'failed', retry = 'cancelled'}
+      redis.call('HSET', states, node, shown[kind])
+    end
+    return 1
+  end
+  if kind == 'retry' then return 1 end
   local st = redis.call('HGET', states, node)
   if st == 'done' or st == 'failed' then return 1 end
   redis.call('HSET', wf_key(prefix, run, ':times'), node, ARGV[i + 4])

@@ -54,7 +54,10 @@ local function wf_sweep(prefix, run, abort_running, now)
     if st == 'queued' or st == 'waiting' then
       local id = run .. ':' .. node
       if redis.call('EXISTS', prefix .. 'in-progress:' .. id) == 1 then
-        if abort_running then redis.call('ZADD', prefix .. 'abort', now, id) end
+        if abort_running then
+          redis.call('ZADD', prefix .. 'abort', now, id)
+          redis.call('HSET', wf_key(prefix, run, ':state'), node, 'cancelled')
+        end
       else
         local spec = cjson.decode(redis.call('HGET', specs, node))
         redis.call('ZREM', spec.q, id)

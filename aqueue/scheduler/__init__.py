@@ -1,6 +1,8 @@
-"""Cron scheduling for aqueue: definitions, next-run maths across DST, catch-up policies, clocks.
+"""Cron scheduling for aqueue: definitions, DST-aware run times, policies, clocks, the runtime.
 
-The Redis runner that claims slots lives elsewhere; everything here is pure.
+The Redis runtime: exactly-once slot claims (:class:`CronRunner`), the live registry
+(:func:`list_jobs`) and :func:`pause`, :func:`resume`, :func:`trigger`.
+
 See ``docs/scheduler.md`` for the rules.
 """
 
@@ -15,6 +17,15 @@ from aqueue.scheduler.policies import (
     OverlapDecision,
     OverlapPolicy,
 )
+from aqueue.scheduler.registry import (
+    CronEntry,
+    CronJobNotFound,
+    list_jobs,
+    pause,
+    resume,
+    trigger,
+)
+from aqueue.scheduler.runner import Claim, CronRunner
 from aqueue.scheduler.zones import resolve_zone, slot_id
 
 __all__ = [
@@ -22,9 +33,13 @@ __all__ = [
     "MISSED_POLICIES",
     "ON_TIME_WINDOW",
     "OVERLAP_POLICIES",
+    "Claim",
     "Clock",
+    "CronEntry",
     "CronExpression",
     "CronJob",
+    "CronJobNotFound",
+    "CronRunner",
     "ManualClock",
     "MissedPolicy",
     "OverlapDecision",
@@ -33,8 +48,12 @@ __all__ = [
     "check_unique_names",
     "cron",
     "due_slots",
+    "list_jobs",
     "overlap_decision",
     "parse_expression",
+    "pause",
     "resolve_zone",
+    "resume",
     "slot_id",
+    "trigger",
 ]

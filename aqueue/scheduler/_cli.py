@@ -1,28 +1,42 @@
-"""The ``cron`` command group: ``cron next`` and ``cron list``.
+"""The ``cron`` command group: ``cron next``, ``cron list``, ``cron pause/resume/trigger``.
 
 Mounted into the main CLI with ``from aqueue.scheduler._cli import cron``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
-from aqueue.errors import ConfigurationError
+from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler.definition import CronJob
 from aqueue.scheduler.expression import parse_expression
-from aqueue.scheduler.formatting import JOB_HEADER, format_table, format_time, job_record, job_rows
+from aqueue.scheduler.formatting import (
+    JOB_HEADER,
+    LIVE_HEADER,
+    format_table,
+    format_time,
+    job_record,
+    job_rows,
+    live_rows,
+)
 from aqueue.scheduler.schedule import next_runs
 from aqueue.scheduler.zones import resolve_zone, zone_name
 
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
 _NOW_HELP = "Compute from this ISO 8601 instant instead of the current time."
+_REDIS_HELP = "Redis URL (default: AQUEUE_REDIS_URL)."
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -105,12 +119,36 @@ def _checked_jobs(jobs: object, path: str) -> list[CronJob]:
     return list(jobs)
 
 
-def list_live(count: int, as_json: bool) -> NoReturn:
-    """List the cron jobs registered in Redis by running workers.
+def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:
+    """Run ``action`` with a client on ``redis_url`` (one connection attempt); errors exit 1."""
+    from aqueue._redis import CONNECTION_ERRORS, describe, resolve_settings
+    from aqueue.client import Client
 
-    TODO(lead): wire to the live registry once the core (client, keys) exists.
-    """
-    fail("live registry not available yet", code=1)
+    async def main() -> T:
+        async with Client(settings) as client:
+            return await action(client)
+
+    try:
+        settings = resolve_settings(redis_url)
+        settings.conn_retries = 0
+        return asyncio.run(main())
+    except AqueueError as error:
+        fail(str(error), code=1)
+    except CONNECTION_ERRORS as error:
+        fail(f"lost Redis at {describe(settings)} ({type(error).__name__}: {error})", code=1)
+
+
+def list_live(redis_url: str | None, as_json: bool) -> None:
+    """List the cron jobs registered in Redis by running workers (table or JSON)."""
+    from aqueue.scheduler.registry import list_jobs
+
+    entries = with_client(redis_url, list_jobs)
+    if as_json:
+        click.echo(json.dumps([entry.to_record() for entry in entries], indent=2))
+    elif not entries:
+        click.echo("(no cron jobs registered)")
+    else:
+        click.echo(format_table(live_rows(entries), header=LIVE_HEADER))
 
 
 def print_jobs(jobs: Sequence[CronJob], now: datetime, count: int, as_json: bool) -> None:
@@ -129,16 +167,55 @@ def print_jobs(jobs: Sequence[CronJob], now: datetime, count: int, as_json: bool
     "--next", "count", default=3, show_default=True, type=click.IntRange(1, 1000), help="Runs shown."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 @click.option("--now", "now_text", default=None, hidden=True, help=_NOW_HELP)
-def list_command(settings: str | None, count: int, as_json: bool, now_text: str | None) -> None:
-    """List the cron jobs of SETTINGS (module.Attr) with their next run times.
+def list_command(
+    settings: str | None, count: int, as_json: bool, redis_url: str | None, now_text: str | None
+) -> None:
+    """List the cron jobs of SETTINGS (module.Attr) with their next run times (no Redis needed).
 
-    Without SETTINGS, list the jobs registered by live workers in Redis.
+    Without SETTINGS, list the jobs live workers registered in Redis, with their last run.
     """
     if settings is None:
-        list_live(count, as_json)
+        list_live(redis_url, as_json)
+        return
     try:
         jobs = load_cron_jobs(settings)
     except ConfigurationError as error:
         fail(str(error))
     print_jobs(jobs, _parse_now(now_text), count, as_json)
+
+
+@cron.command(name="pause")
+@click.argument("name")
+@click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+def pause_command(name: str, redis_url: str | None) -> None:
+    """Pause cron job NAME: its slots pass without running (counted as missed)."""
+    from aqueue.scheduler.registry import pause
+
+    with_client(redis_url, lambda client: pause(client, name))
+    click.echo(f"paused {name}")
+
+
+@cron.command(name="resume")
+@click.argument("name")
+@click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+def resume_command(name: str, redis_url: str | None) -> None:
+    """Resume cron job NAME from its next slot."""
+    from aqueue.scheduler.registry import resume
+
+    with_client(redis_url, lambda client: resume(client, name))
+    click.echo(f"resumed {name}")
+
+
+@cron.command(name="trigger")
+@click.argument("name")
+@click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+def trigger_command(name: str, redis_url: str | None) -> None:
+    """Run cron job NAME once, now; print the run's job id."""
+    from aqueue.scheduler.registry import trigger
+
+    async def run(client: Client) -> str:
+        return (await trigger(client, name)).job_id
+
+    click.echo(with_client(redis_url, run))

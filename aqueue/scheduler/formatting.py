@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aqueue.scheduler.definition import CronJob
+
+if TYPE_CHECKING:
+    from aqueue.scheduler.registry import CronEntry
 
 JOB_HEADER = ("NAME", "SCHEDULE", "TZ", "TASK", "NEXT RUNS")
 
@@ -55,3 +59,32 @@ def job_record(job: CronJob, now: datetime, n: int) -> dict[str, object]:
         "task": job.task,
         "next": [run.isoformat() for run in job.next_runs(now, n)],
     }
+
+
+LIVE_HEADER = ("NAME", "SCHEDULE", "TZ", "TASK", "NEXT RUN", "LAST RUN", "OUTCOME", "DURATION", "STATE")
+
+
+def format_duration(duration: timedelta | None) -> str:
+    """Return ``850 ms`` or ``2.5 s`` (``-`` for None)."""
+    if duration is None:
+        return "-"
+    ms = duration / timedelta(milliseconds=1)
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.3g} s"
+
+
+def live_rows(entries: Iterable[CronEntry]) -> list[list[str]]:
+    """Return one table row per registered cron job."""
+    return [
+        [
+            e.name,
+            e.schedule,
+            e.tz,
+            e.task,
+            format_time(e.next_run) if e.next_run else "-",
+            format_time(e.last_run) if e.last_run else "-",
+            e.last_outcome or "-",
+            format_duration(e.last_duration),
+            "paused" if e.paused else "active",
+        ]
+        for e in entries
+    ]

@@ -73,8 +73,9 @@ def errback_spec(
 
 
 def root_payload(spec: dict[str, Any], now_ms: int) -> bytes:
-    """Return the payload of a node without input (a root)."""
-    return f"{spec['pre']}{spec['post']}{now_ms}}}".encode()
+    """Return the payload of a root node: its input, if any, is constant (e.g. an empty group's ``[]``)."""
+    constant = "".join(str(part) for part in spec["in"] or ())
+    return f"{spec['pre']}{constant}{spec['post']}{now_ms}}}".encode()
 
 
 def _queue(keys: Keys, name: str | None, default_queue: str) -> str:

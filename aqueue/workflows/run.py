@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from redis.exceptions import WatchError
 
 from aqueue._scripts import register, source
 from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
@@ -239,14 +240,23 @@ async def start_workflow(
     """Compile ``workflow``, store it in Redis and enqueue its roots, atomically; return the run handle.
 
     ``ttl`` is how long the run's state and results are kept after it ends (never before).
+    A ``run_id`` whose run exists (running, or ended and not yet expired) is a WorkflowError.
     """
     graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
     plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
+    taken = WorkflowError(f"a workflow run {plan.run.run_id} exists already; pick another run id")
     async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
+        await pipe.watch(plan.run.key())  # a reused run id would merge into the old run's state
+        if await pipe.exists(plan.run.key()):
+            raise taken
+        pipe.multi()  # type: ignore[no-untyped-call]
         plan.write(pipe)
         for argv in plan.root_batches(client.keys.prefix):
             await client.scripts.enqueue(args=argv, client=pipe)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except WatchError as e:
+            raise taken from e
     return plan.run
 
 

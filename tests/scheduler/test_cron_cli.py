@@ -138,10 +138,11 @@ def test_list_bad_settings_path(settings_module: str, path: str, fragment: str) 
     assert err.count("\n") == 1
 
 
-def test_list_without_settings_is_not_wired_yet() -> None:
-    code, _, err = invoke("list")
-    assert code == 1
-    assert err == "error: live registry not available yet\n"
+def test_list_without_settings_reports_unreachable_redis_in_one_line() -> None:
+    code, out, err = invoke("list", "--redis", "redis://127.0.0.1:1/0")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: cannot reach Redis at redis://127.0.0.1:1/0")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_format_time_offsets() -> None:
