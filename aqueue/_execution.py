@@ -226,6 +226,9 @@ class JobRunner:
         )
 
     def _ttl_ms(self, attempt: Attempt) -> int:
+        override = attempt.envelope.get("o", {}).get("keep_result")
+        if override is not None:
+            return int(float(override) * 1000)
         fn = attempt.function
         forever = (
             self.defaults.keep_result_forever

@@ -38,6 +38,7 @@ from aqueue.scheduler.keys import CronKeys
 from aqueue.scheduler.registry import JOB_TTL_EXTRA_MS, job_id_prefix, register_jobs
 from aqueue.scheduler.scripts import CronScripts
 from aqueue.scheduler.zones import slot_id
+from aqueue.tasks import to_seconds
 
 if TYPE_CHECKING:
     from aqueue.worker import Worker
@@ -49,7 +50,8 @@ logger = logging.getLogger("aqueue.scheduler")
 #: How long before its slot a run is enqueued (its score is the slot itself).
 DEFAULT_LEAD = timedelta(milliseconds=50)
 #: A slot's claim key outlives the job's catch-up window by this much.
-CLAIM_TTL_EXTRA = timedelta(days=1)
+#: A slot claim outlives the catch-up window by this margin (clock skew between machines).
+CLAIM_TTL_EXTRA = timedelta(minutes=10)
 #: Missed slots are counted up to this many per gap.
 MISSED_COUNT_LIMIT = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -222,7 +224,7 @@ class CronRunner:
             dict(job.kwargs),
             job_try=None,
             enqueue_ms=now_ms,
-            extra={"cron": [job.name, slot_ms]},
+            extra={"cron": [job.name, slot_ms], **job_overrides(job)},
         )
 
     async def _fire_wakes(self, now: datetime) -> None:
@@ -287,15 +289,16 @@ class CronService:
             await self.runner.record(outcome)
 
 
+def job_overrides(job: CronJob) -> dict[str, Any]:
+    """Return the envelope's per-job overrides (``o``) for a cron job's ``timeout``/``keep_result``."""
+    options = {"timeout": to_seconds(job.timeout), "keep_result": to_seconds(job.keep_result)}
+    present = {k: v for k, v in options.items() if v is not None}
+    return {"o": present} if present else {}
+
+
 def install(worker: Worker) -> CronService:
     """Attach a cron service and its outcome observer to ``worker`` for its ``cron_jobs``."""
     jobs: list[CronJob] = list(worker.cron_definitions)
-    for job in jobs:
-        if job.timeout is not None or job.keep_result is not None:
-            logger.warning(
-                "cron job %r: timeout/keep_result are not applied yet; the task's own settings apply",
-                job.name,
-            )
     service = CronService(jobs)
     worker.services.append(service.run)
     worker.outcome_observers.append(service.observe)

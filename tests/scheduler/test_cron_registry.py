@@ -156,3 +156,23 @@ async def test_worker_with_cron_jobs_installs_the_runner(run_worker, client) -> 
     (entry,) = await list_jobs(client)
     assert (entry.name, entry.task) == ("new-year", "cron_probe")
     assert entry.next_run is not None and (entry.next_run.month, entry.next_run.day) == (1, 1)
+
+
+async def test_cron_timeout_and_keep_result_override_the_task(make_runners, run_worker, client) -> None:
+    @task(timeout=60, keep_result=3600)
+    async def sleepy(ctx: dict[str, Any], seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "woke"
+
+    short = cron("* * * * *", sleepy, args=(5,), name="short", timeout=0.2)
+    brief = cron("* * * * *", sleepy, args=(0,), name="brief", keep_result=1.5)
+    clock = past_clock()
+    (runner,) = make_runners([short, brief], clock)
+    async with run_worker([sleepy]):
+        await runner.step()
+        slot = slot_id(clock.now())
+        with pytest.raises(TimeoutError, match=r"timed out after 0\.2s"):
+            await client.job(f"cron:short:{slot}").result(timeout=5)
+        assert await client.job(f"cron:brief:{slot}").result(timeout=5) == "woke"
+    ttl_ms = await client.redis.pttl(client.keys.result(f"cron:brief:{slot}"))
+    assert 0 < ttl_ms <= 1500

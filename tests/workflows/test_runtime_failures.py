@@ -256,5 +256,5 @@ async def test_a_dead_lettered_node_ends_the_run(client: Client, run_worker: Any
     async with run_worker(ALL, max_jobs=10, max_deliveries=2):
         await eventually(lambda: client.redis.zscore(client.keys.dead, f"{run.run_id}:0"), "dead-lettering")
         with pytest.raises(Exception) as caught:
-            await run.result(timeout=2)
+            await run.result(timeout=1.5)
     assert "did not finish in time" not in str(caught.value)

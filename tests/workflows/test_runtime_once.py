@@ -130,7 +130,7 @@ async def test_same_outcome_twice_releases_once(client: Client) -> None:
     assert (await client.redis.hget(run.key(), "done")) == b"1"
 
 
-async def test_stale_worker_after_reclaim_is_fenced(client: Client, run_worker: Any) -> None:
+async def test_stale_worker_after_reclaim_is_fenced(client: Client) -> None:
     """w1's lease lapses, w2 re-claims node 1 and finishes it; w1's late outcome is discarded."""
     run = await client.run(fan_in())
     w1, w2 = FakeWorker(client, "w1", lease_ms=200), FakeWorker(client, "w2")

@@ -156,10 +156,10 @@ async def test_a_run_id_in_use_is_refused(client: Client, run_worker: Any) -> No
     "the job outside the workflow (no 'wf' in an empty envelope), so the run never ends",
 )
 async def test_a_node_queued_longer_than_ttl_still_ends_the_run(client: Client, run_worker: Any) -> None:
-    run = await client.run(sig("add", 1, 1) | sig("inc"), ttl=timedelta(seconds=1))
-    await asyncio.sleep(1.2)  # no worker yet: the root waits in the queue past the ttl
+    run = await client.run(sig("add", 1, 1) | sig("inc"), ttl=timedelta(milliseconds=300))
+    await asyncio.sleep(0.4)  # no worker yet: the root waits in the queue past the ttl
     async with run_worker(ALL, max_jobs=10):
         try:
-            await run.result(timeout=3)
+            await run.result(timeout=1.5)
         except Exception as e:  # any end (an error or a result) is fine; hanging is the bug
             assert "did not finish in time" not in str(e), e
