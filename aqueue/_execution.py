@@ -12,7 +12,7 @@ from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 
 from aqueue._queue_ops import ClaimedJob, Outcome, now_ms
-from aqueue.errors import JobAborted, MaxTriesExceeded, SerializationError, UnknownTaskError
+from aqueue.errors import DeserializationError, JobAborted, MaxTriesExceeded, SerializationError, UnknownTaskError
 from aqueue.jobs import ms_to_datetime
 from aqueue.tasks import Task
 
@@ -84,7 +84,7 @@ class JobRunner:
             attempt = Attempt(env["f"], list(env["a"]), dict(env["k"]), int(env["et"]), env)
         except Exception as e:
             logger.error("job %s has a corrupt payload: %s", job.job_id, e)
-            err = SerializationError(f"job {job.job_id} has a payload that cannot be decoded: {e}")
+            err = DeserializationError(f"job {job.job_id} has a payload that cannot be decoded: {e}")
             return self._final(job, empty, err)
         attempt.function = self.functions.get(attempt.name)
         attempt.task = self.tasks.get(attempt.name)

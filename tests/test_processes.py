@@ -249,6 +249,7 @@ async def test_sigterm_hands_back_a_job_longer_than_the_grace_period(
     info = await job.wait(timeout=20)
     assert info.success, b.log
     assert info.result["pid"] == b.pid
+    assert info.result["try"] == 1  # a graceful hand-back does not use up a try
     assert ints(sync_r, "proc:started:long") == [a.pid, b.pid]
     assert ints(sync_r, "proc:finished:long") == [b.pid]
 
