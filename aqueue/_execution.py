@@ -12,7 +12,13 @@ from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 
 from aqueue._queue_ops import ClaimedJob, Outcome, now_ms
-from aqueue.errors import DeserializationError, JobAborted, MaxTriesExceeded, SerializationError, UnknownTaskError
+from aqueue.errors import (
+    DeserializationError,
+    JobAborted,
+    MaxTriesExceeded,
+    SerializationError,
+    UnknownTaskError,
+)
 from aqueue.jobs import ms_to_datetime
 from aqueue.tasks import Task
 

@@ -34,7 +34,7 @@ class Finisher:
         ops: QueueOps,
         extensions: Sequence[FinishExtension] = (),
         *,
-        capacity: Callable[[], int] = lambda: 0,
+        capacity: Callable[[], int | None] = lambda: None,
         start: Callable[[ClaimedJob], None] | None = None,
     ) -> None:
         self.ops = ops
@@ -87,7 +87,9 @@ class Finisher:
             if index < 0:
                 done = await self.ops.finish(outcomes)
             else:
-                done, claimed = await self.extensions[index].finish(outcomes, self.capacity() + len(outcomes))
+                free = self.capacity()  # None: stopping, take nothing new
+                limit = 0 if free is None else free + len(outcomes)
+                done, claimed = await self.extensions[index].finish(outcomes, limit)
                 for job in claimed:
                     if self.start is not None:
                         self.start(job)

@@ -27,7 +27,9 @@ class Scripts:
 
     def __init__(self, redis: Redis) -> None:
         self.enqueue = redis.register_script(compose(source("enqueue")))
-        self.claim = redis.register_script(compose(source("claim")))
+        self.claim = redis.register_script(
+            compose(source("wf_lib"), source("claim"))
+        )  # dead letters fail runs
         self.finish = redis.register_script(compose(source("finish")))
         self.renew = redis.register_script(compose(source("renew")))
         self.release = redis.register_script(compose(source("release")))

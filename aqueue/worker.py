@@ -351,8 +351,9 @@ class Worker(arq.worker.Worker):
 
     # -- running -----------------------------------------------------------------------------------
 
-    def _capacity(self) -> int:
-        return 0 if self._stopping.is_set() else self.max_jobs - len(self._running)
+    def _capacity(self) -> int | None:
+        """Free job slots, or None once stopping (no new work may be taken)."""
+        return None if self._stopping.is_set() else self.max_jobs - len(self._running)
 
     def _start(self, job: ClaimedJob) -> None:
         running = _Running(job)

@@ -71,8 +71,10 @@ class Child:
                 return found
             if not self.alive():
                 await asyncio.sleep(0.2)  # let the reader catch the last lines
-                raise AssertionError(f"{self.name} exited ({self.proc.returncode}) before logging "
-                                     f"{regex.pattern!r}:\n{self.log}")
+                raise AssertionError(
+                    f"{self.name} exited ({self.proc.returncode}) before logging "
+                    f"{regex.pattern!r}:\n{self.log}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} did not log {regex.pattern!r} in {timeout}s:\n{self.log}")
             await asyncio.sleep(0.02)
@@ -170,8 +172,13 @@ async def test_two_workers_share_a_queue_fed_by_a_producer_process(
         await w.ready()
 
     producer = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", PRODUCER], cwd=ROOT, env=subprocess_env(redis_url),
-        capture_output=True, text=True, timeout=75,
+        subprocess.run,
+        [sys.executable, "-c", PRODUCER],
+        cwd=ROOT,
+        env=subprocess_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=75,
     )
     assert producer.returncode == 0, producer.stderr
     out = json.loads(producer.stdout)
@@ -197,6 +204,7 @@ async def test_two_workers_share_a_queue_fed_by_a_producer_process(
 
 
 # -- 2. SIGTERM: graceful stop ------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(60)
 async def test_sigterm_lets_a_running_job_finish(
@@ -256,6 +264,7 @@ async def test_sigterm_hands_back_a_job_longer_than_the_grace_period(
 
 # -- 3. kill -9: the lease lapses and another worker takes over ------------------------------------
 
+
 @pytest.mark.timeout(60)
 async def test_sigkill_recovery_by_an_idle_worker(
     client: Client, redis_url: str, sync_r: sync_redis.Redis, spawn: Spawn
@@ -277,8 +286,10 @@ async def test_sigkill_recovery_by_an_idle_worker(
     done = time.time() - killed_at
     assert info.start_time is not None
     recovery = info.start_time.timestamp() - killed_at
-    print(f"\nkill -9 recovery (lease 5 s): B started the job {recovery:.2f}s after SIGKILL, "
-          f"result {done:.2f}s after")
+    print(
+        f"\nkill -9 recovery (lease 5 s): B started the job {recovery:.2f}s after SIGKILL, "
+        f"result {done:.2f}s after"
+    )
 
     assert await a.wait_exit(5) == -signal.SIGKILL
     assert info.success, b.log
@@ -291,6 +302,7 @@ async def test_sigkill_recovery_by_an_idle_worker(
 
 
 # -- 4. SIGSTOP: a paused worker's late outcome is fenced ------------------------------------------
+
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("task", ["step", "stubborn"])
@@ -358,6 +370,7 @@ async def test_sigstop_fencing(
 
 # -- 5. a job that kills every worker ends up dead-lettered ------------------------------------------
 
+
 @pytest.mark.timeout(90)
 async def test_job_killing_its_worker_is_dead_lettered(
     client: Client, redis_url: str, sync_r: sync_redis.Redis, spawn: Spawn
@@ -368,8 +381,11 @@ async def test_job_killing_its_worker_is_dead_lettered(
     survivor: Child | None = None
     for _ in range(8):  # the supervisor: restart the worker while it keeps dying (bounded)
         worker = spawn("DeadLetterSettings", redis_url)  # lease_s = 1, max_deliveries = 3
-        await eventually(lambda w=worker: not w.alive() or sync_r.zscore("arq:dead", job.job_id) is not None,
-                         "the worker to die or the job to be dead-lettered", timeout=20)
+        await eventually(
+            lambda w=worker: not w.alive() or sync_r.zscore("arq:dead", job.job_id) is not None,
+            "the worker to die or the job to be dead-lettered",
+            timeout=20,
+        )
         if not worker.alive():
             deaths.append((worker.pid, worker.proc.returncode))
             continue
@@ -401,6 +417,7 @@ async def test_job_killing_its_worker_is_dead_lettered(
 
 
 # -- 6. Redis goes away and comes back ---------------------------------------------------------------
+
 
 @pytest.mark.timeout(90)
 async def test_worker_survives_a_redis_restart(tmp_path: Path, spawn: Spawn) -> None:
@@ -489,6 +506,7 @@ async def test_backoff_holds_while_a_nudge_is_pending() -> None:
 
 
 # -- 7. unknown task and corrupt payload --------------------------------------------------------------
+
 
 @pytest.mark.timeout(60)
 async def test_unknown_task_and_corrupt_payload_fail_only_their_job(

@@ -89,9 +89,12 @@ async def join(ctx: dict[str, Any], parts: list[Any], name: str) -> list[Any]:
 
 @task(timeout=60)
 async def at(ctx: dict[str, Any], name: str, when_ms: int) -> str:
-    """Sleep until the wall clock reaches ``when_ms`` then return ``name``: parents that end together."""
+    """Sleep until the wall clock reaches ``when_ms`` then return ``name``: parents that end together.
+
+    Records ``job_id worker_id`` in ``wft:at-by`` (a worker id ends with ``-{pid}-{hex}``).
+    """
     await _called(ctx, "at")
-    await ctx["redis"].rpush("wft:at-pids", os.getpid())
+    await ctx["redis"].rpush("wft:at-by", f"{ctx['job_id']} {ctx['worker_id']}")
     await asyncio.sleep(max(when_ms / 1000 - time.time(), 0))
     return name
 

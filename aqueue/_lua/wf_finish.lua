@@ -20,31 +20,17 @@ local function claim_direct(id, payload)
   for _, v in ipairs({id, payload, now, tries, 0}) do claimed[#claimed + 1] = v end
 end
 
-local function release(run, node, ttl_ms)
+local function release(run, node)
   local spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
   local id = run .. ':' .. node
   local payload = spec.pre .. wf_render(prefix, run, spec['in']) .. spec.post .. now .. '}'
   redis.call('HSET', wf_key(prefix, run, ':state'), node, 'queued')
   if spec.q == queue and #claimed < limit * 5 then
     if redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then return end
-    redis.call('SET', prefix .. 'job:' .. id, payload, 'PX', ttl_ms)
+    redis.call('SET', prefix .. 'job:' .. id, payload)
     claim_direct(id, payload)
   else
-    wf_enqueue(prefix, spec.q, id, payload, now, ttl_ms)
-  end
-end
-
-local function errbacks(run, node, info)
-  local meta = wf_key(prefix, run, '')
-  local ttl_ms = tonumber(redis.call('HGET', meta, 'ttl_ms'))
-  local node_spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
-  local handlers = {{node_spec.e, run .. ':err:' .. node}, {cjson.decode(redis.call('HGET', meta, 'on_error')), run .. ':err'}}
-  for _, h in ipairs(handlers) do
-    local spec, id = h[1], h[2]
-    if spec ~= nil and spec ~= cjson.null then
-      local input = spec.i and info or ''
-      wf_enqueue(prefix, spec.q, id, spec.pre .. input .. spec.post .. now .. '}', now, ttl_ms)
-    end
+    wf_enqueue(prefix, spec.q, id, payload, now, nil)
   end
 end
 
@@ -82,23 +68,17 @@ local function record(i)
   if kind == 'ok' then
     redis.call('HSET', wf_key(prefix, run, ':results'), node, ARGV[i + 5])
     redis.call('HSET', states, node, 'done')
-    local ttl_ms = tonumber(redis.call('HGET', meta, 'ttl_ms'))
     local spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
     for _, d in ipairs(spec.d) do
       if redis.call('HINCRBY', wf_key(prefix, run, ':pending'), d, -1) == 0 then
-        release(run, tostring(d), ttl_ms)
+        release(run, tostring(d))
       end
     end
     if redis.call('HINCRBY', meta, 'done', 1) == tonumber(redis.call('HGET', meta, 'total')) then
       complete(run)
     end
   else
-    redis.call('HSET', states, node, 'failed')
-    redis.call('HSET', wf_key(prefix, run, ':errors'), node, ARGV[i + 6])
-    redis.call('HSET', meta, 'error', ARGV[i + 6], 'failed_node', node)
-    wf_sweep(prefix, run, false, now)
-    errbacks(run, node, ARGV[i + 7])
-    wf_end(prefix, run, 'failed', now)
+    wf_fail(prefix, run, node, ARGV[i + 6], ARGV[i + 7], now)
   end
   return 1
 end

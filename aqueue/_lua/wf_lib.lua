@@ -37,9 +37,14 @@ local function wf_end(prefix, run, state, now)
 end
 
 local function wf_enqueue(prefix, queue, id, payload, now, ttl_ms)
+  -- ttl_ms nil: no expiry (a node's job lives as long as its run; the run's end deletes it)
   local jkey = prefix .. 'job:' .. id
   if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
-  redis.call('SET', jkey, payload, 'PX', ttl_ms)
+  if ttl_ms then
+    redis.call('SET', jkey, payload, 'PX', ttl_ms)
+  else
+    redis.call('SET', jkey, payload)
+  end
   redis.call('ZADD', queue, now, id)
   aq_wake(prefix, queue)
   return 1
@@ -66,4 +71,43 @@ local function wf_sweep(prefix, run, abort_running, now)
       end
     end
   end
+end
+
+local function wf_errbacks(prefix, run, node, info, now)
+  -- Enqueue the failing node's error callback and the workflow's, each with the failure info.
+  local meta = wf_key(prefix, run, '')
+  local ttl_ms = tonumber(redis.call('HGET', meta, 'ttl_ms'))
+  local node_spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node))
+  local run_handler = cjson.decode(redis.call('HGET', meta, 'on_error'))
+  local handlers = {{node_spec.e, run .. ':err:' .. node}, {run_handler, run .. ':err'}}
+  for _, h in ipairs(handlers) do
+    local spec, id = h[1], h[2]
+    if spec ~= nil and spec ~= cjson.null then
+      local input = spec.i and info or ''
+      wf_enqueue(prefix, spec.q, id, spec.pre .. input .. spec.post .. now .. '}', now, ttl_ms)
+    end
+  end
+end
+
+local function wf_fail(prefix, run, node, err, info, now)
+  -- Fail the run because `node` failed: nothing pending starts, error callbacks run once.
+  redis.call('HSET', wf_key(prefix, run, ':state'), node, 'failed')
+  redis.call('HSET', wf_key(prefix, run, ':errors'), node, err)
+  redis.call('HSET', wf_key(prefix, run, ''), 'error', err, 'failed_node', node)
+  wf_sweep(prefix, run, false, now)
+  wf_errbacks(prefix, run, node, info, now)
+  wf_end(prefix, run, 'failed', now)
+end
+
+local function wf_dead_letter(prefix, id, deliveries, now)
+  -- A workflow node was dead-lettered: fail its run (if it is one and still running).
+  local run, node = string.match(id, '^(.*):(%d+)$')
+  if run == nil or redis.call('HGET', wf_key(prefix, run, ''), 'state') ~= 'running' then return end
+  local spec = cjson.decode(redis.call('HGET', wf_key(prefix, run, ':spec'), node) or '{}')
+  local msg = 'job ' .. id .. ' was dead-lettered after ' .. deliveries .. ' deliveries without finishing'
+  local err = cjson.encode({__aq__ = 'exc', type = 'MaxTriesExceeded', module = 'aqueue.errors',
+    message = msg, args = {msg}, traceback = ''})
+  local info = cjson.encode({run_id = run, node = tonumber(node), task = spec.task, job_id = id,
+    exc_type = 'MaxTriesExceeded', message = msg, traceback = ''})
+  wf_fail(prefix, run, node, err, info, now)
 end

@@ -223,7 +223,7 @@ class _RunPlan:
                 f"{self.run.run_id}:{root}",
                 root_payload(self.specs[root], self.now),
                 self.now,
-                self.meta["ttl_ms"],
+                0,  # no expiry: a node's job lives as long as its run
             ]
         return list(batches.values())
 

@@ -241,11 +241,6 @@ async def test_unknown_task_and_unencodable_result_fail_the_run(client: Client, 
     assert await calls(client, "inc") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (aqueue/_lua/claim.lua): a node dead-lettered after max_deliveries deliveries "
-    "without an outcome is never recorded in its workflow, so the run never ends",
-)
 async def test_a_dead_lettered_node_ends_the_run(client: Client, run_worker: Any) -> None:
     run = await client.run(sig("add", 1, 1) | sig("inc"))
     ops = QueueOps(client.redis, client.keys, client.default_queue, "doomed", 100)

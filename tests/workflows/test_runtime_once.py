@@ -31,30 +31,61 @@ async def call_ids(client: Client, name: str) -> Counter[str]:
     return Counter(x.decode() for x in await client.redis.lrange(CALLS + name, 0, -1))  # type: ignore[misc]
 
 
+async def ran_by(client: Client) -> dict[str, str]:
+    """Return which worker ran each ``at`` job."""
+    raw = await client.redis.lrange("wft:at-by", 0, -1)  # type: ignore[misc]
+    return dict(x.decode().split(" ") for x in raw)
+
+
 def diamond(when_ms: int, n: int) -> Any:
     dag = Dag()
     a = dag.add(sig("add", n, 0))
-    b = dag.add(si("at", "b", when_ms), after=a)
-    c = dag.add(si("at", "c", when_ms), after=a)
-    e = dag.add(si("at", "e", when_ms), after=a)
-    dag.add(sig("join", f"d{n}"), after=[b, c, e])
+    parents = [dag.add(si("at", name, when_ms), after=a) for name in "bce"]
+    dag.add(sig("join", f"d{n}"), after=parents)
     return dag.build()
 
 
 async def test_racing_workers_release_fan_ins_once(client: Client, run_worker: Any) -> None:
-    """Three workers; 10 chords and 10 diamonds whose parents all end at the same wall-clock ms."""
-    when = now_ms() + 1500
+    """Three workers of one slot each: every fan-in's three parents run on three different workers
+    and end at the same wall-clock ms, so their completions race in three separate Lua calls."""
+    rounds = 5
     async with contextlib.AsyncExitStack() as stack:
-        workers = [await stack.enter_async_context(run_worker(ALL, max_jobs=4)) for _ in range(3)]
+        for _ in range(3):
+            await stack.enter_async_context(run_worker(ALL, max_jobs=1))
+        results = []
+        for n in range(rounds):
+            when = now_ms() + 250
+            handle = await client.run(
+                chord([si("at", f"m{i}", when) for i in range(3)], sig("join", f"c{n}"))
+            )
+            results.append(await handle.result(timeout=10))
+            assert time.time() * 1000 >= when
+            when = now_ms() + 250
+            handle = await client.run(diamond(when, n))
+            results.append(await handle.result(timeout=10))
+    expected = [[[f"c{n}", ["m0", "m1", "m2"]], [f"d{n}", ["b", "c", "e"]]] for n in range(rounds)]
+    assert results == [r for pair in expected for r in pair]
+    join_calls, at_calls = await call_ids(client, "join"), await call_ids(client, "at")
+    assert len(join_calls) == 2 * rounds and set(join_calls.values()) == {1}
+    assert len(at_calls) == 3 * 2 * rounds and set(at_calls.values()) == {1}
+    workers_of: dict[str, set[str]] = {}
+    for job_id, worker_id in (await ran_by(client)).items():
+        workers_of.setdefault(job_id.rpartition(":")[0], set()).add(worker_id)
+    assert [len(w) for w in workers_of.values()] == [3] * 2 * rounds  # a real three-way race each time
+
+
+async def test_racing_workers_many_runs_at_once(client: Client, run_worker: Any) -> None:
+    """Three workers; 10 chords and 10 diamonds started together, parents ending together."""
+    when = now_ms() + 1000
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(3):
+            await stack.enter_async_context(run_worker(ALL, max_jobs=40))
         chords = [
             await client.run(chord([si("at", f"m{i}", when) for i in range(6)], sig("join", f"c{n}")))
             for n in range(10)
         ]
         diamonds = [await client.run(diamond(when, n)) for n in range(10)]
         results = await asyncio.gather(*(h.result(timeout=30) for h in chords + diamonds))
-    assert time.time() * 1000 >= when
-    ran_by = [w.jobs_complete for w in workers]
-    assert all(n > 0 for n in ran_by), f"a worker took no jobs: {ran_by}"
     assert results[:10] == [[f"c{n}", [f"m{i}" for i in range(6)]] for n in range(10)]
     assert results[10:] == [[f"d{n}", ["b", "c", "e"]] for n in range(10)]
     join_calls, at_calls = await call_ids(client, "join"), await call_ids(client, "at")

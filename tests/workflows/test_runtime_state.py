@@ -150,11 +150,6 @@ async def test_a_run_id_in_use_is_refused(client: Client, run_worker: Any) -> No
     assert await client.redis.llen("wft:calls:add") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a node's job payload expires `ttl` after it was queued; the worker then fails "
-    "the job outside the workflow (no 'wf' in an empty envelope), so the run never ends",
-)
 async def test_a_node_queued_longer_than_ttl_still_ends_the_run(client: Client, run_worker: Any) -> None:
     run = await client.run(sig("add", 1, 1) | sig("inc"), ttl=timedelta(milliseconds=300))
     await asyncio.sleep(0.4)  # no worker yet: the root waits in the queue past the ttl
