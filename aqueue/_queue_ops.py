@@ -43,6 +43,16 @@ class Outcome:
     started_ms: int = 0
 
 
+def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
+    """Return the job in a wake-up message (``J<try>:<len>:<id><payload>``), or None for a plain wake."""
+    if not message.startswith(b"J"):
+        return None
+    tries, idlen, rest = message[1:].split(b":", 2)
+    size = int(idlen)
+    job_id = rest[:size].decode()
+    return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, f"{worker_id}:{int(tries)}")
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -104,8 +114,11 @@ class QueueOps:
         return [(_text(reply[i]), _text(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     async def release(self, held: list[tuple[str, str]]) -> int:
-        """Hand claimed jobs back to the queue, due now; return how many were still ours."""
-        argv: list[Any] = [self.keys.prefix, self.queue, now_ms()]
+        """Retire: leave the idle set and hand claimed jobs (and unread handed-over ones) back, due now.
+
+        Returns how many were still ours.
+        """
+        argv: list[Any] = [self.keys.prefix, self.queue, now_ms(), self.worker_id, self.lease_ms]
         for job_id, token in held:
             argv += [job_id, token]
         return int(await self.scripts.release(args=argv))

@@ -29,7 +29,7 @@ from aqueue import serialization
 from aqueue._execution import Defaults, JobRunner
 from aqueue._finisher import Finisher, FinishExtension
 from aqueue._keys import DEFAULT_PREFIX, Keys
-from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
+from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
 from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
@@ -338,7 +338,10 @@ class Worker(arq.worker.Worker):
                 with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
                     await fut
         if blpop in done:
-            blpop.result()  # surface connection errors to the fetch loop
+            popped = blpop.result()  # surfaces connection errors to the fetch loop
+            job = parse_handoff(popped[1], self.worker_id) if popped else None
+            if job is not None:  # enqueue handed us a job, already claimed for us
+                self._start(job)
 
     async def _block_on_wake_list(self, timeout: float) -> Any:
         assert self._blocking is not None
@@ -449,13 +452,12 @@ class Worker(arq.worker.Worker):
             if r.task is not None:
                 r.task.cancel()
         await asyncio.gather(*(r.task for r in left if r.task is not None), return_exceptions=True)
-        if not left:
-            return
         assert self._ops is not None
         held = [(r.job.job_id, r.job.token) for r in left]
         try:
-            count = await self._ops.release(held)
-            logger.info("handed %d unfinished jobs back to the queue", count)
+            count = await self._ops.release(held)  # also leaves the idle set
+            if count:
+                logger.info("handed %d unfinished jobs back to the queue", count)
         except CONNECTION_ERRORS as e:
             logger.warning("could not hand back %d jobs (%s); their leases will lapse", len(held), e)
 

@@ -2,13 +2,21 @@
 -- ARGV: prefix, queue, now_ms, limit, lease_ms, worker_id, register_idle (0/1), max_deliveries (0 = off)
 -- A claim: in-progress key := token (expires with the lease), score := lease end (so a dead worker's
 -- job becomes due again when its lease lapses), retry counter += 1, delivery appended to history.
+-- Jobs handed over to this worker by enqueue.lua but not yet read are taken first.
 -- Returns a flat list: per job id, payload ('' if expired), original score, try, aborted (0/1),
--- then, as the last element, the earliest score still in the queue ('' if empty), or 'dead:<n>'
--- entries before it for jobs moved to the dead-letter set.
+-- then, as the last element, the earliest score still in the queue ('' if empty).
 local prefix, queue = ARGV[1], ARGV[2]
 local now, limit, lease = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local worker, register_idle, max_deliveries = ARGV[6], ARGV[7], tonumber(ARGV[8])
 local out, claimed, dead = {}, 0, 0
+redis.call('SREM', prefix .. 'idle:' .. queue, worker .. '/' .. lease)
+for _, job in ipairs(aq_take_handoffs(prefix, queue, worker, lease, now)) do
+  local id, tries = job[1], job[2]
+  for _, v in ipairs({id, redis.call('GET', prefix .. 'job:' .. id) or '', now, tries, 0}) do
+    out[#out + 1] = v
+  end
+  claimed = claimed + 1
+end
 local ids = redis.call('ZRANGEBYSCORE', queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit + 10)
 for i = 1, #ids, 2 do
   if claimed >= limit then break end
@@ -30,12 +38,7 @@ for i = 1, #ids, 2 do
     wf_dead_letter(prefix, id, max_deliveries, now)
     dead = dead + 1
   else
-    local tries = redis.call('INCR', prefix .. 'retry:' .. id)
-    redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
-    redis.call('SET', ip, worker .. ':' .. tries, 'PX', lease)
-    redis.call('ZADD', queue, 'XX', now + lease, id)
-    redis.call('RPUSH', hist, worker .. '@' .. now)
-    redis.call('PEXPIRE', hist, 86400000)
+    local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
     local aborted = redis.call('ZSCORE', prefix .. 'abort', id) and 1 or 0
     out[#out + 1] = id
     out[#out + 1] = redis.call('GET', prefix .. 'job:' .. id) or ''
@@ -46,7 +49,7 @@ for i = 1, #ids, 2 do
   end
 end
 if claimed == 0 and register_idle == '1' then
-  redis.call('SADD', prefix .. 'idle:' .. queue, worker)
+  redis.call('SADD', prefix .. 'idle:' .. queue, worker .. '/' .. lease)
 end
 local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
 out[#out + 1] = head[2] or ''

@@ -1,17 +1,78 @@
 -- Shared helpers, prepended to every aqueue script. Keys are derived from a prefix (ARGV) the way
 -- aqueue/_keys.py derives them; keep the two in step.
 
+-- Idle workers register in {prefix}idle:{queue} as "worker_id/lease_ms" and block on
+-- {prefix}wake:{worker_id}, which receives '1' (look again) or a handed-over job:
+-- 'J' .. try .. ':' .. #id .. ':' .. id .. payload, already claimed for that worker.
+
+local function aq_parse_idle(member)
+  local worker, lease = string.match(member, '^(.*)/(%d+)$')
+  return worker or member, tonumber(lease)
+end
+
 local function aq_wake(prefix, queue)
   -- Wake every worker blocked on this queue: one LPUSH each, then forget them (they re-register).
   local idle_key = prefix .. 'idle:' .. queue
   local idle = redis.call('SMEMBERS', idle_key)
-  for _, worker in ipairs(idle) do
-    local wake_key = prefix .. 'wake:' .. worker
+  for _, member in ipairs(idle) do
+    local wake_key = prefix .. 'wake:' .. aq_parse_idle(member)
     redis.call('LPUSH', wake_key, '1')
     redis.call('PEXPIRE', wake_key, 60000)
   end
   if #idle > 0 then redis.call('DEL', idle_key) end
   return #idle
+end
+
+local function aq_claim_for(prefix, queue, id, worker, lease, now)
+  -- Claim job `id` for `worker`: token, lease, try and delivery history. Returns the try.
+  local tries = redis.call('INCR', prefix .. 'retry:' .. id)
+  redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
+  redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
+  redis.call('ZADD', queue, 'XX', now + lease, id)
+  redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
+  redis.call('PEXPIRE', prefix .. 'deliveries:' .. id, 86400000)
+  return tries
+end
+
+local function aq_handoff(prefix, queue, id, payload, now)
+  -- Give a due job straight to one idle worker (no claim round trip); false if none is idle.
+  local member = redis.call('SPOP', prefix .. 'idle:' .. queue)
+  if not member then return false end
+  local worker, lease = aq_parse_idle(member)
+  local wake_key = prefix .. 'wake:' .. worker
+  if lease then
+    local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
+    redis.call('LPUSH', wake_key, 'J' .. tries .. ':' .. #id .. ':' .. id .. payload)
+  else
+    redis.call('LPUSH', wake_key, '1')
+  end
+  redis.call('PEXPIRE', wake_key, 60000)
+  return true
+end
+
+local function aq_parse_handoff(message)
+  -- Return id, try of a handed-over job message, or nil for a plain wake-up.
+  local tries, idlen, rest = string.match(message, '^J(%d+):(%d+):(.*)$')
+  if not tries then return nil end
+  return string.sub(rest, 1, tonumber(idlen)), tonumber(tries)
+end
+
+local function aq_take_handoffs(prefix, queue, worker, lease, now)
+  -- Drain this worker's wake list; return the handed-over jobs it still holds (leases refreshed).
+  local wake_key = prefix .. 'wake:' .. worker
+  local messages = redis.call('LRANGE', wake_key, 0, -1)
+  local held = {}
+  if #messages > 0 then redis.call('DEL', wake_key) end
+  for _, message in ipairs(messages) do
+    local id, tries = aq_parse_handoff(message)
+    local ip = id and (prefix .. 'in-progress:' .. id)
+    if ip and redis.call('GET', ip) == worker .. ':' .. tries then
+      redis.call('PEXPIRE', ip, lease)
+      redis.call('ZADD', queue, 'XX', now + lease, id)
+      held[#held + 1] = {id, tries}
+    end
+  end
+  return held
 end
 
 local function aq_finish(prefix, queue, id, token, kind, result, ttl_ms, retry_score)
