@@ -147,21 +147,6 @@ class Client:
         """Return a handle on an existing job by id."""
         return Job(job_id, self, self.keys.queue(queue_name) if queue_name else self.default_queue)
 
-    def encode_job(
-        self,
-        name: str,
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
-        *,
-        job_try: int | None,
-        enqueue_ms: int,
-        extra: dict[str, Any] | None = None,
-    ) -> bytes:
-        """Encode arq's job envelope with this client's serializer (see :mod:`aqueue._envelope`)."""
-        return encode_job(
-            self.job_serializer, name, args, kwargs, job_try=job_try, enqueue_ms=enqueue_ms, extra=extra
-        )
-
     async def enqueue(
         self,
         task: TaskLike | str,
@@ -210,7 +195,7 @@ class Client:
         rows = [
             (
                 job_id or uuid.uuid4().hex,
-                self.encode_job(name, a, k, job_try=placement.job_try, enqueue_ms=now),
+                encode_job(self.job_serializer, name, a, k, job_try=placement.job_try, enqueue_ms=now),
             )
             for a, k, job_id in specs
         ]

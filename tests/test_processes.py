@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,35 +27,17 @@ from aqueue.embedded import RedisServer, free_port
 from aqueue.jobs import JobStatus
 from aqueue.serialization import job_deserializer
 from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.support import LoggedProcess, eventually
 
 READY = re.compile(r"aqueue\.worker: worker \S+ on ")
 
 
-class Child:
+class Child(LoggedProcess):
     """A worker child process whose combined stdout/stderr is collected by a reader thread."""
 
     def __init__(self, proc: subprocess.Popen[str], name: str) -> None:
-        self.proc = proc
+        super().__init__(proc, name)
         self.name = name
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._pump, name=f"pump-{name}", daemon=True)
-        self._reader.start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
@@ -121,20 +102,6 @@ def spawn() -> Iterator[Spawn]:
     finally:
         for child in children:
             child.kill()
-
-
-async def eventually(
-    predicate: Callable[[], Any], what: str, timeout: float = 20, interval: float = 0.02
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 def ints(r: sync_redis.Redis, key: str) -> list[int]:

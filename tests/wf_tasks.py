@@ -193,3 +193,8 @@ class ShortLeaseSettings:
     lease_s = 1.0
     max_jobs = 10
     job_completion_wait = 1
+
+
+async def calls(client: Any, name: str) -> list[str]:
+    """Return the job id of every call of task ``name``, in call order."""
+    return [x.decode() for x in await client.redis.lrange(CALLS + name, 0, -1)]

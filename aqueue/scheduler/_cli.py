@@ -6,9 +6,7 @@ Mounted into the main CLI with ``from aqueue.scheduler._cli import cron``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
+from aqueue._imports import import_string
 from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler.definition import CronJob
 from aqueue.scheduler.expression import parse_expression
@@ -89,20 +88,7 @@ def load_cron_jobs(path: str) -> list[CronJob]:
         ConfigurationError: a one-line reason (bad path, missing attribute, wrong type).
 
     """
-    module_name, _, attribute = path.rpartition(".")
-    if not module_name or not attribute:
-        raise ConfigurationError(f"settings path {path!r} must look like module.Attribute")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigurationError(f"cannot import {module_name!r} for {path!r}: {error}") from None
-    try:
-        settings = getattr(module, attribute)
-    except AttributeError:
-        raise ConfigurationError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    return _cron_jobs_of(settings, path)
+    return _cron_jobs_of(import_string(path), path)
 
 
 def _cron_jobs_of(settings: object, path: str) -> list[CronJob]:

@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import median
 
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Return the ``q``-th percentile (0..100), linear between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+from bench.stats import percentile
 
 
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:

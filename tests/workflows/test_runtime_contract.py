@@ -14,16 +14,11 @@ import pytest
 
 from aqueue import Client
 from aqueue.workflows import CanvasElement, Dag, chain, chord, group, si, sig
-from tests.wf_tasks import ALL, CALLS, add
+from tests.wf_tasks import ALL, add, calls
 
 pytestmark = pytest.mark.timeout(60)
 
 HTML_A = len("<html>a</html>")
-
-
-async def calls(client: Client, name: str) -> list[str]:
-    """Return the job id of every call of task ``name``, in call order."""
-    return [x.decode() for x in await client.redis.lrange(CALLS + name, 0, -1)]  # type: ignore[misc]
 
 
 async def run(client: Client, workflow: CanvasElement, timeout: float = 20) -> Any:

@@ -15,24 +15,10 @@ from aqueue import Client, MaxTriesExceeded, SerializationError, UnknownTaskErro
 from aqueue._queue_ops import QueueOps
 from aqueue.errors import WorkflowCancelled
 from aqueue.workflows import WorkflowRun, chain, chord, group, si, sig
-from tests.wf_tasks import ALL, CALLS, Boom
+from tests.support import eventually
+from tests.wf_tasks import ALL, Boom, calls
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def calls(client: Client, name: str) -> list[str]:
-    return [x.decode() for x in await client.redis.lrange(CALLS + name, 0, -1)]  # type: ignore[misc]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def errbacks(client: Client, expected: int) -> list[tuple[str, Any]]:

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,28 +23,17 @@ from aqueue import Client
 from aqueue._queue_ops import now_ms
 from aqueue.workflows import Dag, chain, chord, group, si, sig
 from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.support import LoggedProcess, eventually
 from tests.wf_tasks import ALL, CALLS, Boom
 
 READY = re.compile(r"aqueue\.worker: worker \S+ on ")
 
 
-class WorkerProcess:
+class WorkerProcess(LoggedProcess):
     """A ``python -m aqueue worker`` child whose output is collected by a reader thread."""
 
     def __init__(self, redis_url: str, settings: str = "ShortLeaseSettings") -> None:
-        self.proc = aqueue_cli("worker", f"tests.wf_tasks.{settings}", redis_url=redis_url)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._pump, daemon=True)
-        self._reader.start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
+        super().__init__(aqueue_cli("worker", f"tests.wf_tasks.{settings}", redis_url=redis_url), "worker")
 
     async def ready(self, timeout: float = 20) -> WorkerProcess:
         deadline = time.monotonic() + timeout
@@ -84,17 +72,6 @@ async def marks(client: Client, key: str) -> list[tuple[int, int]]:
     """Return the ``pid:try`` marks under ``key`` as (pid, try) pairs."""
     raw = await client.redis.lrange(key, 0, -1)  # type: ignore[misc]
     return [(int(p), int(t)) for p, t in (x.decode().split(":") for x in raw)]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow

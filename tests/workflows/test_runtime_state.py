@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -14,20 +13,10 @@ from aqueue import Client
 from aqueue.errors import ResultNotFound, WorkflowError
 from aqueue.workflows import WorkflowRun, chain, group, si, sig
 from aqueue.workflows.run import SUFFIXES
+from tests.support import eventually
 from tests.wf_tasks import ALL, Boom
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def pttls(client: Client, run: WorkflowRun) -> dict[str, int]:

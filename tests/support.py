@@ -1,0 +1,54 @@
+"""Helpers shared by tests: waiting for a condition, child processes with collected output."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+async def eventually(check: Callable[[], Any], what: str, timeout: float = 10, interval: float = 0.02) -> Any:
+    """Call ``check`` (sync or async) until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class LoggedProcess:
+    """A child process whose combined stdout/stderr a reader thread collects into ``lines``."""
+
+    def __init__(self, proc: subprocess.Popen[str], name: str = "child") -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._pump, name=f"pump-{name}", daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def pid(self) -> int:
+        """Return the child's pid."""
+        return self.proc.pid
+
+    @property
+    def log(self) -> str:
+        """Return everything the child printed so far."""
+        return "".join(self.lines)
+
+    def alive(self) -> bool:
+        """Return whether the child is still running."""
+        return self.proc.poll() is None
