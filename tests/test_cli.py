@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,24 @@ def test_enqueue_command_with_worker_process(redis_url: str) -> None:
         out, _ = worker.communicate(timeout=20)
     assert worker.returncode == 0, out
     assert "Traceback" not in out
+
+
+def test_bad_cron_expression_in_settings(redis_url: str, tmp_path: Path) -> None:
+    (tmp_path / "badcron_settings.py").write_text(
+        "from aqueue import cron\n"
+        "async def f(ctx): pass\n"
+        "class WorkerSettings:\n"
+        "    functions = [f]\n"
+        "    cron_jobs = [cron('61 * * * *', f)]\n"
+    )
+    env = subprocess_env(redis_url)
+    for command in (["worker"], ["cron", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "aqueue", *command, "badcron_settings.WorkerSettings"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert_one_line_error(done, "error:", "'61 * * * *'", "minute")
