@@ -117,8 +117,8 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while not self.ping():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 tail = (self.data_dir / "redis.log").read_text(errors="replace")[-500:]
+                self.close()  # stop it and remove our temporary directory
                 raise ConfigurationError(f"redis-server did not start ({self.binary}): {tail.strip()}")
             time.sleep(0.02)
         return self
