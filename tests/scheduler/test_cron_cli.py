@@ -125,9 +125,9 @@ def test_list_json_and_dict_settings(settings_module: str) -> None:
 @pytest.mark.parametrize(
     ("path", "fragment"),
     [
-        ("nodots", "must look like module.Attribute"),
-        ("no_such_module_xyz.Settings", "cannot import 'no_such_module_xyz'"),
-        ("{mod}.Missing", "has no attribute 'Missing'"),
+        ("nodots", "is not a dotted path like 'module.WorkerSettings'"),
+        ("no_such_module_xyz.Settings", "no module named 'no_such_module_xyz'"),
+        ("{mod}.Missing", "has no 'Missing'"),
         ("{mod}.NotSettings", "must be a list of CronJob"),
     ],
 )

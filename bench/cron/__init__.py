@@ -1,0 +1,1 @@
+"""Cron punctuality: how close to its slot a scheduled job is enqueued and started."""
