@@ -29,8 +29,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format aqueue tests bench examples
 	$(VENV)/bin/ruff check --fix aqueue tests bench examples
 
-bench: $(STAMP)  ## aqueue vs plain arq on one redis-server; writes bench/results/
+bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; writes bench/results/
 	$(PY) -m bench
+	$(PY) -m bench.workflows
+	$(PY) -m bench.cron
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
