@@ -39,7 +39,10 @@ async def test_five_racing_runners_enqueue_each_slot_exactly_once(make_runners, 
     assert len(expected) == 121
     runs = [c for c in claims if c.status == "run"]
     assert sorted(c.slot for c in runs) == expected
-    assert Counter(c.status for c in claims) == {"run": 121, "taken": 4 * 121}
+    statuses = Counter(c.status for c in claims)
+    assert set(statuses) == {"run", "taken"} and statuses["run"] == 121
+    # the others tried (a runner that already sees the slot claimed does not even ask): they raced
+    assert 121 <= statuses["taken"] <= 4 * 121
     ids = {f"cron:tick:{slot_id(s)}": slot_id(s) for s in expected}
     assert queued(sync_r) == ids  # one job per slot, scored at its slot
     first = envelope(sync_r, f"cron:tick:{slot_id(start)}")
