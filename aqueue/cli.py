@@ -67,7 +67,7 @@ def main() -> None:
 @friendly
 def worker(settings: str, verbose: bool, **overrides: Any) -> None:
     """Run a worker for SETTINGS, a 'module.WorkerSettings' path, until SIGINT/SIGTERM."""
-    from aqueue.worker import create_worker
+    from aqueue.settings import create_worker
 
     settings_cls = import_string(settings)
     setup_logging(verbose)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from arq.connections import ArqRedis, RedisSettings
 from aqueue import serialization
 from aqueue._execution import Defaults, JobRunner
 from aqueue._finisher import Finisher, FinishExtension
+from aqueue._heartbeat import Heartbeat
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
 from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
@@ -35,7 +35,7 @@ from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
 from aqueue.workflows.continuation import WorkflowContinuations
 
-__all__ = ["Worker", "create_worker", "settings_kwargs"]
+__all__ = ["Worker"]
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -156,7 +156,7 @@ class Worker(arq.worker.Worker):
                 group.create_task(self._finisher.run(), name="aqueue-finisher")
                 side = [
                     group.create_task(self._lease_loop(), name="aqueue-leases"),
-                    group.create_task(self._health_loop(), name="aqueue-health"),
+                    group.create_task(self._heartbeat().run(self._counters), name="aqueue-heartbeat"),
                 ]
                 side += [group.create_task(_guarded(s, self), name="aqueue-service") for s in self.services]
                 await self._fetch_loop()
@@ -239,6 +239,16 @@ class Worker(arq.worker.Worker):
             defaults=defaults,
             on_job_start=self.on_job_start,
             on_job_end=self.on_job_end,
+        )
+
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(
+            self._pool,
+            self.keys,
+            self.worker_id,
+            self.queue_name,
+            self.health_check_key,
+            float(self.health_check_interval),
         )
 
     # -- signals -----------------------------------------------------------------------------------
@@ -463,44 +473,11 @@ class Worker(arq.worker.Worker):
 
     # -- health ------------------------------------------------------------------------------------
 
-    async def _health_loop(self) -> None:
-        last_arq = 0.0
-        while True:
-            with contextlib.suppress(*CONNECTION_ERRORS):
-                await self._publish_health(time.monotonic() - last_arq >= self.health_check_interval)
-                last_arq = (
-                    time.monotonic()
-                    if time.monotonic() - last_arq >= self.health_check_interval
-                    else last_arq
-                )
-            await asyncio.sleep(5)
-
-    async def _publish_health(self, arq_key: bool) -> None:
-        assert self._pool is not None
-        info = (
+    def _counters(self) -> str:
+        return (
             f"j_complete={self.jobs_complete} j_failed={self.jobs_failed} j_retried={self.jobs_retried} "
             f"j_ongoing={len(self._running)}"
         )
-        async with self._pool.pipeline(transaction=False) as pipe:
-            if arq_key:
-                pipe.psetex(
-                    self.health_check_key,
-                    int((self.health_check_interval + 1) * 1000),
-                    f"{time.strftime('%b-%d %H:%M:%S')} {info} queued=?".encode(),
-                )
-            key = self.keys.worker(self.worker_id)
-            pipe.hset(
-                key,
-                mapping={
-                    "queue": self.queue_name,
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "heartbeat_ms": now_ms(),
-                    "info": info,
-                },
-            )
-            pipe.pexpire(key, 15_000)
-            await pipe.execute()
 
     def __repr__(self) -> str:
         return (
@@ -515,23 +492,3 @@ async def _guarded(service: Service, worker: Worker) -> None:
         await service(worker)
     except Exception:
         logger.exception("worker service %r crashed", service)
-
-
-_OUR_OPTIONS = set(inspect.signature(Worker.__init__).parameters) - {"self", "arq_options"}
-_ARQ_OPTIONS = set(inspect.signature(arq.worker.Worker.__init__).parameters) - {"self"}
-
-
-def settings_kwargs(settings: Any) -> dict[str, Any]:
-    """Read worker options from an arq-style settings class (or dict), ignoring unrelated attributes."""
-    data = (
-        settings
-        if isinstance(settings, dict)
-        else {k: getattr(settings, k) for k in dir(settings) if not k.startswith("__")}
-    )
-    return {k: v for k, v in data.items() if k in _OUR_OPTIONS | _ARQ_OPTIONS}
-
-
-def create_worker(settings: Any, **overrides: Any) -> Worker:
-    """Build a Worker from a settings class, with keyword overrides (None values are ignored)."""
-    options = {**settings_kwargs(settings), **{k: v for k, v in overrides.items() if v is not None}}
-    return Worker(**options)

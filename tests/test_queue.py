@@ -448,3 +448,16 @@ async def test_slow_poll_picks_up_plain_arq_enqueues(redis_url: str, run_worker:
             assert await arq_job.result(timeout=5, poll_delay=0.05) == 11
     finally:
         await pool.aclose()
+
+
+async def test_worker_publishes_heartbeat_and_arq_health_key(client: Client, run_worker: Any) -> None:
+    async with run_worker([add], health_check_interval=60) as worker:
+        job = await client.enqueue("add", 1, 1)
+        assert await job.result(timeout=5) == 2  # type: ignore[union-attr]
+        await worker._heartbeat().beat(worker._counters(), with_health_key=True)
+        beat = await client.redis.hgetall(client.keys.worker(worker.worker_id))
+        health = await client.redis.get(worker.health_check_key)
+    assert beat[b"queue"] == b"arq:queue" and int(beat[b"pid"]) > 0
+    assert b"j_complete=1" in beat[b"info"]
+    assert health is not None and b"j_complete=1" in health and b"queued=0" in health
+    assert await client.redis.exists(client.keys.worker(worker.worker_id)) == 0  # removed at close
