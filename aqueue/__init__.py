@@ -25,6 +25,7 @@ from aqueue.errors import (
     WorkflowError,
 )
 from aqueue.jobs import Job, JobResult, JobStatus
+from aqueue.progress import Progress
 from aqueue.scheduler import cron
 from aqueue.serialization import PickleSerializer, job_deserializer, job_serializer
 from aqueue.tasks import Backoff, Retry, Task, task
@@ -47,6 +48,7 @@ __all__ = [
     "JobTimeout",
     "MaxTriesExceeded",
     "PickleSerializer",
+    "Progress",
     "RedisSettings",
     "RedisUnavailableError",
     "ResultNotFound",

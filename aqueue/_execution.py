@@ -11,6 +11,7 @@ from typing import Any
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 
+from aqueue._keys import Keys
 from aqueue._queue_ops import ClaimedJob, Outcome, now_ms
 from aqueue.errors import (
     DeserializationError,
@@ -20,6 +21,7 @@ from aqueue.errors import (
     UnknownTaskError,
 )
 from aqueue.jobs import ms_to_datetime
+from aqueue.progress import progress_reporter
 from aqueue.tasks import Task
 
 logger = logging.getLogger("aqueue.worker")
@@ -66,10 +68,12 @@ class JobRunner:
         defaults: Defaults,
         on_job_start: Hook = None,
         on_job_end: Hook = None,
+        keys: Keys | None = None,
     ) -> None:
         self.functions, self.tasks, self.queue, self.ctx = functions, tasks, queue, ctx
         self.serializer, self.deserializer, self.defaults = serializer, deserializer, defaults
         self.on_job_start, self.on_job_end = on_job_start, on_job_end
+        self.keys = keys or Keys()
 
     async def run(self, job: ClaimedJob, aborting: Callable[[], bool]) -> Outcome:
         """Run ``job``; ``aborting()`` tells whether a cancellation came from ``Job.abort``."""
@@ -133,6 +137,7 @@ class JobRunner:
             "score": job.score,
             "queue_name": self.queue,
             "envelope": attempt.envelope,
+            "progress": progress_reporter(self.ctx["redis"], self.keys, job.job_id, self.serializer),
         }
         cron = attempt.envelope.get("cron")
         if cron:  # a scheduled run: which cron job, and the slot it is for

@@ -19,6 +19,7 @@ key                        type                              holds
 ``{p}dead``                sorted set                        dead-lettered ids → time
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
+``{p}progress:{id}``       string, expiring; channel         a job's latest progress report
 ``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
@@ -65,6 +66,10 @@ class Keys:
     def deliveries(self, job_id: str) -> str:
         """Return the list of a job's deliveries that have not ended in an outcome."""
         return f"{self.prefix}deliveries:{job_id}"
+
+    def progress(self, job_id: str) -> str:
+        """Return the key (and pub/sub channel) of a job's latest progress."""
+        return f"{self.prefix}progress:{job_id}"
 
     def result(self, job_id: str) -> str:
         """Return the key of a job's result envelope."""

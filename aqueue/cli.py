@@ -115,6 +115,57 @@ def enqueue(
     run_async(run())
 
 
+@main.command()
+@click.option("--queue", "queue_name", help="Queue to count (default: the default queue).")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def status(queue_name: str | None, redis_url: str | None) -> None:
+    """Show a queue's size and the live workers."""
+    from aqueue.client import Client
+    from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
+
+    async def fetch() -> tuple[QueueStats, list[WorkerInfo]]:
+        async with Client(redis_url) as client:
+            return await queue_stats(client, queue_name), await live_workers(client)
+
+    stats, workers = run_async(fetch())
+    click.echo(
+        f"queue {stats.queue}: {stats.due} due, {stats.later_or_running} deferred or running; "
+        f"{stats.dead} dead letters"
+    )
+    click.echo(f"{len(workers)} live workers" + (":" if workers else ""))
+    for w in workers:
+        click.echo(
+            f"  {w.worker_id}  {w.host} pid {w.pid}  {w.queue}  {w.info}  "
+            f"(beat {w.seconds_since_beat:.0f}s ago)"
+        )
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--queue", "queue_name", help="The job's queue (default: the default queue).")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
+    """Show one job: status, latest progress, result."""
+    from aqueue.client import Client
+    from aqueue.monitor import JobView, job_view
+
+    async def fetch() -> JobView:
+        async with Client(redis_url) as client:
+            return await job_view(client, job_id, queue_name)
+
+    view = run_async(fetch())
+    click.echo(f"job {view.job_id}: {view.status.value}")
+    if view.progress is not None:
+        click.echo(
+            f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"
+        )
+    if view.result is not None:
+        outcome = "ok" if view.result.success else "failed"
+        click.echo(f"result ({outcome}, try {view.result.job_try}): {view.result.result!r}")
+
+
 @main.group()
 def dead() -> None:
     """Dead letters: jobs that were delivered too often without finishing."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from arq.jobs import JobStatus
 
 from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, TaskError
+from aqueue.progress import Progress, read_progress
 
 if TYPE_CHECKING:
     from aqueue.client import Client
@@ -158,6 +159,12 @@ class Job:
         except (JobTimeout, ResultNotFound):
             return False
         return not info.success and isinstance(info.result, JobAborted | asyncio.CancelledError)
+
+    async def progress(self) -> Progress | None:
+        """Return the latest progress the task reported (``ctx["progress"]``), or None."""
+        return await read_progress(
+            self._client.redis, self._client.keys, self.job_id, self._client.job_deserializer
+        )
 
     async def info(self) -> dict[str, Any] | None:
         """Return the job's envelope while queued or running (None once finished or gone)."""

@@ -238,6 +238,7 @@ class Worker(arq.worker.Worker):
             deserializer=self.job_deserializer or serialization.job_deserializer,
             defaults=defaults,
             on_job_start=self.on_job_start,
+            keys=self.keys,
             on_job_end=self.on_job_end,
         )
 

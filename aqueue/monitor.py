@@ -1,0 +1,95 @@
+"""Looking at a live system: queue sizes, live workers, one job's state (``aqueue status``/``aqueue job``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aqueue.jobs import JobResult, JobStatus
+from aqueue.progress import Progress
+
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
+__all__ = ["JobView", "QueueStats", "WorkerInfo", "job_view", "live_workers", "queue_stats"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker, from its heartbeat hash."""
+
+    worker_id: str
+    host: str
+    pid: int
+    queue: str
+    info: str
+    seconds_since_beat: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A queue's jobs: due now, scheduled later or leased (running), and dead letters overall."""
+
+    queue: str
+    due: int
+    later_or_running: int
+    dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """Everything known about one job."""
+
+    job_id: str
+    status: JobStatus
+    progress: Progress | None
+    result: JobResult | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
+    """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
+    queue = client.keys.queue(queue_name) if queue_name else client.default_queue
+    now = int(time.time() * 1000)
+    async with client.redis.pipeline(transaction=False) as pipe:
+        pipe.zcount(queue, "-inf", now)
+        pipe.zcard(queue)
+        pipe.zcard(client.keys.dead)
+        due, total, dead = await pipe.execute()
+    return QueueStats(queue, due, total - due, dead)
+
+
+async def live_workers(client: Client) -> list[WorkerInfo]:
+    """Return workers whose heartbeat is fresh (their hash expires 15 s after their last beat)."""
+    keys = [k async for k in client.redis.scan_iter(match=client.keys.worker("*"), count=500)]
+    async with client.redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)
+        rows: list[dict[bytes, bytes]] = await pipe.execute()
+    prefix = len(client.keys.worker(""))
+    now = time.time() * 1000
+    return sorted(
+        (
+            WorkerInfo(
+                _text(key)[prefix:],
+                _text(row.get(b"host", b"")),
+                int(row.get(b"pid", 0)),
+                _text(row.get(b"queue", b"")),
+                _text(row.get(b"info", b"")),
+                (now - int(row.get(b"heartbeat_ms", 0))) / 1000,
+            )
+            for key, row in zip(keys, rows, strict=True)
+            if row
+        ),
+        key=lambda w: w.worker_id,
+    )
+
+
+async def job_view(client: Client, job_id: str, queue_name: str | None = None) -> JobView:
+    """Return a job's status, latest progress and, once finished, its result record."""
+    job = client.job(job_id, queue_name)
+    return JobView(job_id, await job.status(), await job.progress(), await job.result_info())
