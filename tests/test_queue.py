@@ -461,3 +461,12 @@ async def test_worker_publishes_heartbeat_and_arq_health_key(client: Client, run
     assert b"j_complete=1" in beat[b"info"]
     assert health is not None and b"j_complete=1" in health and b"queued=0" in health
     assert await client.redis.exists(client.keys.worker(worker.worker_id)) == 0  # removed at close
+
+
+async def test_scripts_are_reloaded_after_script_flush(client: Client, run_worker: Any) -> None:
+    async with run_worker([add]):
+        first = await client.enqueue("add", 1, 1)
+        assert await first.result(timeout=5) == 2  # type: ignore[union-attr]
+        await client.redis.script_flush()  # as after a Redis restart: every cached script is gone
+        again = await client.enqueue("add", 2, 2)
+        assert await again.result(timeout=5) == 4  # type: ignore[union-attr]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
-from aqueue._scripts import register, source
+from aqueue._scripts import FastScript, register, source
 
 
-def _cron(redis: Redis, name: str) -> AsyncScript:
+def _cron(redis: Redis, name: str) -> FastScript:
     return register(redis, source("cron_lib"), source(name))
 
 
