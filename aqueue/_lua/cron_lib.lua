@@ -16,11 +16,7 @@ end
 
 local function cron_enqueue(prefix, hkey, queue, id, payload, score, ttl, run_ms)
   -- Write one run's job (unless its id exists, arq-style) and make it the job's current run.
-  local jkey = prefix .. 'job:' .. id
-  if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) == 0 then
-    redis.call('SET', jkey, payload, 'PX', ttl)
-    redis.call('ZADD', queue, score, id)
-  end
+  aq_write_job(prefix, queue, id, payload, score, ttl)
   redis.call('HSET', hkey, 'current', id, 'last_run_ms', run_ms)
   redis.call('HINCRBY', hkey, 'runs', 1)
 end

@@ -23,12 +23,26 @@ local function aq_wake(prefix, queue)
   return #idle
 end
 
+local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
+  -- Write a job and queue it at `score`, arq-style: not if its job or result key exists (returns 0).
+  -- ttl_ms nil or <= 0: no expiry (a workflow node's job lives as long as its run).
+  local jkey = prefix .. 'job:' .. id
+  if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
+  if ttl_ms and tonumber(ttl_ms) > 0 then
+    redis.call('SET', jkey, payload, 'PX', ttl_ms)
+  else
+    redis.call('SET', jkey, payload)
+  end
+  redis.call('ZADD', queue, score, id)
+  return 1
+end
+
 local function aq_claim_for(prefix, queue, id, worker, lease, now)
-  -- Claim job `id` for `worker`: token, lease, try and delivery history. Returns the try.
+  -- Claim queued job `id` for `worker`: token, lease, try and delivery history. Returns the try.
   local tries = redis.call('INCR', prefix .. 'retry:' .. id)
   redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
   redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
-  redis.call('ZADD', queue, 'XX', now + lease, id)
+  redis.call('ZADD', queue, now + lease, id)
   redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
   redis.call('PEXPIRE', prefix .. 'deliveries:' .. id, 86400000)
   return tries

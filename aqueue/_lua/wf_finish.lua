@@ -11,12 +11,9 @@ local worker, lease, limit = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local flags, claimed = {}, {}
 
 local function claim_direct(id, payload)
-  local tries = redis.call('INCR', prefix .. 'retry:' .. id)
-  redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
-  redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
-  redis.call('ZADD', queue, now + lease, id)
-  redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
-  redis.call('PEXPIRE', prefix .. 'deliveries:' .. id, 86400000)
+  -- Write the released job and claim it for this worker; its payload goes back in the reply.
+  if aq_write_job(prefix, queue, id, payload, now, nil) == 0 then return end
+  local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
   for _, v in ipairs({id, payload, now, tries, 0}) do claimed[#claimed + 1] = v end
 end
 
@@ -26,8 +23,6 @@ local function release(run, node)
   local payload = spec.pre .. wf_render(prefix, run, spec['in']) .. spec.post .. now .. '}'
   redis.call('HSET', wf_key(prefix, run, ':state'), node, 'queued')
   if spec.q == queue and #claimed < limit * 5 then
-    if redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then return end
-    redis.call('SET', prefix .. 'job:' .. id, payload)
     claim_direct(id, payload)
   else
     wf_enqueue(prefix, spec.q, id, payload, now, nil)

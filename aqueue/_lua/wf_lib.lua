@@ -37,17 +37,9 @@ local function wf_end(prefix, run, state, now)
 end
 
 local function wf_enqueue(prefix, queue, id, payload, now, ttl_ms)
-  -- ttl_ms nil: no expiry (a node's job lives as long as its run; the run's end deletes it)
-  local jkey = prefix .. 'job:' .. id
-  if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
-  if ttl_ms then
-    redis.call('SET', jkey, payload, 'PX', ttl_ms)
-  else
-    redis.call('SET', jkey, payload)
-  end
-  redis.call('ZADD', queue, now, id)
+  -- Queue a job due now and wake the queue's idle workers (ttl_ms nil: no expiry).
+  aq_write_job(prefix, queue, id, payload, now, ttl_ms)
   aq_wake(prefix, queue)
-  return 1
 end
 
 local function wf_sweep(prefix, run, abort_running, now)
