@@ -1,4 +1,7 @@
-"""arq's job envelope, built in one place: ``{"t": try, "f": name, "a": args, "k": kwargs, "et": ms}``.
+"""arq's envelopes, built in one place.
+
+A job: ``{"t": try, "f": name, "a": args, "k": kwargs, "et": enqueue ms}``; its result adds
+``{"s": success, "r": value or exception, "st": start ms, "ft": finish ms, "q": queue, "id": job id}``.
 
 Extra keys ride along (plain arq ignores them): ``wf`` (workflow run and node), ``m`` (map mode),
 ``cron`` (cron job name and slot).
@@ -32,3 +35,33 @@ def encode_job(
         raise SerializationError(f"cannot enqueue {name!r}: {e}") from e
     except Exception as e:
         raise SerializationError(f"cannot enqueue {name!r}: {type(e).__name__}: {e}") from e
+
+
+def result_envelope(
+    *,
+    job_id: str,
+    name: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    job_try: int,
+    enqueue_ms: int,
+    success: bool,
+    value: Any,
+    start_ms: int,
+    finish_ms: int,
+    queue: str,
+) -> dict[str, Any]:
+    """Return arq's result envelope (encode it with the job serializer)."""
+    return {
+        "t": job_try,
+        "f": name,
+        "a": list(args),
+        "k": kwargs,
+        "et": enqueue_ms,
+        "s": success,
+        "r": value,
+        "st": start_ms,
+        "ft": finish_ms,
+        "q": queue,
+        "id": job_id,
+    }

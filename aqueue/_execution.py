@@ -11,6 +11,7 @@ from typing import Any
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 
+from aqueue._envelope import result_envelope
 from aqueue._keys import Keys
 from aqueue._queue_ops import ClaimedJob, Outcome, now_ms
 from aqueue.errors import (
@@ -252,19 +253,19 @@ class JobRunner:
         return int(keep_s * 1000)
 
     def _encode_result(self, job: ClaimedJob, attempt: Attempt, success: bool, value: Any) -> bytes:
-        envelope = {
-            "t": job.job_try,
-            "f": attempt.name,
-            "a": attempt.args,
-            "k": attempt.kwargs,
-            "et": attempt.enqueue_ms,
-            "s": success,
-            "r": value,
-            "st": attempt.start_ms,
-            "ft": now_ms(),
-            "q": self.queue,
-            "id": job.job_id,
-        }
+        envelope = result_envelope(
+            job_id=job.job_id,
+            name=attempt.name,
+            args=attempt.args,
+            kwargs=attempt.kwargs,
+            job_try=job.job_try,
+            enqueue_ms=attempt.enqueue_ms,
+            success=success,
+            value=value,
+            start_ms=attempt.start_ms,
+            finish_ms=now_ms(),
+            queue=self.queue,
+        )
         try:
             return self.serializer(envelope)
         except Exception as e:

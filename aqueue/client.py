@@ -18,7 +18,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
 
 from aqueue import serialization
-from aqueue._envelope import encode_job
+from aqueue._envelope import encode_job, result_envelope
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
 from aqueue._redis import RedisLike, connect, resolve_settings, translate_errors
@@ -216,19 +216,20 @@ class Client:
     async def abort_job(self, job_id: str, queue_key: str) -> str:
         """Abort ``job_id``: returns 'aborted' (was waiting), 'flagged' (running) or 'missing'."""
         now = _now_ms()
-        aborted = {
-            "t": 0,
-            "f": "<aborted>",
-            "a": [],
-            "k": {},
-            "et": now,
-            "s": False,
-            "r": JobAborted(f"job {job_id} was aborted before it started"),
-            "st": now,
-            "ft": now,
-            "q": queue_key,
-            "id": job_id,
-        }
+        error = JobAborted(f"job {job_id} was aborted before it started")
+        aborted = result_envelope(
+            job_id=job_id,
+            name="<aborted>",
+            args=(),
+            kwargs={},
+            job_try=0,
+            enqueue_ms=now,
+            success=False,
+            value=error,
+            start_ms=now,
+            finish_ms=now,
+            queue=queue_key,
+        )
         argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
         with translate_errors(self.settings):
             state = await self.scripts.abort(args=argv)

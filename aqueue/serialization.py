@@ -232,19 +232,6 @@ def job_deserializer(data: bytes) -> Any:
     return unpack(raw) if _TAG_BYTES in data else raw
 
 
-def loads_raw(data: bytes) -> Any:
-    """Decode JSON without restoring tags (the worker keeps envelopes in this form)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise DeserializationError(f"payload is not valid JSON ({e}); is it from another serializer?") from e
-
-
-def has_tags(data: bytes) -> bool:
-    """Return whether encoded ``data`` holds tagged values that :func:`unpack` must restore."""
-    return _TAG_BYTES in data
-
-
 class PickleSerializer:
     """Pickle, signed with HMAC-SHA256: an explicit opt-in for Python objects JSON cannot carry.
 
