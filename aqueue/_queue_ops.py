@@ -9,6 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from aqueue._keys import Keys
+from aqueue._redis import text
 from aqueue._scripts import Scripts
 
 
@@ -53,10 +54,6 @@ def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
     return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, f"{worker_id}:{int(tries)}")
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class QueueOps:
     """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``."""
 
@@ -86,7 +83,7 @@ class QueueOps:
         head = reply[-1]
         jobs = [
             ClaimedJob(
-                job_id=_text(reply[i]),
+                job_id=text(reply[i]),
                 payload=reply[i + 1],
                 score=int(float(reply[i + 2])),
                 job_try=int(reply[i + 3]),
@@ -111,7 +108,7 @@ class QueueOps:
         for job_id, token in held:
             argv += [job_id, token]
         reply: list[Any] = await self.scripts.renew(args=argv)
-        return [(_text(reply[i]), _text(reply[i + 1])) for i in range(0, len(reply), 2)]
+        return [(text(reply[i]), text(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     async def release(self, held: list[tuple[str, str]]) -> int:
         """Retire: leave the idle set and hand claimed jobs (and unread handed-over ones) back, due now.

@@ -23,6 +23,7 @@ __all__ = [
     "connect",
     "describe",
     "resolve_settings",
+    "text",
     "translate_errors",
 ]
 
@@ -56,6 +57,13 @@ def resolve_settings(value: RedisLike = None) -> RedisSettings:
         raise ConfigurationError(
             f"invalid Redis URL {url!r}: use redis://host:port/db, rediss://… or unix:///path"
         ) from e
+
+
+def text(value: bytes | str | None, errors: str = "strict") -> str:
+    """Return a redis-py reply (bytes, str or None) as str; None becomes ""."""
+    if value is None:
+        return ""
+    return value.decode(errors=errors) if isinstance(value, bytes) else value
 
 
 def describe(settings: RedisSettings) -> str:

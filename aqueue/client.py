@@ -21,7 +21,7 @@ from aqueue import serialization
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
-from aqueue._redis import RedisLike, connect, resolve_settings, translate_errors
+from aqueue._redis import RedisLike, connect, resolve_settings, text, translate_errors
 from aqueue._scripts import Scripts
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
@@ -233,7 +233,7 @@ class Client:
         argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
         with translate_errors(self.settings):
             state = await self.scripts.abort(args=argv)
-        return state.decode() if isinstance(state, bytes) else str(state)
+        return text(state)
 
     async def run(self, workflow: Any, **options: Any) -> Any:
         """Start a workflow (chain, group, chord, …) and return its run handle."""

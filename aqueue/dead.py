@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from aqueue._redis import text
 from aqueue._scripts import register, source
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ class DeadJob:
     dead_at_ms: int
     tries: int
     history: tuple[str, ...]
-
-
-def _text(value: bytes | None) -> str:
-    return "" if value is None else value.decode(errors="replace")
 
 
 def _function(client: Client, payload: bytes | None) -> str:
@@ -62,7 +59,7 @@ def _dead_job(client: Client, job_id: str, row: dict[bytes, Any]) -> DeadJob:
     return DeadJob(
         job_id,
         _function(client, row.get(b"payload")),
-        _text(row.get(b"queue")),
+        text(row.get(b"queue"), errors="replace"),
         int(row.get(b"dead_at") or 0),
         int(row.get(b"tries") or 0),
         tuple(history) if isinstance(history, list) else (),
@@ -72,7 +69,7 @@ def _dead_job(client: Client, job_id: str, row: dict[bytes, Any]) -> DeadJob:
 async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> int:
     """Requeue the given dead jobs (all of them when None), due now; return how many were requeued."""
     if job_ids is None:
-        job_ids = [i.decode() for i in await client.redis.zrange(client.keys.dead, 0, -1)]
+        job_ids = [text(i) for i in await client.redis.zrange(client.keys.dead, 0, -1)]
     if not job_ids:
         return 0
     script = register(client.redis, source("dead_requeue"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aqueue._redis import text
 from aqueue.jobs import JobResult, JobStatus
 from aqueue.progress import Progress
 
@@ -47,10 +48,6 @@ class JobView:
     result: JobResult | None
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
     queue = client.keys.queue(queue_name) if queue_name else client.default_queue
@@ -75,11 +72,11 @@ async def live_workers(client: Client) -> list[WorkerInfo]:
     return sorted(
         (
             WorkerInfo(
-                _text(key)[prefix:],
-                _text(row.get(b"host", b"")),
+                text(key)[prefix:],
+                text(row.get(b"host", b"")),
                 int(row.get(b"pid", 0)),
-                _text(row.get(b"queue", b"")),
-                _text(row.get(b"info", b"")),
+                text(row.get(b"queue", b"")),
+                text(row.get(b"info", b"")),
                 (now - int(row.get(b"heartbeat_ms", 0))) / 1000,
             )
             for key, row in zip(keys, rows, strict=True)

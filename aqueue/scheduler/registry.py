@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from aqueue._envelope import encode_job
+from aqueue._redis import text
 from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler.definition import CronJob
 from aqueue.scheduler.keys import CronKeys
@@ -72,12 +73,6 @@ async def register_jobs(
         await pipe.execute()
 
 
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _moment(value: str, zone: tzinfo) -> datetime | None:
     return datetime.fromtimestamp(int(value) / 1000, UTC).astimezone(zone) if value else None
 
@@ -111,7 +106,7 @@ class CronEntry:
     @classmethod
     def from_hash(cls, name: str, raw: Mapping[bytes | str, bytes | str]) -> CronEntry:
         """Build an entry from a registry hash (as HGETALL returns it)."""
-        h = {_text(k): _text(v) for k, v in raw.items()}
+        h = {text(k): text(v) for k, v in raw.items()}
         zone = _zone(h.get("tz", ""))
         duration = h.get("last_duration_ms", "")
         return cls(
@@ -153,7 +148,7 @@ class CronEntry:
 
 async def read_entries(redis: Redis, keys: CronKeys) -> list[CronEntry]:
     """Return every registered cron job, sorted by name."""
-    names = sorted(_text(n) for n in await redis.smembers(keys.index))  # type: ignore[misc]
+    names = sorted(text(n) for n in await redis.smembers(keys.index))  # type: ignore[misc]
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.hgetall(keys.job(name))
@@ -209,7 +204,7 @@ async def trigger(client: Client, name: str) -> Job:
     """
     keys = _cron_keys(client)
     fields = await client.redis.hmget(keys.job(name), ["task", "queue", "call", "id_prefix"])  # type: ignore[misc]
-    task, queue, call, prefix = (_text(f) for f in fields)
+    task, queue, call, prefix = (text(f) for f in fields)
     if not task:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
     now = int(time.time() * 1000)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
+from aqueue._redis import text
 from aqueue._scripts import register, source
 from aqueue.errors import SerializationError
 from aqueue.workflows.failure import failure_info
@@ -42,7 +43,7 @@ class WorkflowContinuations:
         return flags, claimed
 
     def _claimed(self, fields: list[Any]) -> ClaimedJob:
-        job_id = fields[0].decode() if isinstance(fields[0], bytes) else str(fields[0])
+        job_id = text(fields[0])
         tries = int(fields[3])
         return ClaimedJob(job_id, fields[1], int(fields[2]), tries, False, f"{self.ops.worker_id}:{tries}")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import WatchError
 
+from aqueue._redis import text
 from aqueue._scripts import register, source
 from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
 from aqueue.jobs import wait_until
@@ -28,10 +29,6 @@ __all__ = ["NodeStatus", "WorkflowRun", "WorkflowStatus", "start_workflow"]
 
 DEFAULT_TTL = timedelta(days=1)
 SUFFIXES = ("", ":spec", ":pending", ":state", ":results", ":times", ":errors")
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +84,7 @@ class WorkflowRun:
             raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
         if state == b"running":
             return None
-        return _text(state) or "", (result, error)
+        return text(state), (result, error)
 
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its final result or re-raise the failing node's error."""
@@ -125,7 +122,7 @@ class WorkflowRun:
         )
         return WorkflowStatus(
             self.run_id,
-            _text(meta[b"state"]) or "",
+            text(meta[b"state"]),
             nodes,
             _int(meta.get(b"started_ms")),
             _int(meta.get(b"finished_ms")),
@@ -155,7 +152,7 @@ class _Snapshot:
 
     def node(self, node: int, spec: dict[str, Any]) -> NodeStatus:
         key = str(node).encode()
-        state = "running" if node in self.running else (_text(self.states.get(key)) or "waiting")
+        state = "running" if node in self.running else (text(self.states.get(key)) or "waiting")
         started = finished = tries = None
         if key in self.times:
             started, finished, tries = (int(x) for x in self.times[key].split(b","))
