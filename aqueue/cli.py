@@ -5,15 +5,20 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from aqueue._imports import import_string
 from aqueue.errors import AqueueError
 
+if TYPE_CHECKING:
+    from aqueue._redis import RedisLike
+    from aqueue.client import Client
+
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def friendly(func: F) -> F:
@@ -46,6 +51,17 @@ def run_async(coro: Any) -> Any:
     import uvloop
 
     return uvloop.run(coro)
+
+
+def with_client(redis: RedisLike, action: Callable[[Client], Awaitable[T]]) -> T:
+    """Run ``action`` with a client on ``redis`` (URL, RedisSettings, or None for AQUEUE_REDIS_URL)."""
+    from aqueue.client import Client
+
+    async def main() -> T:
+        async with Client(redis) as client:
+            return await action(client)
+
+    return run_async(main())  # type: ignore[no-any-return]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,24 +111,21 @@ def enqueue(
     """Enqueue TASK by name; each ARG is parsed as JSON when it can be (else passed as a string)."""
     import orjson
 
-    from aqueue.client import Client
-
     def parse(text: str) -> Any:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             return text
 
-    async def run() -> None:
-        async with Client(redis_url) as client:
-            job = await client.enqueue(task, *map(parse, args), _queue_name=queue_name)
-            if job is None:
-                raise AqueueError("a job with that id already exists")
-            click.echo(job.job_id)
-            if wait is not None:
-                click.echo(repr(await job.result(timeout=wait)))
+    async def run(client: Client) -> None:
+        job = await client.enqueue(task, *map(parse, args), _queue_name=queue_name)
+        if job is None:
+            raise AqueueError("a job with that id already exists")
+        click.echo(job.job_id)
+        if wait is not None:
+            click.echo(repr(await job.result(timeout=wait)))
 
-    run_async(run())
+    with_client(redis_url, run)
 
 
 @main.command()
@@ -121,14 +134,12 @@ def enqueue(
 @friendly
 def status(queue_name: str | None, redis_url: str | None) -> None:
     """Show a queue's size and the live workers."""
-    from aqueue.client import Client
     from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
 
-    async def fetch() -> tuple[QueueStats, list[WorkerInfo]]:
-        async with Client(redis_url) as client:
-            return await queue_stats(client, queue_name), await live_workers(client)
+    async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
+        return await queue_stats(client, queue_name), await live_workers(client)
 
-    stats, workers = run_async(fetch())
+    stats, workers = with_client(redis_url, fetch)
     click.echo(
         f"queue {stats.queue}: {stats.due} due, {stats.later_or_running} deferred or running; "
         f"{stats.dead} dead letters"
@@ -148,14 +159,9 @@ def status(queue_name: str | None, redis_url: str | None) -> None:
 @friendly
 def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
     """Show one job: status, latest progress, result."""
-    from aqueue.client import Client
-    from aqueue.monitor import JobView, job_view
+    from aqueue.monitor import job_view
 
-    async def fetch() -> JobView:
-        async with Client(redis_url) as client:
-            return await job_view(client, job_id, queue_name)
-
-    view = run_async(fetch())
+    view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.progress is not None:
         click.echo(
@@ -177,14 +183,9 @@ def dead() -> None:
 @friendly
 def dead_list(redis_url: str | None, limit: int) -> None:
     """List dead jobs with their delivery history."""
-    from aqueue.client import Client
-    from aqueue.dead import DeadJob, list_dead
+    from aqueue.dead import list_dead
 
-    async def fetch() -> list[DeadJob]:
-        async with Client(redis_url) as client:
-            return await list_dead(client, limit)
-
-    jobs = run_async(fetch())
+    jobs = with_client(redis_url, lambda client: list_dead(client, limit))
     if not jobs:
         click.echo("no dead jobs")
     for job in jobs:
@@ -201,17 +202,13 @@ def dead_list(redis_url: str | None, limit: int) -> None:
 @friendly
 def dead_requeue(job_ids: tuple[str, ...], everything: bool, redis_url: str | None) -> None:
     """Put dead jobs (JOB_IDS, or --all) back on their queues."""
-    from aqueue.client import Client
     from aqueue.dead import requeue_dead
 
     if not job_ids and not everything:
         raise click.UsageError("give job ids or --all")
 
-    async def requeue() -> int:
-        async with Client(redis_url) as client:
-            return await requeue_dead(client, None if everything else list(job_ids))
-
-    click.echo(f"requeued {run_async(requeue())} jobs")
+    count = with_client(redis_url, lambda client: requeue_dead(client, None if everything else list(job_ids)))
+    click.echo(f"requeued {count} jobs")
 
 
 def _mount_groups() -> None:

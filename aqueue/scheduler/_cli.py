@@ -5,7 +5,6 @@ Mounted into the main CLI with ``from aqueue.scheduler._cli import cron``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -108,16 +107,12 @@ def _checked_jobs(jobs: object, path: str) -> list[CronJob]:
 def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:
     """Run ``action`` with a client on ``redis_url`` (one connection attempt); errors exit 1."""
     from aqueue._redis import CONNECTION_ERRORS, describe, resolve_settings
-    from aqueue.client import Client
-
-    async def main() -> T:
-        async with Client(settings) as client:
-            return await action(client)
+    from aqueue.cli import with_client as run_with_client
 
     try:
         settings = resolve_settings(redis_url)
-        settings.conn_retries = 0
-        return asyncio.run(main())
+        settings.conn_retries = 0  # one connection attempt
+        return run_with_client(settings, action)
     except AqueueError as error:
         fail(str(error), code=1)
     except CONNECTION_ERRORS as error:

@@ -62,19 +62,12 @@ def workflow() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(run_id: str, redis_url: str | None, as_json: bool) -> None:
     """Print the DAG of RUN_ID with each node's state, timing and error."""
-    from aqueue.cli import friendly, run_async
+    from aqueue.cli import friendly, with_client
+    from aqueue.workflows.run import WorkflowRun
 
     @friendly
     def run() -> None:
-        status = run_async(_fetch(run_id, redis_url))
+        status = with_client(redis_url, lambda client: WorkflowRun(run_id, client).status())
         click.echo(orjson.dumps(dataclasses.asdict(status)).decode() if as_json else format_status(status))
 
     run()
-
-
-async def _fetch(run_id: str, redis_url: str | None) -> WorkflowStatus:
-    from aqueue.client import Client
-    from aqueue.workflows.run import WorkflowRun
-
-    async with Client(redis_url) as client:
-        return await WorkflowRun(run_id, client).status()
