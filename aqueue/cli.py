@@ -88,12 +88,8 @@ def worker(settings: str, verbose: bool, **overrides: Any) -> None:
     settings_cls = import_string(settings)
     setup_logging(verbose)
 
-    async def run() -> None:
-        w = create_worker(settings_cls, **overrides)
-        try:
-            await w.main()
-        finally:
-            await w.close()
+    async def run() -> None:  # the worker is built inside the running loop
+        await create_worker(settings_cls, **overrides).serve()
 
     run_async(run())
 

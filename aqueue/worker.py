@@ -134,9 +134,10 @@ class Worker(arq.worker.Worker):
         """Run until stopped (blocking), on uvloop, then close connections."""
         import uvloop
 
-        uvloop.run(self._run_and_close())
+        uvloop.run(self.serve())
 
-    async def _run_and_close(self) -> None:
+    async def serve(self) -> None:
+        """Run until stopped, then close connections (what ``aqueue worker`` does)."""
         try:
             await self.main()
         finally:
