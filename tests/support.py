@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from tests.conftest import ROOT, aqueue_cli, subprocess_env
 
 
 async def eventually(check: Callable[[], Any], what: str, timeout: float = 10, interval: float = 0.02) -> Any:
@@ -52,3 +55,26 @@ class LoggedProcess:
     def alive(self) -> bool:
         """Return whether the child is still running."""
         return self.proc.poll() is None
+
+
+def run_beside_worker(
+    script: str, settings: str, redis_url: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess[str], subprocess.Popen[str], str]:
+    """Run ``python script`` while a ``settings`` worker process runs; stop the worker (SIGTERM) after.
+
+    Returns the script's completed process, the worker process and the worker's output.
+    """
+    worker = aqueue_cli("worker", settings, redis_url=redis_url)
+    try:
+        done = subprocess.run(
+            [sys.executable, script],
+            cwd=ROOT,
+            env=subprocess_env(redis_url),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        worker.terminate()
+        worker_out, _ = worker.communicate(timeout=30)
+    return done, worker, worker_out

@@ -6,7 +6,10 @@ import ast
 import subprocess
 import sys
 
-from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.conftest import ROOT
+from tests.support import run_beside_worker
+
+SETTINGS = "examples.tasks.WorkerSettings"
 
 
 def test_producer_never_imports_task_code() -> None:
@@ -17,19 +20,9 @@ def test_producer_never_imports_task_code() -> None:
 
 
 def test_worker_and_producer_run_as_written(redis_url: str) -> None:
-    worker = aqueue_cli("worker", "examples.tasks.WorkerSettings", redis_url=redis_url)
-    try:
-        done = subprocess.run(
-            [sys.executable, "examples/producer.py"],
-            cwd=ROOT,
-            env=subprocess_env(redis_url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        worker.terminate()
-        worker_out, _ = worker.communicate(timeout=30)
+    done, worker, worker_out = run_beside_worker(
+        "examples/producer.py", "examples.tasks.WorkerSettings", redis_url
+    )
     assert done.returncode == 0, done.stderr
     assert "add: [0, 11, 22, 33, 44]" in done.stdout
     assert "images.resize: {'image_id': 42, 'width': 320, 'try': 1}" in done.stdout

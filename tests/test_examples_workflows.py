@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.conftest import ROOT
+from tests.support import run_beside_worker
 
 SCRIPT = ROOT / "examples" / "workflows.py"
+SETTINGS = "examples.tasks.WorkerSettings"
 
 
 def test_workflows_example_never_imports_task_code() -> None:
@@ -23,19 +23,7 @@ def test_workflows_example_never_imports_task_code() -> None:
 
 @pytest.mark.timeout(90)
 def test_workflows_example_runs_as_written(redis_url: str) -> None:
-    worker = aqueue_cli("worker", "examples.tasks.WorkerSettings", redis_url=redis_url)
-    try:
-        done = subprocess.run(
-            [sys.executable, str(SCRIPT)],
-            cwd=ROOT,
-            env=subprocess_env(redis_url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        worker.terminate()
-        worker_out, _ = worker.communicate(timeout=30)
+    done, worker, worker_out = run_beside_worker(str(SCRIPT), SETTINGS, redis_url)
     assert done.returncode == 0, done.stdout + done.stderr
     html = len("<html>https://example.com</html>")
     expected = [

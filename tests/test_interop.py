@@ -31,6 +31,20 @@ async def arq_pool(url: str) -> Any:
     )
 
 
+def plain_arq_worker(redis_url: str, *functions: Any, **options: Any) -> ArqWorker:
+    """A plain arq burst worker that uses aqueue's serializer."""
+    return ArqWorker(
+        functions=list(functions),
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        burst=True,
+        job_serializer=aqueue.job_serializer,
+        job_deserializer=aqueue.job_deserializer,
+        handle_signals=False,
+        poll_delay=0.05,
+        **options,
+    )
+
+
 async def test_arq_producer_to_aqueue_worker(redis_url: str, run_worker: Any) -> None:
     pool = await arq_pool(redis_url)
     try:
@@ -47,15 +61,7 @@ async def test_arq_producer_to_aqueue_worker(redis_url: str, run_worker: Any) ->
 async def test_aqueue_producer_to_arq_worker(client: Client, redis_url: str) -> None:
     job = await client.enqueue("add", 20, 22)
     assert job is not None
-    worker = ArqWorker(
-        functions=[add],
-        redis_settings=RedisSettings.from_dsn(redis_url),
-        burst=True,
-        job_serializer=aqueue.job_serializer,
-        job_deserializer=aqueue.job_deserializer,
-        handle_signals=False,
-        poll_delay=0.05,
-    )
+    worker = plain_arq_worker(redis_url, add)
     try:
         await worker.async_run()
     finally:
@@ -95,16 +101,7 @@ async def test_arq_worker_skips_job_claimed_by_aqueue(
         assert job is not None
         while await job.status() != JobStatus.in_progress:
             await asyncio.sleep(0.01)
-        theirs = ArqWorker(
-            functions=[slow],
-            redis_settings=RedisSettings.from_dsn(redis_url),
-            burst=True,
-            job_serializer=aqueue.job_serializer,
-            job_deserializer=aqueue.job_deserializer,
-            handle_signals=False,
-            poll_delay=0.05,
-            max_burst_jobs=1,
-        )
+        theirs = plain_arq_worker(redis_url, slow, max_burst_jobs=1)
         try:
             await asyncio.wait_for(theirs.async_run(), 5)
         finally:
