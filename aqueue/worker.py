@@ -292,9 +292,7 @@ class Worker(arq.worker.Worker):
             except CONNECTION_ERRORS as e:
                 if delay == 0.05:
                     logger.warning("Redis unreachable (%s: %s); retrying with backoff", type(e).__name__, e)
-                # only a stop cuts the backoff short: a pending nudge would make this a busy loop
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await self._sleep(delay)
                 delay = min(delay * 2, 5.0)
 
     async def _fetch_once(self) -> bool:
@@ -361,6 +359,14 @@ class Worker(arq.worker.Worker):
         return await self._blocking.blpop([key], timeout=timeout)  # type: ignore[arg-type,misc]
 
     async def _sleep(self, seconds: float) -> None:
+        """Sleep until a nudge (a due retry, a stop) or ``seconds`` pass.
+
+        A nudge set before this sleep was served by the claim that preceded it, so it is cleared first:
+        a stale one must not turn the sleep into a busy loop. A stop still ends the sleep at once.
+        """
+        if self._stopping.is_set():
+            return
+        self._nudge.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._nudge.wait(), seconds)
 
