@@ -29,40 +29,12 @@ from aqueue.serialization import job_deserializer
 from tests.conftest import ROOT, aqueue_cli, subprocess_env
 from tests.support import LoggedProcess, eventually
 
-READY = re.compile(r"aqueue\.worker: worker \S+ on ")
-
 
 class Child(LoggedProcess):
     """A worker child process whose combined stdout/stderr is collected by a reader thread."""
 
-    def __init__(self, proc: subprocess.Popen[str], name: str) -> None:
-        super().__init__(proc, name)
-        self.name = name
-
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
-
-    async def wait_log(self, pattern: str | re.Pattern[str], timeout: float = 20) -> re.Match[str]:
-        """Wait until the log matches ``pattern``; fail early (with the log) if the process exits."""
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
-        while True:
-            found = regex.search(self.log)
-            if found:
-                return found
-            if not self.alive():
-                await asyncio.sleep(0.2)  # let the reader catch the last lines
-                raise AssertionError(
-                    f"{self.name} exited ({self.proc.returncode}) before logging "
-                    f"{regex.pattern!r}:\n{self.log}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} did not log {regex.pattern!r} in {timeout}s:\n{self.log}")
-            await asyncio.sleep(0.02)
-
-    async def ready(self, timeout: float = 20) -> Child:
-        await self.wait_log(READY, timeout)
-        return self
 
     async def wait_exit(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -72,15 +44,6 @@ class Child(LoggedProcess):
             await asyncio.sleep(0.02)
         self._reader.join(5)
         return self.proc.returncode
-
-    def kill(self) -> None:
-        """SIGKILL (works on a SIGSTOPped process too), reap, close the pipe."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._reader.join(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 Spawn = Callable[..., Child]

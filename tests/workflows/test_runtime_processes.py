@@ -26,30 +26,12 @@ from tests.conftest import ROOT, aqueue_cli, subprocess_env
 from tests.support import LoggedProcess, eventually
 from tests.wf_tasks import ALL, CALLS, Boom
 
-READY = re.compile(r"aqueue\.worker: worker \S+ on ")
-
 
 class WorkerProcess(LoggedProcess):
     """A ``python -m aqueue worker`` child whose output is collected by a reader thread."""
 
     def __init__(self, redis_url: str, settings: str = "ShortLeaseSettings") -> None:
         super().__init__(aqueue_cli("worker", f"tests.wf_tasks.{settings}", redis_url=redis_url), "worker")
-
-    async def ready(self, timeout: float = 20) -> WorkerProcess:
-        deadline = time.monotonic() + timeout
-        while not READY.search(self.log):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker {self.proc.pid} not ready:\n{self.log}")
-            await asyncio.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._reader.join(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -65,7 +47,7 @@ def workers(redis_url: str) -> Iterator[Callable[[int], Awaitable[list[WorkerPro
         yield start
     finally:
         for w in started:
-            w.stop()
+            w.kill()
 
 
 async def marks(client: Client, key: str) -> list[tuple[int, int]]:
