@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from aqueue._keys import Keys
 from aqueue._redis import text
 from aqueue._scripts import Scripts
+from aqueue._wire import Wire
 
 
 def now_ms() -> int:
@@ -55,11 +56,17 @@ def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
 
 
 class QueueOps:
-    """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``."""
+    """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``.
 
-    def __init__(self, redis: Redis, keys: Keys, queue: str, worker_id: str, lease_ms: int) -> None:
+    Scripts run over ``wire`` when given (the lean connection), else over ``redis``.
+    """
+
+    def __init__(
+        self, redis: Redis, keys: Keys, queue: str, worker_id: str, lease_ms: int, *, wire: Wire | None = None
+    ) -> None:
         self.redis = redis
-        self.scripts = Scripts(redis)
+        self.wire = wire
+        self.scripts = Scripts(redis, wire)
         self.keys = keys
         self.queue = queue
         self.worker_id = worker_id

@@ -22,6 +22,7 @@ __all__ = [
     "RedisLike",
     "connect",
     "describe",
+    "lost_redis",
     "resolve_settings",
     "text",
     "translate_errors",
@@ -90,10 +91,15 @@ async def connect(settings: RedisSettings, *, retries: int | None = None, **pool
         settings.conn_retries, settings.conn_retry_delay = saved
 
 
+def lost_redis(settings: RedisSettings, error: BaseException) -> RedisUnavailableError:
+    """Return the error to raise when a connection error (``error``) cut a call to Redis short."""
+    return RedisUnavailableError(f"lost Redis at {describe(settings)} ({type(error).__name__}: {error})")
+
+
 @contextmanager
 def translate_errors(settings: RedisSettings) -> Iterator[None]:
     """Translate redis-py connection errors raised inside the block into RedisUnavailableError."""
     try:
         yield
     except CONNECTION_ERRORS as e:
-        raise RedisUnavailableError(f"lost Redis at {describe(settings)} ({type(e).__name__}: {e})") from e
+        raise lost_redis(settings, e) from e

@@ -21,8 +21,17 @@ from aqueue import serialization
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
-from aqueue._redis import RedisLike, connect, resolve_settings, text, translate_errors
+from aqueue._redis import (
+    CONNECTION_ERRORS,
+    RedisLike,
+    connect,
+    lost_redis,
+    resolve_settings,
+    text,
+    translate_errors,
+)
 from aqueue._scripts import Scripts
+from aqueue._wire import Wire, eligible
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
 from aqueue.tasks import TaskLike, task_name, to_seconds
@@ -87,6 +96,7 @@ class Client:
         self.job_deserializer = job_deserializer or serialization.job_deserializer
         self.expires_extra_ms = expires_extra_ms
         self._scripts: Scripts | None = None
+        self._wire: Wire | None = None
         self._notifier: Notifier | None = None
 
     async def __aenter__(self) -> Client:
@@ -107,7 +117,9 @@ class Client:
                 expires_extra_ms=self.expires_extra_ms,
             )
         if self._scripts is None:
-            self._scripts = Scripts(self._pool)
+            if self._owns_pool and eligible(self.settings):
+                self._wire = Wire(self.settings)  # the lean path for scripts; TLS/Sentinel keep redis-py
+            self._scripts = Scripts(self._pool, self._wire)
         return self
 
     async def aclose(self) -> None:
@@ -115,10 +127,12 @@ class Client:
         if self._notifier is not None:
             await self._notifier.aclose()
             self._notifier = None
+        if self._wire is not None:
+            await self._wire.aclose()
         if self._pool is not None and self._owns_pool:
             await self._pool.aclose()
         self._pool = None
-        self._scripts = None
+        self._scripts = self._wire = None
 
     @property
     def redis(self) -> ArqRedis:
@@ -159,10 +173,25 @@ class Client:
         _job_try: int | None = None,
         **kwargs: Any,
     ) -> Job | None:
-        """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists."""
-        placement = Placement(_queue_name, _defer_until, _defer_by, _expires, _job_try)
-        jobs = await self._enqueue_batch(task_name(task), [(args, kwargs, _job_id)], placement)
-        return jobs[0]
+        """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
+
+        The hot path of a producer: one Lua call, no batching structures.
+        """
+        name = task if type(task) is str else task_name(task)
+        queue = self.keys.queue(_queue_name) if _queue_name else self.default_queue
+        now = _now_ms()
+        if _defer_until is None and _defer_by is None and _expires is None:
+            score, ttl = now, self.expires_extra_ms
+        else:
+            score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
+        job_id = _job_id or uuid.uuid4().hex
+        payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
+        argv = [self.keys.prefix, queue, now, job_id, payload, score, ttl]
+        try:
+            written = await self.scripts.enqueue(args=argv)
+        except CONNECTION_ERRORS as e:
+            raise lost_redis(self.settings, e) from e
+        return Job(job_id, self, queue) if written[0] else None
 
     async def enqueue_many(
         self,
@@ -187,11 +216,7 @@ class Client:
     ) -> list[Job | None]:
         queue = self.keys.queue(placement.queue_name) if placement.queue_name else self.default_queue
         now = _now_ms()
-        score = _score(now, placement.defer_until, placement.defer_by)
-        expires_s = to_seconds(placement.expires)
-        ttl = int(expires_s * 1000) if expires_s else score - now + self.expires_extra_ms
-        if ttl <= 0:
-            raise ConfigurationError("_expires must be positive")
+        score, ttl = self._timing(now, placement)
         rows = [
             (
                 job_id or uuid.uuid4().hex,
@@ -201,6 +226,15 @@ class Client:
         ]
         written = await self.write_jobs(queue, [(i, p, score, ttl) for i, p in rows], now)
         return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
+
+    def _timing(self, now: int, placement: Placement) -> tuple[int, int]:
+        """Return the queue score and the job key's TTL (ms) for jobs enqueued at ``now``."""
+        score = _score(now, placement.defer_until, placement.defer_by)
+        expires_s = to_seconds(placement.expires)
+        ttl = int(expires_s * 1000) if expires_s else score - now + self.expires_extra_ms
+        if ttl <= 0:
+            raise ConfigurationError("_expires must be positive")
+        return score, ttl
 
     async def write_jobs(self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int) -> list[bool]:
         """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers."""

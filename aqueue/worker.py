@@ -31,6 +31,7 @@ from aqueue._heartbeat import Heartbeat
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
 from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
+from aqueue._wire import Wire, eligible
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
 from aqueue.workflows.continuation import WorkflowContinuations
@@ -123,7 +124,10 @@ class Worker(arq.worker.Worker):
         self._slot_freed = asyncio.Event()
         self._force = False
         self._started = 0
-        self._blocking: ArqRedis | None = None
+        self._blocking: ArqRedis | None = None  # the wake-up BLPOP when there is no Wire (TLS, a pool)
+        self._wire: Wire | None = None  # hot-path scripts
+        self._wake: Wire | None = None  # the wake-up BLPOP
+        self._pending_wake: asyncio.Future[Any] | None = None
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
@@ -183,24 +187,32 @@ class Worker(arq.worker.Worker):
             await self._pool.delete(self.health_check_key, self.keys.worker(self.worker_id))
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
-        for pool in (self._blocking, self._pool):
-            if pool is not None:
+        await self._stop_waking()
+        for conn in (self._pool, self._wire):
+            if conn is not None:
                 with contextlib.suppress(*CONNECTION_ERRORS):
-                    await pool.aclose()
-        self._pool = self._blocking = None
+                    await conn.aclose()
+        self._pool, self._wire = None, None
 
     async def _open(self) -> None:
         if self._pool is None:
             self._pool = await self._connect()
         settings = self.redis_settings or RedisSettings()
-        self._blocking = (
-            await connect(settings)
-            if self.redis_settings
-            else ArqRedis(**self._pool.connection_pool.connection_kwargs)
-        )
+        if self.redis_settings is not None and eligible(settings):
+            self._wire = self._wire or Wire(settings)
+            self._wake = self._wake or Wire(settings)
+        elif self._blocking is None:
+            self._blocking = (
+                await connect(settings)
+                if self.redis_settings
+                else ArqRedis(**self._pool.connection_pool.connection_kwargs)
+            )
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
-        self._ops = QueueOps(self._pool, self.keys, self.queue_name, self.worker_id, int(self.lease_s * 1000))
+        lease_ms = int(self.lease_s * 1000)
+        self._ops = QueueOps(
+            self._pool, self.keys, self.queue_name, self.worker_id, lease_ms, wire=self._wire
+        )
         serializer = self.job_serializer or serialization.job_serializer
         continuations = WorkflowContinuations(self._ops, serializer)
         self._finisher = Finisher(
@@ -337,26 +349,54 @@ class Worker(arq.worker.Worker):
             timeout = min(timeout, (head - now_ms()) / 1000)
         if timeout <= 0.001:
             return
-        assert self._blocking is not None
         self._nudge.clear()
-        blpop = asyncio.ensure_future(self._block_on_wake_list(timeout))
+        wake = self._wake_future(timeout)
         nudge = asyncio.ensure_future(self._nudge.wait())
-        done, _ = await asyncio.wait({blpop, nudge}, return_when=asyncio.FIRST_COMPLETED)
-        for fut in (blpop, nudge):
-            if fut not in done:
-                fut.cancel()
-                with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
-                    await fut
-        if blpop in done:
-            popped = blpop.result()  # surfaces connection errors to the fetch loop
-            job = parse_handoff(popped[1], self.worker_id) if popped else None
-            if job is not None:  # enqueue handed us a job, already claimed for us
-                self._start(job)
+        try:
+            done, _ = await asyncio.wait({wake, nudge}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nudge.cancel()
+        if wake in done:
+            self._pending_wake = None
+            wake.result()  # surfaces connection errors to the fetch loop
 
-    async def _block_on_wake_list(self, timeout: float) -> Any:
-        assert self._blocking is not None
-        key = self.keys.wake(self.worker_id)
-        return await self._blocking.blpop([key], timeout=timeout)  # type: ignore[arg-type,misc]
+    def _wake_future(self, timeout: float) -> asyncio.Future[Any]:
+        """Return the outstanding BLPOP on our wake list, sending one if none is.
+
+        A BLPOP outlives a wait that a nudge or a due deferred job ended: cancelling it could drop a
+        job that was already popped for us. Whenever it answers, :meth:`_on_wake` starts that job.
+        """
+        if self._pending_wake is None or self._pending_wake.done():
+            key = self.keys.wake(self.worker_id)
+            if self._wake is not None:
+                fut = self._wake.call("BLPOP", key, timeout)
+            else:
+                assert self._blocking is not None
+                fut = asyncio.ensure_future(self._blocking.blpop([key], timeout=timeout))  # type: ignore[arg-type]
+            fut.add_done_callback(self._on_wake)
+            self._pending_wake = fut
+        return self._pending_wake
+
+    def _on_wake(self, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return  # an error surfaces in _idle_wait if one was waiting; else the next BLPOP reconnects
+        popped = fut.result()
+        job = parse_handoff(popped[1], self.worker_id) if popped else None
+        if job is not None:  # enqueue handed us a job, already claimed for us
+            self._start(job)
+
+    async def _stop_waking(self) -> None:
+        """Cancel the outstanding BLPOP and close its connection: no handoff arrives after this."""
+        pending, self._pending_wake = self._pending_wake, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
+                await pending
+        for conn in (self._wake, self._blocking):
+            if conn is not None:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    await conn.aclose()
+        self._wake, self._blocking = None, None
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until a nudge (a due retry, a stop) or ``seconds`` pass.
@@ -452,6 +492,7 @@ class Worker(arq.worker.Worker):
     # -- shutdown ----------------------------------------------------------------------------------
 
     async def _drain(self) -> None:
+        await self._stop_waking()
         if self._running and not self._force:
             grace = None if self.burst else float(self._job_completion_wait)
             logger.info("waiting up to %ss for %d running jobs", grace, len(self._running))

@@ -21,7 +21,7 @@ class WorkflowContinuations:
     def __init__(self, ops: QueueOps, serializer: Callable[[Any], bytes]) -> None:
         self.ops = ops
         self.serializer = serializer
-        self.script = register(ops.redis, source("wf_lib"), source("wf_finish"))
+        self.script = register(ops.redis, source("wf_lib"), source("wf_finish"), wire=ops.wire)
 
     def handles(self, outcome: Outcome) -> bool:
         """Return whether ``outcome`` is a workflow node's."""

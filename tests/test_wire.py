@@ -1,0 +1,143 @@
+"""The lean connection (``aqueue._wire.Wire``) against a real redis-server: replies, errors, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis as sync_redis
+from redis.exceptions import AuthenticationError, ConnectionError, NoScriptError, ResponseError
+
+from aqueue import Client
+from aqueue._redis import resolve_settings
+from aqueue._wire import Wire, eligible
+from aqueue.embedded import RedisServer
+from aqueue.errors import RedisUnavailableError
+
+
+@pytest.fixture
+async def wire(redis_url: str) -> AsyncIterator[Wire]:
+    w = Wire(resolve_settings(redis_url))
+    yield w
+    await w.aclose()
+
+
+async def test_concurrent_calls_pipeline_and_each_gets_its_own_reply(wire: Wire) -> None:
+    replies = await asyncio.gather(*(wire.execute("ECHO", f"m{i}") for i in range(500)))
+    assert replies == [f"m{i}".encode() for i in range(500)]
+
+
+async def test_arguments_of_every_type_are_sent_as_redis_strings(wire: Wire) -> None:
+    await wire.execute("RPUSH", "l", "text", b"\x00bytes", 42, 1.5)
+    assert await wire.execute("LRANGE", "l", 0, -1) == [b"text", b"\x00bytes", b"42", b"1.5"]
+
+
+async def test_an_error_reply_raises_and_later_replies_stay_matched(wire: Wire) -> None:
+    await wire.execute("SET", "s", "x")
+    bad = wire.call("LPUSH", "s", "y")  # wrong type
+    good = wire.call("GET", "s")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await bad
+    assert await good == b"x"
+
+
+async def test_evalsha_loads_the_script_after_a_script_flush(wire: Wire) -> None:
+    text = "return ARGV[1] .. '!'"
+    sha = await wire.execute("SCRIPT", "LOAD", text)
+    await wire.execute("SCRIPT", "FLUSH")
+    with pytest.raises(NoScriptError):
+        await wire.execute("EVALSHA", sha, 0, "hi")
+    assert await wire.evalsha(sha.decode(), text, [], ["hi"]) == b"hi!"
+
+
+async def test_a_reply_nobody_waits_for_is_dropped_not_handed_to_the_next_caller(wire: Wire) -> None:
+    blocked = wire.call("BLPOP", "nothing", 0.2)
+    blocked.cancel()
+    assert await wire.execute("ECHO", "next") == b"next"  # read after BLPOP's own (nil) reply
+
+
+async def test_reconnects_after_the_server_drops_the_connection(wire: Wire, sync_r: sync_redis.Redis) -> None:
+    client_id = await wire.execute("CLIENT", "ID")
+    in_flight = wire.call("BLPOP", "nothing", 5)
+    assert sync_r.client_kill_filter(_id=client_id) == 1
+    with pytest.raises(ConnectionError):
+        await in_flight  # never re-sent: the caller learns it may not have run
+    assert await wire.execute("ECHO", "again") == b"again"
+    assert await wire.execute("CLIENT", "ID") != client_id
+
+
+async def test_selects_the_database_in_the_url(redis_url: str, sync_r: sync_redis.Redis) -> None:
+    db5_url = redis_url.rsplit("/", 1)[0] + "/5"
+    w = Wire(resolve_settings(db5_url))
+    try:
+        await w.execute("SET", "in-db-5", "yes")
+    finally:
+        await w.aclose()
+    assert sync_r.get("in-db-5") is None
+    db5 = sync_redis.Redis.from_url(db5_url)
+    assert db5.get("in-db-5") == b"yes"
+    db5.close()
+
+
+async def test_unreachable_server_raises_connection_error() -> None:
+    w = Wire(resolve_settings("redis://127.0.0.1:1/0"))
+    with pytest.raises(ConnectionError, match="cannot connect"):
+        await w.execute("PING")
+
+
+async def test_closed_wire_refuses_calls(wire: Wire) -> None:
+    assert await wire.execute("PING") == b"PONG"
+    await wire.aclose()
+    with pytest.raises(ConnectionError, match="closed"):
+        await wire.execute("PING")
+
+
+def test_tls_and_sentinel_settings_keep_redis_py() -> None:
+    assert eligible(resolve_settings("redis://127.0.0.1:6379/0"))
+    assert eligible(resolve_settings("unix:///tmp/redis.sock"))
+    assert not eligible(resolve_settings("rediss://127.0.0.1:6379/0"))
+    with pytest.raises(ValueError, match="plain TCP"):
+        Wire(resolve_settings("rediss://127.0.0.1:6379/0"))
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[RedisServer]:
+    """A server of its own with a default-user password and an ACL user ``alice``."""
+    with RedisServer() as server:
+        r = sync_redis.Redis(port=server.port)
+        r.acl_setuser("alice", enabled=True, passwords=["+alice-pw"], keys=["*"], commands=["+@all"])
+        r.config_set("requirepass", "s3cret")
+        r.close()
+        yield server
+
+
+@pytest.mark.parametrize("userinfo", [":s3cret", "alice:alice-pw"])
+async def test_authenticates_with_password_or_acl_user(password_server: RedisServer, userinfo: str) -> None:
+    w = Wire(resolve_settings(f"redis://{userinfo}@127.0.0.1:{password_server.port}/0"))
+    try:
+        assert await w.execute("PING") == b"PONG"
+    finally:
+        await w.aclose()
+
+
+async def test_wrong_password_raises_authentication_error(password_server: RedisServer) -> None:
+    w = Wire(resolve_settings(f"redis://:wrong@127.0.0.1:{password_server.port}/0"))
+    with pytest.raises(AuthenticationError):
+        await w.execute("PING")
+
+
+async def test_client_enqueues_through_the_wire_with_a_password(password_server: RedisServer) -> None:
+    async with Client(f"redis://:s3cret@127.0.0.1:{password_server.port}/0") as client:
+        job = await client.enqueue("anything", 1)
+        assert job is not None and await job.status() == "queued"
+
+
+async def test_enqueue_on_a_dead_server_raises_redis_unavailable() -> None:
+    with RedisServer() as server:
+        client = await Client(server.url).connect()
+    try:
+        with pytest.raises(RedisUnavailableError, match="lost Redis"):
+            await client.enqueue("anything")
+    finally:
+        await client.aclose()
