@@ -6,8 +6,8 @@ A producer needs no task code: jobs address tasks by name.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +42,15 @@ Serializer = Any  # Callable[[Any], bytes]
 Deserializer = Any  # Callable[[bytes], Any]
 #: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
 BATCH_SIZE = 500
+
+
+def new_job_id() -> str:
+    """Return a fresh job id: 32 random hex digits, like arq's ``uuid4().hex``.
+
+    ``os.urandom`` directly: building a ``UUID`` costs ~2 µs warm and ~40 µs on a cold (idle) process,
+    which is the common case for a producer that enqueues now and then.
+    """
+    return os.urandom(16).hex()
 
 
 def _now_ms() -> int:
@@ -184,7 +193,7 @@ class Client:
             score, ttl = now, self.expires_extra_ms
         else:
             score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
-        job_id = _job_id or uuid.uuid4().hex
+        job_id = _job_id or new_job_id()
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
         argv = [self.keys.prefix, queue, now, job_id, payload, score, ttl]
         try:
@@ -219,7 +228,7 @@ class Client:
         score, ttl = self._timing(now, placement)
         rows = [
             (
-                job_id or uuid.uuid4().hex,
+                job_id or new_job_id(),
                 encode_job(self.job_serializer, name, a, k, job_try=placement.job_try, enqueue_ms=now),
             )
             for a, k, job_id in specs
