@@ -6,6 +6,7 @@ import asyncio
 import resource
 import time
 
+from bench import floor
 from bench.context import Ctx
 from bench.stats import percentile
 
@@ -39,11 +40,17 @@ async def run(ctx: Ctx) -> dict[str, str]:
     await back_to_back(ctx, 200)
     rate, cpu_us = await back_to_back(ctx, n)
     idle = await after_idle(ctx, max(50, ctx.sizes.pickup // 5), ctx.sizes.pickup_gap_s)
+    gap = ctx.sizes.pickup_gap_s
+    wake = await floor.measure(ctx.url, max(100, ctx.sizes.pickup // 2), gap)
     return {
         "redis-py asyncio PING, back to back": (
             f"{rate:,.0f}/s ({1e6 / rate:.0f} µs per round trip, client CPU {cpu_us:.0f} µs each, N={n:,})"
         ),
         f"PING after {ctx.sizes.pickup_gap_s * 1000:g} ms idle": (
             f"p50 {percentile(idle, 50):.3f} ms, p99 {percentile(idle, 99):.3f} ms (N={len(idle)})"
+        ),
+        f"wake-up floor (bare LPUSH → BLPOP in another process, {gap * 1000:g} ms apart, no Lua, no job)": (
+            f"p50 {percentile(wake, 50) * 1000:.3f} ms, p99 {percentile(wake, 99) * 1000:.3f} ms "
+            f"(N={len(wake)}; pickup latency cannot go below this)"
         ),
     }
