@@ -10,12 +10,16 @@ local unhanded = false
 local out = {}
 for i = 4, #ARGV, 4 do
   local id, payload, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local written = aq_write_job(prefix, queue, id, payload, score, ARGV[i + 3])
-  if written == 1 and handing then
-    if tonumber(score) <= now then
-      handing = aq_handoff(prefix, queue, id, payload, now)
-    else
-      unhanded = true
+  local written = aq_store_job(prefix, id, payload, ARGV[i + 3])
+  if written == 1 then
+    local handed = false
+    if handing and tonumber(score) <= now then
+      handed = aq_handoff(prefix, queue, id, payload, now)
+      handing = handed ~= false
+    end
+    if handed ~= 'claimed' then -- queue it ourselves (a claim queues it at its lease end)
+      redis.call('ZADD', queue, score, id)
+      unhanded = unhanded or (handing and not handed)
     end
   end
   out[#out + 1] = written

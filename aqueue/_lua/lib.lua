@@ -23,8 +23,8 @@ local function aq_wake(prefix, queue)
   return #idle
 end
 
-local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
-  -- Write a job and queue it at `score`, arq-style: not if its job or result key exists (returns 0).
+local function aq_store_job(prefix, id, payload, ttl_ms)
+  -- Write a job's payload, arq-style: not if its job or result key exists (returns 0), else 1.
   -- ttl_ms nil or <= 0: no expiry (a workflow node's job lives as long as its run).
   local jkey = prefix .. 'job:' .. id
   if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
@@ -33,14 +33,25 @@ local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
   else
     redis.call('SET', jkey, payload)
   end
+  return 1
+end
+
+local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
+  -- Write a job (aq_store_job) and queue it at `score`; 0 if the id exists.
+  if aq_store_job(prefix, id, payload, ttl_ms) == 0 then return 0 end
   redis.call('ZADD', queue, score, id)
   return 1
 end
 
 local function aq_claim_for(prefix, queue, id, worker, lease, now)
-  -- Claim queued job `id` for `worker`: token, lease, try and delivery history. Returns the try.
-  local tries = redis.call('INCR', prefix .. 'retry:' .. id)
-  redis.call('EXPIRE', prefix .. 'retry:' .. id, 88400)
+  -- Claim job `id` for `worker` (queueing it at its lease end): token, lease, try and delivery
+  -- history. Returns the try. A first try costs one call (SET NX), not INCR + EXPIRE.
+  local rkey = prefix .. 'retry:' .. id
+  local tries = 1
+  if not redis.call('SET', rkey, 1, 'EX', 88400, 'NX') then
+    tries = redis.call('INCR', rkey)
+    redis.call('EXPIRE', rkey, 88400)
+  end
   redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
   redis.call('ZADD', queue, now + lease, id)
   redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
@@ -49,19 +60,23 @@ local function aq_claim_for(prefix, queue, id, worker, lease, now)
 end
 
 local function aq_handoff(prefix, queue, id, payload, now)
-  -- Give a due job straight to one idle worker (no claim round trip); false if none is idle.
+  -- Give a due, stored but not yet queued job straight to one idle worker (no claim round trip).
+  -- Returns false if no worker is idle, 'woken' if one was woken but the job was not claimed for it
+  -- (the caller still queues it), 'claimed' if it was claimed for that worker (and so queued).
   local member = redis.call('SPOP', prefix .. 'idle:' .. queue)
   if not member then return false end
   local worker, lease = aq_parse_idle(member)
   local wake_key = prefix .. 'wake:' .. worker
+  local state = 'woken'
   if lease then
     local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
     redis.call('LPUSH', wake_key, 'J' .. tries .. ':' .. #id .. ':' .. id .. payload)
+    state = 'claimed'
   else
     redis.call('LPUSH', wake_key, '1')
   end
   redis.call('PEXPIRE', wake_key, 60000)
-  return true
+  return state
 end
 
 local function aq_parse_handoff(message)

@@ -12,7 +12,7 @@ local flags, claimed = {}, {}
 
 local function claim_direct(id, payload)
   -- Write the released job and claim it for this worker; its payload goes back in the reply.
-  if aq_write_job(prefix, queue, id, payload, now, nil) == 0 then return end
+  if aq_store_job(prefix, id, payload, nil) == 0 then return end
   local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
   for _, v in ipairs({id, payload, now, tries, 0}) do claimed[#claimed + 1] = v end
 end
