@@ -397,6 +397,9 @@ class Worker(arq.worker.Worker):
                 with contextlib.suppress(*CONNECTION_ERRORS):
                     await conn.aclose()
         self._wake, self._blocking = None, None
+        # A BLPOP that answered just before we got here has its _on_wake callback scheduled, not run:
+        # let it start the handed-over job now, so the drain and hand-back below see it.
+        await asyncio.sleep(0)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until a nudge (a due retry, a stop) or ``seconds`` pass.
