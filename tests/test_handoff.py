@@ -79,3 +79,17 @@ async def test_claim_takes_unread_handoffs_first(client: Client) -> None:
     assert await client.redis.exists(client.keys.wake("w1")) == 0
     again, _ = await ops.claim(10, register_idle=False, max_deliveries=5)
     assert again == []  # taken once only
+
+
+async def test_nudges_never_drop_a_job_handed_to_the_idle_worker(client: Client, run_worker: Any) -> None:
+    # A nudge ends the idle wait while its BLPOP may be answering with a handed-over job. With a 30 s
+    # lease, a job dropped in flight would only come back after 30 s; every job must finish in seconds.
+    async with run_worker([who], lease_s=30) as worker:
+        for _ in range(40):
+            while not await idle_members(client):
+                await asyncio.sleep(0.002)
+            worker._nudge.set()
+            job = await client.enqueue("who")
+            assert job is not None
+            result = await job.result(timeout=5)
+            assert result[1] == 1  # first try: it was never taken over by a lease lapse

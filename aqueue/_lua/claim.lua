@@ -23,9 +23,11 @@ for i = 1, #ids, 2 do
   local id, score = ids[i], ids[i + 1]
   local ip = prefix .. 'in-progress:' .. id
   local hist = prefix .. 'deliveries:' .. id
-  if redis.call('EXISTS', ip) == 1 then
-    -- claimed by a plain arq worker: look again when a lease would have lapsed
-    redis.call('ZADD', queue, 'XX', now + lease, id)
+  local held_ms = redis.call('PTTL', ip) -- -2: no claim; -1: a claim without expiry
+  if held_ms ~= -2 then
+    -- still claimed (a lease lapsing this very moment, or a plain arq worker's in-progress key):
+    -- look again when that claim lapses, not a whole lease of ours later
+    redis.call('ZADD', queue, 'XX', now + (held_ms >= 0 and math.max(held_ms, 1) or lease), id)
   elseif max_deliveries > 0 and redis.call('LLEN', hist) >= max_deliveries then
     local dkey = prefix .. 'dead:' .. id
     redis.call('HSET', dkey, 'payload', redis.call('GET', prefix .. 'job:' .. id) or '',
