@@ -141,3 +141,34 @@ async def test_enqueue_on_a_dead_server_raises_redis_unavailable() -> None:
             await client.enqueue("anything")
     finally:
         await client.aclose()
+
+
+async def double(ctx: dict[str, object], x: int) -> int:
+    return 2 * x
+
+
+async def test_without_a_wire_a_pool_passed_in_serves_producer_and_worker(redis_url: str) -> None:
+    # TLS, Sentinel and pools passed in keep redis-py for the hot path: the same behaviour, slower.
+    from aqueue import Worker
+    from aqueue._redis import connect
+
+    pool = await connect(resolve_settings(redis_url))
+    worker = Worker([double], redis_pool=pool, handle_signals=False, lease_s=30)
+    runner = asyncio.create_task(worker.async_run())
+    try:
+        async with Client(pool) as client:
+            assert client._wire is None
+            for i in range(20):  # the idle worker gets each job handed over through redis-py's BLPOP
+                while not await client.redis.smembers(client.keys.idle(client.default_queue)):
+                    await asyncio.sleep(0.002)
+                if i % 2:
+                    worker._nudge.set()
+                job = await client.enqueue("double", i)
+                assert job is not None
+                assert await job.result(timeout=5) == 2 * i
+        assert worker._wake is None and worker._wire is None
+    finally:
+        worker.request_stop(force=True)
+        await asyncio.wait_for(runner, 15)
+        await worker.close()
+        await pool.aclose()
