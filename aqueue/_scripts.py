@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -41,12 +41,17 @@ class FastScript:
         self._script: AsyncScript = redis.register_script(text)
         self.sha = self._script.sha
 
-    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None) -> Any:
+    def __call__(
+        self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
+    ) -> Awaitable[Any]:
         """Run the script with ``args`` (and ``keys``), or queue it on ``client`` (a pipeline)."""
+        if client is None and self._wire is not None:
+            return self._wire.evalsha(self.sha, self._text, keys, args)  # no extra coroutine on the hot path
+        return self._redis_py(keys, args, client)
+
+    async def _redis_py(self, keys: Sequence[Any], args: Sequence[Any], client: Any) -> Any:
         if client is not None:
             return await self._script(keys=keys, args=args, client=client)
-        if self._wire is not None:
-            return await self._wire.evalsha(self.sha, self._text, keys, args)
         try:
             return await self._redis.execute_command(  # type: ignore[no-untyped-call]
                 "EVALSHA", self.sha, len(keys), *keys, *args

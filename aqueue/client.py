@@ -195,7 +195,7 @@ class Client:
             score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
         job_id = _job_id or new_job_id()
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
-        argv = [self.keys.prefix, queue, now, job_id, payload, score, ttl]
+        argv = [self.keys.prefix, queue, now, 0 if _job_id is None else 1, job_id, payload, score, ttl]
         try:
             written = await self.scripts.enqueue(args=argv)
         except CONNECTION_ERRORS as e:
@@ -233,7 +233,9 @@ class Client:
             )
             for a, k, job_id in specs
         ]
-        written = await self.write_jobs(queue, [(i, p, score, ttl) for i, p in rows], now)
+        check_ids = any(job_id is not None for _, _, job_id in specs)
+        table = [(i, p, score, ttl) for i, p in rows]
+        written = await self.write_jobs(queue, table, now, check_ids=check_ids)
         return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
 
     def _timing(self, now: int, placement: Placement) -> tuple[int, int]:
@@ -245,12 +247,18 @@ class Client:
             raise ConfigurationError("_expires must be positive")
         return score, ttl
 
-    async def write_jobs(self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int) -> list[bool]:
-        """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers."""
+    async def write_jobs(
+        self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int, *, check_ids: bool = True
+    ) -> list[bool]:
+        """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers.
+
+        An id whose job or result exists is skipped (False), unless ``check_ids`` is False: the ids
+        are fresh random ones and the check would cost a Redis call per job for nothing.
+        """
         flags: list[bool] = []
         with translate_errors(self.settings):
             for start in range(0, len(rows), BATCH_SIZE):
-                argv: list[Any] = [self.keys.prefix, queue, now]
+                argv: list[Any] = [self.keys.prefix, queue, now, int(check_ids)]
                 for row in rows[start : start + BATCH_SIZE]:
                     argv.extend(row)
                 flags.extend(bool(x) for x in await self.scripts.enqueue(args=argv))

@@ -23,11 +23,12 @@ local function aq_wake(prefix, queue)
   return #idle
 end
 
-local function aq_store_job(prefix, id, payload, ttl_ms)
+local function aq_store_job(prefix, id, payload, ttl_ms, fresh)
   -- Write a job's payload, arq-style: not if its job or result key exists (returns 0), else 1.
   -- ttl_ms nil or <= 0: no expiry (a workflow node's job lives as long as its run).
+  -- fresh: the id is a new random one, so the existence check is skipped.
   local jkey = prefix .. 'job:' .. id
-  if redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
+  if not fresh and redis.call('EXISTS', jkey, prefix .. 'result:' .. id) > 0 then return 0 end
   if ttl_ms and tonumber(ttl_ms) > 0 then
     redis.call('SET', jkey, payload, 'PX', ttl_ms)
   else

@@ -215,7 +215,7 @@ class _RunPlan:
         batches: dict[str, list[Any]] = {}
         for root in self.graph.roots:
             queue_key = self.specs[root]["q"]
-            argv = batches.setdefault(queue_key, [prefix, queue_key, self.now])
+            argv = batches.setdefault(queue_key, [prefix, queue_key, self.now, 1])  # 1: check ids
             argv += [
                 f"{self.run.run_id}:{root}",
                 root_payload(self.specs[root], self.now),
