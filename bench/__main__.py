@@ -87,7 +87,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             ctx = Ctx(server.url, redis, QUICK if args.quick else FULL)
             meta = {
-                "mode": "quick" if args.quick else "full",
+                "mode": "quick" if args.quick else "full" if only >= set(MEASUREMENTS) else "partial",
                 "started": started,
                 **await machine.info(redis, server.binary),
                 "aqueue code": snapshot.describe(),
