@@ -85,8 +85,8 @@ class _Protocol(asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(ConnectionError(reason))
 
-    def send(self, packed: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = loop.create_future()
+    def send(self, packed: bytes, fut: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """Write one packed command; ``fut`` gets its reply."""
         assert self._transport is not None
         self._transport.write(packed)
         self._waiting.append(fut)
@@ -98,22 +98,35 @@ class _Protocol(asyncio.Protocol):
 
 
 class Wire:
-    """One lean, shared connection to the Redis in ``settings``; opened on first use."""
+    """One lean, shared connection to the Redis in ``settings``; opened on first use.
+
+    Commands are sent in the order they were called, also across a (re)connect: calls made while
+    the connection opens wait in a backlog that is flushed, in order, once it is open.
+    """
 
     def __init__(self, settings: RedisSettings) -> None:
         if not eligible(settings):
             raise ValueError("Wire supports plain TCP and unix sockets only")
         self.settings = settings
         self._protocol: _Protocol | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._backlog: list[tuple[bytes, asyncio.Future[Any]]] = []
+        self._connector: asyncio.Task[None] | None = None
         self._closed = False
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
-        """Send one command now if connected; return a future for its reply."""
+        """Send one command (connecting first if needed); return a future for its reply."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         protocol = self._protocol
         if protocol is not None and not protocol.closed:
-            return protocol.send(hiredis.pack_command(args), asyncio.get_running_loop())
-        return asyncio.ensure_future(self._call_after_connect(args))
+            return protocol.send(hiredis.pack_command(args), fut)
+        if self._closed:
+            fut.set_exception(ConnectionError("connection was closed by its owner"))
+            return fut
+        self._backlog.append((hiredis.pack_command(args), fut))
+        if self._connector is None:
+            self._connector = loop.create_task(self._connect_and_flush())
+        return fut
 
     async def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
@@ -134,19 +147,36 @@ class Wire:
             self._protocol.close()
             self._protocol = None
 
-    async def _call_after_connect(self, args: tuple[Any, ...]) -> Any:
-        protocol = await self._connect()
-        return await protocol.send(hiredis.pack_command(args), asyncio.get_running_loop())
-
-    async def _connect(self) -> _Protocol:
+    async def _connect_and_flush(self) -> None:
+        try:
+            protocol = await self._open()
+        except Exception as e:
+            self._fail_backlog(e)
+            return
+        except BaseException:
+            self._fail_backlog(None)  # cancelled: so are the calls waiting for the connection
+            raise
+        finally:
+            self._connector = None
         if self._closed:
-            raise ConnectionError("connection was closed by its owner")
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._protocol is None or self._protocol.closed:
-                self._protocol = await self._open()
-            return self._protocol
+            protocol.close()
+            self._fail_backlog(ConnectionError("connection was closed by its owner"))
+            return
+        backlog, self._backlog = self._backlog, []
+        for packed, fut in backlog:
+            if not fut.done():  # a caller that gave up meanwhile sends nothing
+                protocol.send(packed, fut)
+        self._protocol = protocol
+
+    def _fail_backlog(self, error: Exception | None) -> None:
+        backlog, self._backlog = self._backlog, []
+        for _, fut in backlog:
+            if fut.done():
+                continue
+            if error is None:
+                fut.cancel()
+            else:
+                fut.set_exception(error)
 
     async def _open(self) -> _Protocol:
         loop, s = asyncio.get_running_loop(), self.settings
@@ -177,6 +207,6 @@ class Wire:
             commands.append(auth)
         if s.database:
             commands.append(("SELECT", s.database))
-        futures = [protocol.send(hiredis.pack_command(c), loop) for c in commands]
+        futures = [protocol.send(hiredis.pack_command(c), loop.create_future()) for c in commands]
         for fut in futures:
             await fut

@@ -172,3 +172,25 @@ async def test_without_a_wire_a_pool_passed_in_serves_producer_and_worker(redis_
         await asyncio.wait_for(runner, 15)
         await worker.close()
         await pool.aclose()
+
+
+async def test_calls_made_while_connecting_are_sent_in_call_order(redis_url: str) -> None:
+    w = Wire(resolve_settings(redis_url))
+    try:
+        first = w.call("SET", "order", "1")  # not connected yet: these wait for the connection
+        second = w.call("APPEND", "order", "2")
+        gave_up = w.call("APPEND", "order", "x")
+        gave_up.cancel()  # never sent
+        third = w.call("APPEND", "order", "3")
+        await asyncio.gather(first, second, third)
+        assert await w.execute("GET", "order") == b"123"
+    finally:
+        await w.aclose()
+
+
+async def test_calls_waiting_for_a_connection_that_fails_all_get_the_error() -> None:
+    w = Wire(resolve_settings("redis://127.0.0.1:1/0"))
+    calls = [w.call("PING") for _ in range(3)]
+    for call in calls:
+        with pytest.raises(ConnectionError, match="cannot connect"):
+            await call
