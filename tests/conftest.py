@@ -76,6 +76,20 @@ def subprocess_env(redis_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_cli(
+    *args: str, redis_url: str, cwd: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m aqueue ARGS`` to completion; return its captured output."""
+    return subprocess.run(
+        [sys.executable, "-m", "aqueue", *args],
+        cwd=cwd or ROOT,
+        env=subprocess_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def aqueue_cli(*args: str, redis_url: str, cwd: Path | None = None, **popen: Any) -> subprocess.Popen[str]:
     """Start ``python -m aqueue ARGS`` as a child process."""
     return subprocess.Popen(

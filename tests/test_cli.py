@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from aqueue.embedded import free_port
-from tests.conftest import ROOT, aqueue_cli, subprocess_env
-
-
-def run_cli(*args: str, redis_url: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aqueue", *args],
-        cwd=ROOT,
-        env=subprocess_env(redis_url),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.conftest import aqueue_cli, run_cli
 
 
 @pytest.mark.parametrize(
@@ -99,14 +87,6 @@ def test_bad_cron_expression_in_settings(redis_url: str, tmp_path: Path) -> None
         "    functions = [f]\n"
         "    cron_jobs = [cron('61 * * * *', f)]\n"
     )
-    env = subprocess_env(redis_url)
     for command in (["worker"], ["cron", "list"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "aqueue", *command, "badcron_settings.WorkerSettings"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_cli(*command, "badcron_settings.WorkerSettings", redis_url=redis_url, cwd=tmp_path)
         assert_one_line_error(done, "error:", "'61 * * * *'", "minute")

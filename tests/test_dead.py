@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 from aqueue import Client, task
 from aqueue.dead import list_dead, requeue_dead
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import run_cli
 
 
 @task
@@ -57,25 +55,10 @@ def test_dead_cli(redis_url: str, sync_r: Any) -> None:
             "history": '["w@1"]',
         },
     )
-    env = subprocess_env(redis_url)
-    listed = subprocess.run(
-        [sys.executable, "-m", "aqueue", "dead", "list"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    listed = run_cli("dead", "list", redis_url=redis_url)
     assert listed.returncode == 0, listed.stderr
     assert "j1  add  queue=arq:queue  tries=3  deliveries=w@1" in listed.stdout
-    requeued = subprocess.run(
-        [sys.executable, "-m", "aqueue", "dead", "requeue", "--all"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    requeued = run_cli("dead", "requeue", "--all", redis_url=redis_url)
     assert requeued.stdout.strip() == "requeued 1 jobs"
     assert sync_r.zscore("arq:queue", "j1") is not None
     assert sync_r.exists("arq:dead:j1") == 0

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from typing import Any
 
 from aqueue import Client, JobStatus, task
 from aqueue.monitor import live_workers, queue_stats
-from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.conftest import aqueue_cli, run_cli
 from tests.support import eventually
 
 GATE = asyncio.Event()
@@ -54,37 +52,15 @@ async def test_queue_stats_and_live_workers(client: Client, run_worker: Any) -> 
 
 def test_status_and_job_cli(redis_url: str, sync_r: Any) -> None:
     worker = aqueue_cli("worker", "tests.cli_settings.WorkerSettings", redis_url=redis_url)
-    env = subprocess_env(redis_url)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "aqueue", "enqueue", "add", "2", "3", "--wait", "10"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_cli("enqueue", "add", "2", "3", "--wait", "10", redis_url=redis_url)
         job_id = done.stdout.split()[0]
-        shown = subprocess.run(
-            [sys.executable, "-m", "aqueue", "job", job_id],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        shown = run_cli("job", job_id, redis_url=redis_url)
         assert shown.returncode == 0, shown.stderr
         assert f"job {job_id}: complete" in shown.stdout and "result (ok, try 1): 5" in shown.stdout
         status = ""
         for _ in range(50):  # the worker's first heartbeat is written when it starts
-            status = subprocess.run(
-                [sys.executable, "-m", "aqueue", "status"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout
+            status = run_cli("status", redis_url=redis_url).stdout
             if "1 live workers" in status:
                 break
         assert "queue arq:queue: 0 due" in status and "1 live workers" in status

@@ -11,7 +11,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +21,7 @@ import pytest
 from aqueue import Client
 from aqueue._queue_ops import now_ms
 from aqueue.workflows import Dag, chain, chord, group, si, sig
-from tests.conftest import ROOT, aqueue_cli, subprocess_env
+from tests.conftest import aqueue_cli, run_cli
 from tests.support import LoggedProcess, eventually
 from tests.wf_tasks import ALL, CALLS, Boom
 
@@ -118,14 +117,7 @@ async def test_racing_processes_release_each_fan_in_once(client: Client, workers
 
 
 def show(run_id: str, redis_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aqueue", "workflow", "show", run_id, *extra],
-        cwd=ROOT,
-        env=subprocess_env(redis_url),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_cli("workflow", "show", run_id, *extra, redis_url=redis_url)
 
 
 @pytest.mark.timeout(60)
