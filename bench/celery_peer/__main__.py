@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.stop import stop_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,21 +57,6 @@ def start_worker(args: argparse.Namespace, log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
-
-
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker (it stops its pool's children); SIGKILL it after 10 s.
-
-    The worker stays in this process's group, so whoever started this peer in a group of its own
-    (``bench.workflows`` does) can kill everything at once if this process is stuck.
-    """
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def chord_canvas(size: int) -> Any:
@@ -134,7 +120,9 @@ def main() -> None:
         tail = Path(log.name).read_text(errors="replace")[-2000:]
         report = {"error": f"{type(e).__name__}: {e}", "worker_log": tail}
     finally:
-        stop_worker(proc)
+        # SIGTERM: the worker stops its pool's children. It stays in this process's group, so whoever
+        # started this peer in a group of its own (bench.workflows does) can kill it all if stuck.
+        stop_processes(proc)
         log.close()
         os.unlink(log.name)
     print(json.dumps(report))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import redis as sync_redis
 from aqueue.embedded import RedisServer
 from bench.cron.tasks import SAMPLES
 from bench.stats import percentile
+from bench.stop import stop_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -41,13 +41,7 @@ def run_workers(url: str, count: int, seconds: float) -> None:
     try:
         time.sleep(seconds)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(*procs, grace_s=20)
 
 
 def summarise(rows: list[list[str]], warmup_s: float, first_slot: float) -> dict[str, object]:

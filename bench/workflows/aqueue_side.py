@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 
 from aqueue import Client
 from aqueue.workflows import CanvasElement, chain, chord, sig
+from bench.stop import stop_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "bench.workflows.tasks.Settings"
@@ -46,13 +46,7 @@ def worker_child(url: str) -> Iterator[subprocess.Popen[bytes]]:
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+            stop_processes(proc)
 
 
 async def time_once(client: Client, canvas: CanvasElement, timeout: float) -> dict[str, float]:
