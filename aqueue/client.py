@@ -166,9 +166,13 @@ class Client:
             self._notifier = Notifier(self.redis)
         return self._notifier
 
+    def queue_key(self, queue_name: str | None = None) -> str:
+        """Return the Redis key of queue ``queue_name``, or of this client's default queue."""
+        return self.keys.queue(queue_name) if queue_name else self.default_queue
+
     def job(self, job_id: str, queue_name: str | None = None) -> Job:
         """Return a handle on an existing job by id."""
-        return Job(job_id, self, self.keys.queue(queue_name) if queue_name else self.default_queue)
+        return Job(job_id, self, self.queue_key(queue_name))
 
     async def enqueue(
         self,
@@ -187,7 +191,7 @@ class Client:
         The hot path of a producer: one Lua call, no batching structures.
         """
         name = task if type(task) is str else task_name(task)
-        queue = self.keys.queue(_queue_name) if _queue_name else self.default_queue
+        queue = self.queue_key(_queue_name)
         now = _now_ms()
         if _defer_until is None and _defer_by is None and _expires is None:
             score, ttl = now, self.expires_extra_ms
@@ -223,7 +227,7 @@ class Client:
         specs: list[tuple[Sequence[Any], dict[str, Any], str | None]],
         placement: Placement,
     ) -> list[Job | None]:
-        queue = self.keys.queue(placement.queue_name) if placement.queue_name else self.default_queue
+        queue = self.queue_key(placement.queue_name)
         now = _now_ms()
         score, ttl = self._timing(now, placement)
         rows = [

@@ -50,7 +50,7 @@ class JobView:
 
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
-    queue = client.keys.queue(queue_name) if queue_name else client.default_queue
+    queue = client.queue_key(queue_name)
     now = int(time.time() * 1000)
     async with client.redis.pipeline(transaction=False) as pipe:
         pipe.zcount(queue, "-inf", now)

@@ -260,7 +260,7 @@ async def start_workflow(
 def _plan(
     client: Client, run: WorkflowRun, graph: WorkflowGraph, queue_name: str | None, ttl: timedelta
 ) -> _RunPlan:
-    queue = client.keys.queue(queue_name) if queue_name else client.default_queue
+    queue = client.queue_key(queue_name)
     serializer = client.job_serializer
     try:
         specs = [node_spec(node, client.keys, queue, serializer) for node in graph.nodes]
