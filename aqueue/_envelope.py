@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from aqueue.errors import SerializationError
+from aqueue.serialization import job_serializer, plain_call
 
 
 def encode_job(
@@ -29,6 +32,8 @@ def encode_job(
     envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
     if extra:
         envelope.update(extra)
+    elif serializer is job_serializer and plain_call(args, kwargs):
+        return orjson.dumps(envelope)  # the same bytes job_serializer writes, without its walk
     try:
         return serializer(envelope)
     except SerializationError as e:

@@ -108,7 +108,9 @@ class RedisServer:
         return args + list(self.extra_args)
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING; a no-op while it runs."""
+        if self.process is not None and self.process.poll() is None:
+            return self
         log = open(self.data_dir / "redis.log", "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
             self._args(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

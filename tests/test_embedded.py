@@ -67,3 +67,12 @@ def test_bad_binary_fails_with_its_output(tmp_path: Path) -> None:
     fake.chmod(0o755)
     with pytest.raises(ConfigurationError, match="cannot start: broken build"):
         RedisServer(binary=str(fake)).start(timeout=5)
+
+
+def test_start_on_a_running_server_keeps_one_process() -> None:
+    """A second start() must not launch (and then lose track of) another redis-server."""
+    with RedisServer() as server:
+        first = server.process
+        assert first is not None
+        assert server.start() is server and server.process is first
+    assert first.poll() is not None  # stopped on exit: nothing leaked

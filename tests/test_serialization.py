@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aqueue import PickleSerializer, job_deserializer, job_serializer
+from aqueue._envelope import encode_job
 from aqueue.errors import DeserializationError, SerializationError, TaskError
+from aqueue.serialization import plain_call
 
 ROUND_TRIP = [
     None,
@@ -141,3 +143,37 @@ json_values = st.recursive(
 @given(json_values)
 def test_round_trip_property(value: object) -> None:
     assert job_deserializer(job_serializer(value)) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(json_values | st.floats(), max_size=4),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+)
+def test_job_envelope_fast_path_writes_what_the_full_encoder_writes(args: list[object], kwargs: dict) -> None:
+    """encode_job skips pack() for plain calls: the bytes must be exactly job_serializer's."""
+    fast = encode_job(job_serializer, "t", args, kwargs, job_try=None, enqueue_ms=7)
+    full = job_serializer({"t": None, "f": "t", "a": list(args), "k": kwargs, "et": 7})
+    assert fast == full
+
+
+@pytest.mark.parametrize(
+    ("args", "plain"),
+    [
+        ((1, "a", None, True, 1.5, -(2**63), 2**64 - 1), True),
+        ((2**64,), False),
+        ((float("nan"),), False),
+        ((float("-inf"),), False),
+        (((1,),), False),
+        (([1],), False),
+        ((b"x",), False),
+    ],
+    ids=repr,
+)
+def test_plain_call_accepts_only_values_json_carries_as_they_are(args: tuple, plain: bool) -> None:
+    assert plain_call(args, {}) is plain
+
+
+def test_plain_call_rejects_the_tag_key_in_kwargs() -> None:
+    assert plain_call((), {"x": 1})
+    assert not plain_call((), {"__aq__": 1})
