@@ -315,6 +315,37 @@ async def test_task_timeout(client: Client, run_worker: Any) -> None:
             await job.result(timeout=5)  # type: ignore[union-attr]
 
 
+async def test_a_timeout_error_the_task_raises_itself_is_not_reported_as_the_deadline(
+    client: Client, run_worker: Any
+) -> None:
+    @task(timeout=5)
+    async def own_timeout(ctx: dict[str, Any]) -> None:
+        raise TimeoutError("upstream API did not answer")
+
+    async with run_worker([own_timeout]):
+        job = await client.enqueue("own_timeout")
+        with pytest.raises(TimeoutError, match="upstream API did not answer"):
+            await job.result(timeout=5)  # type: ignore[union-attr]
+
+
+async def test_a_task_that_outlives_its_deadline_cleanup_still_times_out(
+    client: Client, run_worker: Any
+) -> None:
+    """The deadline's cancellation reaches the task even while it awaits in a finally block."""
+
+    @task(timeout=0.2)
+    async def stubborn(ctx: dict[str, Any]) -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(0.05)  # cleanup that awaits
+
+    async with run_worker([stubborn]):
+        job = await client.enqueue("stubborn")
+        with pytest.raises(TimeoutError, match="timed out after 0.2s"):
+            await job.result(timeout=5)  # type: ignore[union-attr]
+
+
 async def test_sync_task_runs_in_thread_without_blocking_loop(client: Client, run_worker: Any) -> None:
     def blocking(ctx: dict[str, Any], seconds: float) -> str:
         time.sleep(seconds)
