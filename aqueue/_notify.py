@@ -23,6 +23,9 @@ class Notifier:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        # redis-py's PubSub takes a connection on its first command; concurrent first commands would
+        # each take one and all but the last would stay checked out for good: one at a time, then.
+        self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def watch(self, channel: str) -> AsyncIterator[asyncio.Event]:
@@ -44,7 +47,8 @@ class Notifier:
         if self._pubsub is None:
             self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await self._pubsub.subscribe(channel)
+            async with self._lock:
+                await self._pubsub.subscribe(channel)
         except CONNECTION_ERRORS:
             logger.debug("subscribe to %s failed; waiters fall back to re-reading", channel)
             return
@@ -54,7 +58,8 @@ class Notifier:
     async def _unsubscribe(self, channel: str) -> None:
         if self._pubsub is not None:
             with contextlib.suppress(*CONNECTION_ERRORS):
-                await self._pubsub.unsubscribe(channel)
+                async with self._lock:
+                    await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
         assert self._pubsub is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from aqueue.errors import ConfigurationError, RedisUnavailableError
 
 __all__ = [
     "CONNECTION_ERRORS",
+    "DEFAULT_REPLY_TIMEOUT_S",
     "ENV_URL",
     "RedisLike",
     "connect",
@@ -41,6 +43,15 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 RedisLike = str | RedisSettings | None
+#: How long Redis may leave a command unanswered before the connection is presumed dead (half-open).
+DEFAULT_REPLY_TIMEOUT_S = 30.0
+#: TCP keepalive: first probe after this many idle seconds, then every interval, given up after count.
+KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 15, "TCP_KEEPCNT": 4}
+
+
+def keepalive_options() -> dict[int, int]:
+    """Return :data:`KEEPALIVE` as socket option numbers, for the names this platform has."""
+    return {getattr(socket, k): v for k, v in KEEPALIVE.items() if hasattr(socket, k)}
 
 
 def resolve_settings(value: RedisLike = None) -> RedisSettings:
@@ -75,13 +86,25 @@ def describe(settings: RedisSettings) -> str:
     return f"{scheme}://{settings.host}:{settings.port}/{settings.database}"
 
 
-async def connect(settings: RedisSettings, *, retries: int | None = None, **pool_options: Any) -> ArqRedis:
-    """Open an arq pool, retrying briefly; raise :class:`RedisUnavailableError` with the address."""
+async def connect(
+    settings: RedisSettings,
+    *,
+    retries: int | None = None,
+    reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+    **pool_options: Any,
+) -> ArqRedis:
+    """Open an arq pool, retrying briefly; raise :class:`RedisUnavailableError` with the address.
+
+    Its connections time out a reply after ``reply_timeout_s`` and, over TCP, use keepalive: arq's
+    settings have neither, and without them a call on a half-open connection waits forever.
+    """
     attempts = settings.conn_retries if retries is None else retries
     saved = (settings.conn_retries, settings.conn_retry_delay)
     try:
         settings.conn_retries, settings.conn_retry_delay = attempts, min(settings.conn_retry_delay, 1)
-        return await create_pool(settings, **pool_options)
+        pool = await create_pool(settings, **pool_options)
+        await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
+        return pool
     except (*CONNECTION_ERRORS, RedisError) as e:  # type: ignore[misc]
         raise RedisUnavailableError(
             f"cannot reach Redis at {describe(settings)} ({type(e).__name__}: {e}); "
@@ -89,6 +112,20 @@ async def connect(settings: RedisSettings, *, retries: int | None = None, **pool
         ) from e
     finally:
         settings.conn_retries, settings.conn_retry_delay = saved
+
+
+async def _harden(pool: ArqRedis, reply_timeout_s: float, *, tcp: bool) -> None:
+    options: dict[str, Any] = {"socket_timeout": reply_timeout_s}
+    if tcp:
+        options.update(socket_keepalive=True, socket_keepalive_options=keepalive_options())
+    pool.connection_pool.connection_kwargs.update(options)  # every connection made from now on
+    # create_pool's PING already made a connection with its own copy of the options: update it (the
+    # timeout applies at once, keepalive when it next connects). Not reconnected on purpose: a forced
+    # reconnect here made a later cancellation of a task using the pool go missing (redis-py 5.3 on
+    # Python 3.11). redis-py has no public way to reach idle connections across 4.x and 5.x.
+    for conn in getattr(pool.connection_pool, "_available_connections", []):
+        for name, value in options.items():
+            setattr(conn, name, value)
 
 
 def lost_redis(settings: RedisSettings, error: BaseException) -> RedisUnavailableError:

@@ -30,7 +30,14 @@ from aqueue._finisher import Finisher, FinishExtension
 from aqueue._heartbeat import Heartbeat
 from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
-from aqueue._redis import CONNECTION_ERRORS, RedisLike, connect, describe, resolve_settings
+from aqueue._redis import (
+    CONNECTION_ERRORS,
+    DEFAULT_REPLY_TIMEOUT_S,
+    RedisLike,
+    connect,
+    describe,
+    resolve_settings,
+)
 from aqueue._wire import Wire, eligible
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
@@ -64,7 +71,9 @@ class Worker(arq.worker.Worker):
 
     ``key_prefix`` (Redis key prefix, default arq's), ``lease_s`` (a running job's claim lapses this
     long after its worker stops renewing it), ``max_deliveries`` (deliveries without an outcome before
-    a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s).
+    a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
+    ``reply_timeout_s`` (a command on the hot-path connections left unanswered this long means the
+    connection is dead, e.g. half-open after a network fault: it is dropped and reopened; default 30 s).
     """
 
     def __init__(
@@ -79,6 +88,7 @@ class Worker(arq.worker.Worker):
         lease_s: float = 5.0,
         max_deliveries: int = 5,
         job_completion_wait: float = 10,
+        reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
         job_deserializer: Callable[[bytes], Any] | None = None,
@@ -93,6 +103,8 @@ class Worker(arq.worker.Worker):
         self.keys = Keys(key_prefix)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
+        if reply_timeout_s <= 0:
+            raise ConfigurationError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
         try:
             super().__init__(
                 [t.to_arq() for t in self.task_defs.values()],
@@ -109,6 +121,7 @@ class Worker(arq.worker.Worker):
             raise ConfigurationError(f"invalid worker settings: {e}") from e
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
+        self.reply_timeout_s = reply_timeout_s
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.finish_extensions = list(finish_extensions)
         self.services = list(services)
@@ -199,11 +212,11 @@ class Worker(arq.worker.Worker):
             self._pool = await self._connect()
         settings = self.redis_settings or RedisSettings()
         if self.redis_settings is not None and eligible(settings):
-            self._wire = self._wire or Wire(settings)
-            self._wake = self._wake or Wire(settings)
+            self._wire = self._wire or Wire(settings, reply_timeout_s=self.reply_timeout_s)
+            self._wake = self._wake or Wire(settings, reply_timeout_s=self.reply_timeout_s)
         elif self._blocking is None:
             self._blocking = (
-                await connect(settings)
+                await connect(settings, reply_timeout_s=self.reply_timeout_s + self.poll_delay_s)
                 if self.redis_settings
                 else ArqRedis(**self._pool.connection_pool.connection_kwargs)
             )
@@ -234,6 +247,7 @@ class Worker(arq.worker.Worker):
         assert self.redis_settings is not None
         return await connect(
             self.redis_settings,
+            reply_timeout_s=self.reply_timeout_s,
             job_serializer=self.job_serializer,
             job_deserializer=self.job_deserializer,
             default_queue_name=self.queue_name,
@@ -369,7 +383,7 @@ class Worker(arq.worker.Worker):
         if self._pending_wake is None or self._pending_wake.done():
             key = self.keys.wake(self.worker_id)
             if self._wake is not None:
-                fut = self._wake.call("BLPOP", key, timeout)
+                fut = self._wake.call("BLPOP", key, timeout, wait_s=timeout)
             else:
                 assert self._blocking is not None
                 fut = asyncio.ensure_future(self._blocking.blpop([key], timeout=timeout))  # type: ignore[arg-type]

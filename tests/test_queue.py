@@ -211,6 +211,21 @@ async def test_result_wakes_on_notification_not_polling(
         assert time.monotonic() - t0 < 2.0
 
 
+async def test_many_waits_at_once_share_one_notification_connection(client: Client) -> None:
+    """300 result waits started together used to open a pub/sub connection each and keep 299."""
+
+    async def connected() -> int:
+        return int((await client.redis.info("clients"))["connected_clients"])
+
+    before = await connected()
+    jobs = await client.enqueue_many("sleeper", [(0,) for _ in range(300)], _defer_by=60)
+    waits = [asyncio.create_task(j.result(timeout=0.5)) for j in jobs if j]
+    await asyncio.sleep(0.2)  # every wait has subscribed
+    during = await connected()
+    await asyncio.gather(*waits, return_exceptions=True)
+    assert during - before < 50  # one pub/sub connection, plus a few pooled ones for the re-reads
+
+
 async def test_missed_notification_does_not_hang(
     client: Client, run_worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

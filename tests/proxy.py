@@ -1,0 +1,81 @@
+"""A TCP proxy on 127.0.0.1 in front of a test Redis that can go silent, like a network that drops
+packets: ``freeze()`` stops relaying on the connections it has (their bytes are dropped; both sockets
+stay open, so neither end sees a reset, exactly a half-open connection), while new connections relay
+normally."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+
+class _Link:
+    def __init__(self) -> None:
+        self.frozen = False
+        self.writers: list[asyncio.StreamWriter] = []
+
+
+class FreezableProxy:
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self._path = parts.path
+        self._links: list[_Link] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{self._path}"
+
+    async def start(self) -> FreezableProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def freeze(self) -> int:
+        """Silence every connection made so far; return how many there were."""
+        for link in self._links:
+            link.frozen = True
+        return len(self._links)
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self._upstream)
+        link = _Link()
+        link.writers += [client_w, server_w]
+        self._links.append(link)
+        for reader, writer in ((client_r, server_w), (server_r, client_w)):
+            task = asyncio.create_task(self._pump(link, reader, writer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pump(link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                if not link.frozen:
+                    writer.write(data)
+        if not link.frozen:
+            writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for link in self._links:
+            for writer in link.writers:
+                writer.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def freezable_proxy(upstream_url: str) -> AsyncIterator[FreezableProxy]:
+    proxy = await FreezableProxy(upstream_url).start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
