@@ -7,17 +7,15 @@ JSON object on stdout: seconds per run (total, and the ``apply_async`` part). Ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.stop import stop_processes
+from bench.stop import run_peer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,22 +109,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     args = parse()
     os.environ["BENCH_CELERY_URL"] = args.url  # before bench.celery_peer.app is first imported
-    log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = start_worker(args, log)
-    try:
-        report = measure(args)
-    except Exception as e:
-        log.flush()
-        tail = Path(log.name).read_text(errors="replace")[-2000:]
-        report = {"error": f"{type(e).__name__}: {e}", "worker_log": tail}
-    finally:
-        # SIGTERM: the worker stops its pool's children. It stays in this process's group, so whoever
-        # started this peer in a group of its own (bench.workflows does) can kill it all if stuck.
-        stop_processes(proc)
-        log.close()
-        os.unlink(log.name)
-    print(json.dumps(report))
-    sys.exit(1 if "error" in report else 0)
+    run_peer("celery", lambda log: start_worker(args, log), lambda: measure(args))
 
 
 if __name__ == "__main__":

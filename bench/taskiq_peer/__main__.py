@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 
 import uvloop
 
-from bench.stop import stop_processes
+from bench.stop import run_peer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,20 +81,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     args = parse()
     os.environ["BENCH_TASKIQ_URL"] = args.url  # before bench.taskiq_peer.app is first imported
-    log = tempfile.NamedTemporaryFile(prefix="bench-taskiq-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = start_worker(log)
-    try:
-        report = uvloop.run(measure(args))
-    except Exception as e:
-        log.flush()
-        tail = Path(log.name).read_text(errors="replace")[-2000:]
-        report = {"error": f"{type(e).__name__}: {e}", "worker_log": tail}
-    finally:
-        stop_processes(proc)
-        log.close()
-        os.unlink(log.name)
-    print(json.dumps(report))
-    sys.exit(1 if "error" in report else 0)
+    run_peer("taskiq", start_worker, lambda: uvloop.run(measure(args)))
 
 
 if __name__ == "__main__":
