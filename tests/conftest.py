@@ -15,6 +15,8 @@ import pytest
 import redis as sync_redis
 
 from aqueue import Client, Worker
+from aqueue._redis import resolve_settings
+from aqueue._wire import Wire
 from aqueue.embedded import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,14 @@ def sync_r(redis_url: str) -> Iterator[sync_redis.Redis]:
     r = sync_redis.Redis.from_url(redis_url)
     yield r
     r.close()
+
+
+@pytest.fixture
+async def wire(redis_url: str) -> AsyncIterator[Wire]:
+    """A lean hot-path connection (``aqueue._wire.Wire``) to the test Redis."""
+    w = Wire(resolve_settings(redis_url))
+    yield w
+    await w.aclose()
 
 
 @pytest.fixture

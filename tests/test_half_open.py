@@ -7,7 +7,6 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ from aqueue._redis import connect, resolve_settings
 from aqueue._wire import Wire
 from tests.proxy import freezable_proxy
 from tests.support import eventually
-
-
-@pytest.fixture
-async def wire(redis_url: str) -> AsyncIterator[Wire]:
-    w = Wire(resolve_settings(redis_url))
-    yield w
-    await w.aclose()
 
 
 async def test_calls_on_a_silent_wire_fail_and_the_next_call_reconnects(redis_url: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis as sync_redis
@@ -14,13 +14,6 @@ from aqueue._redis import resolve_settings
 from aqueue._wire import Wire, eligible
 from aqueue.embedded import RedisServer
 from aqueue.errors import RedisUnavailableError
-
-
-@pytest.fixture
-async def wire(redis_url: str) -> AsyncIterator[Wire]:
-    w = Wire(resolve_settings(redis_url))
-    yield w
-    await w.aclose()
 
 
 async def test_concurrent_calls_pipeline_and_each_gets_its_own_reply(wire: Wire) -> None:
