@@ -180,8 +180,7 @@ class Worker(arq.worker.Worker):
                 await self._fetch_loop()
                 await self._drain()
                 self._finisher.close()
-                for t in side:
-                    t.cancel()
+                await _cancel_until_done(side)
         finally:
             self._remove_signals()
 
@@ -525,9 +524,7 @@ class Worker(arq.worker.Worker):
         left = [r for r in self._running.values() if not r.finishing]
         for r in left:
             r.reason = "shutdown"
-            if r.task is not None:
-                r.task.cancel()
-        await asyncio.gather(*(r.task for r in left if r.task is not None), return_exceptions=True)
+        await _cancel_until_done([r.task for r in left if r.task is not None])
         assert self._ops is not None
         held = [(r.job.job_id, r.job.token) for r in left]
         try:
@@ -550,6 +547,25 @@ class Worker(arq.worker.Worker):
             f"<aqueue.Worker {self.worker_id} j_complete={self.jobs_complete} j_failed={self.jobs_failed} "
             f"j_retried={self.jobs_retried} j_ongoing={len(self._running)}>"
         )
+
+
+async def _cancel_until_done(tasks: Sequence[asyncio.Task[Any]], every_s: float = 1.0) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again every ``every_s`` while any still runs.
+
+    One cancellation can go missing: a service that catches it by mistake, or a library that loses it
+    (seen with redis-py 5.3 on Python 3.11: the heartbeat, cancelled inside a call that had to
+    reconnect, carried on). Without asking again, the worker would never finish stopping.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+        if pending:
+            logger.warning("%d worker tasks ignored a cancellation; cancelling them again", len(pending))
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not report it as never retrieved
 
 
 async def _guarded(service: Service, worker: Worker) -> None:

@@ -462,6 +462,29 @@ async def test_burst_worker_exits_when_queue_empty(client: Client, redis_url: st
     assert await client.redis.zcard(client.default_queue) == 0
 
 
+async def test_worker_stops_even_if_a_service_swallows_its_first_cancellation(redis_url: str) -> None:
+    """A lost cancellation (a careless service; seen inside redis-py on Python 3.11) must not leave the
+    worker stopping forever: it asks again."""
+    cancellations = 0
+
+    async def stubborn(worker: aqueue.Worker) -> None:
+        nonlocal cancellations
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancellations += 1
+                if cancellations > 1:
+                    raise
+
+    worker = aqueue.Worker(
+        [add], redis_settings=redis_url, burst=True, handle_signals=False, services=[stubborn]
+    )
+    await asyncio.wait_for(worker.async_run(), 10)
+    await worker.close()
+    assert cancellations == 2
+
+
 async def test_idle_worker_wakes_on_enqueue_not_poll(client: Client, run_worker: Any) -> None:
     @task
     async def stamp(ctx: dict[str, Any]) -> float:
