@@ -23,6 +23,7 @@ from aqueue._keys import DEFAULT_PREFIX, Keys
 from aqueue._notify import Notifier
 from aqueue._redis import (
     CONNECTION_ERRORS,
+    DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
     connect,
     lost_redis,
@@ -82,6 +83,9 @@ class Client:
 
     ``redis`` is a URL, an arq ``RedisSettings``, an existing arq pool, or None for
     ``AQUEUE_REDIS_URL``. Use as ``async with Client(...) as client`` or call ``connect``/``aclose``.
+    A command Redis leaves unanswered for ``reply_timeout_s`` fails (the connection is presumed dead,
+    e.g. half-open) instead of waiting forever; raise it to run longer blocking commands on
+    ``client.redis``. A pool passed in keeps its own settings.
     """
 
     def __init__(
@@ -93,7 +97,11 @@ class Client:
         job_serializer: Serializer | None = None,
         job_deserializer: Deserializer | None = None,
         expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
+        reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> None:
+        if reply_timeout_s <= 0:
+            raise ConfigurationError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
+        self.reply_timeout_s = reply_timeout_s
         self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
         self._owns_pool = self._pool is None
         self.settings: RedisSettings = (
@@ -120,6 +128,7 @@ class Client:
         if self._pool is None:
             self._pool = await connect(
                 self.settings,
+                reply_timeout_s=self.reply_timeout_s,
                 job_serializer=self.job_serializer,
                 job_deserializer=self.job_deserializer,
                 default_queue_name=self.default_queue,
@@ -127,7 +136,8 @@ class Client:
             )
         if self._scripts is None:
             if self._owns_pool and eligible(self.settings):
-                self._wire = Wire(self.settings)  # the lean path for scripts; TLS/Sentinel keep redis-py
+                # the lean path for scripts; TLS/Sentinel keep redis-py
+                self._wire = Wire(self.settings, reply_timeout_s=self.reply_timeout_s)
             self._scripts = Scripts(self._pool, self._wire)
         return self
 

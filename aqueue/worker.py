@@ -72,8 +72,9 @@ class Worker(arq.worker.Worker):
     ``key_prefix`` (Redis key prefix, default arq's), ``lease_s`` (a running job's claim lapses this
     long after its worker stops renewing it), ``max_deliveries`` (deliveries without an outcome before
     a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
-    ``reply_timeout_s`` (a command on the hot-path connections left unanswered this long means the
-    connection is dead, e.g. half-open after a network fault: it is dropped and reopened; default 30 s).
+    ``reply_timeout_s`` (a command Redis leaves unanswered this long means the connection is dead, e.g.
+    half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
+    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there).
     """
 
     def __init__(

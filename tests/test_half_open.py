@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from aqueue import Client, task
 from aqueue._redis import connect, resolve_settings
 from aqueue._wire import Wire
+from aqueue.errors import RedisUnavailableError
 from tests.proxy import freezable_proxy
 from tests.support import eventually
 
@@ -98,3 +99,17 @@ async def test_a_worker_whose_connections_go_silent_reconnects_and_runs_the_job(
         t0 = time.monotonic()
         assert await job.result(timeout=25) == [worker.worker_id, 2, os.getpid()]
         assert time.monotonic() - t0 < 20
+
+
+async def test_a_client_on_a_silent_connection_raises_instead_of_waiting_forever(redis_url: str) -> None:
+    async with freezable_proxy(redis_url) as proxy, Client(proxy.url, reply_timeout_s=0.3) as client:
+        await client.enqueue("who")  # opens the hot-path connection
+        await client.redis.ping()
+        proxy.freeze()
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailableError, match="no reply from Redis"):
+            await client.enqueue("who")
+        with pytest.raises(RedisTimeoutError):
+            await client.redis.get("k")
+        assert time.monotonic() - started < 5
+        assert await client.enqueue("who") is not None  # reconnected through the proxy
