@@ -35,4 +35,4 @@ bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; 
 	$(PY) -m bench.cron
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.celery-venv bench/.taskiq-venv
