@@ -109,11 +109,14 @@ class _Protocol(asyncio.Protocol):
         if self._watchdog is not None:
             self._watchdog.cancel()
         reason = f"connection to Redis lost ({exc})" if exc else "connection to Redis closed"
+        self._fail_waiting(ConnectionError(reason))
+
+    def _fail_waiting(self, error: Exception) -> None:
         self._deadlines.clear()
         while self._waiting:
             fut = self._waiting.popleft()
             if not fut.done():
-                fut.set_exception(ConnectionError(reason))
+                fut.set_exception(error)
 
     def send(self, packed: bytes, fut: asyncio.Future[Any], wait_s: float = 0.0) -> asyncio.Future[Any]:
         """Write one packed command; ``fut`` gets its reply (a blocking command may take ``wait_s``)."""
@@ -138,11 +141,7 @@ class _Protocol(asyncio.Protocol):
         )
         self._transport.abort()  # connection_lost follows, with no error of its own: fail the calls now
         self.closed = True
-        self._deadlines.clear()
-        while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():
-                fut.set_exception(error)
+        self._fail_waiting(error)
 
     def close(self) -> None:
         if self._transport is not None and not self.closed:
