@@ -1,16 +1,18 @@
 """Peers that are not aqueue's dependencies run in venvs of their own, made on first use.
 
-Standard library only: the peers' venvs do not have aqueue, and this module never runs inside them.
+Standard library only: the peers import ``ROOT`` from here inside their venvs, which have no aqueue.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +50,15 @@ def run_group(argv: list[str], env: dict[str, str], timeout: float) -> tuple[str
             os.killpg(proc.pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.communicate(timeout=10)
+
+
+def run_json(argv: list[str], timeout: float, what: str) -> dict[str, Any]:
+    """Run a peer (``argv``, with this repository on ``PYTHONPATH``) via :func:`run_group`; return the
+    JSON object on its last line of output. Raise RuntimeError naming ``what`` if it printed nothing."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    stdout, stderr = run_group(argv, env, timeout)
+    lines = stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"{what} printed nothing; stderr:\n{stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report

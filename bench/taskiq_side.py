@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from typing import Any
 
@@ -22,13 +20,9 @@ def pickup(url: str, n: int, gap_s: float) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError) as e:
         return {"error": f"could not set up {VENV.name}: {e}"}
     argv = [str(python), "-m", "bench.taskiq_peer", "--url", url, "--n", str(n), "--gap", str(gap_s)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        stdout, stderr = peer_venv.run_group(argv, env, 120 + n * gap_s)
+        return peer_venv.run_json(argv, 120 + n * gap_s, "the taskiq peer")
     except subprocess.TimeoutExpired:
         return {"error": "the taskiq peer did not finish in time"}
-    lines = stdout.strip().splitlines()
-    if not lines:
-        return {"error": f"the taskiq peer printed nothing; stderr: {stderr[-500:]}"}
-    report: dict[str, Any] = json.loads(lines[-1])
-    return report
+    except RuntimeError as e:
+        return {"error": str(e)}

@@ -12,12 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from bench.peer_venv import ROOT
 from bench.stop import run_peer
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse() -> argparse.Namespace:

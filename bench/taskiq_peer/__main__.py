@@ -14,14 +14,12 @@ import subprocess
 import sys
 import time
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import uvloop
 
+from bench.peer_venv import ROOT
 from bench.stop import run_peer
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse() -> argparse.Namespace:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +52,8 @@ def latencies(
         "--timeout",
         str(timeout),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     budget = 180 + 2 * runs * timeout  # the peer bounds each wait itself; this bounds the whole child
-    stdout, stderr = peer_venv.run_group(argv, env, budget)
-    lines = stdout.strip().splitlines()
-    if not lines:
-        raise RuntimeError(f"celery peer ({pool}) printed nothing; stderr:\n{stderr[-2000:]}")
-    report: dict[str, Any] = json.loads(lines[-1])
+    report = peer_venv.run_json(argv, budget, f"celery peer ({pool})")
     if "error" in report:
         raise RuntimeError(f"celery peer ({pool}) failed: {report['error']}\n{report.get('worker_log', '')}")
     return report
