@@ -25,6 +25,7 @@ __all__ = [
     "connect",
     "describe",
     "lost_redis",
+    "reply_timeout",
     "resolve_settings",
     "text",
     "translate_errors",
@@ -47,6 +48,13 @@ RedisLike = str | RedisSettings | None
 DEFAULT_REPLY_TIMEOUT_S = 30.0
 #: TCP keepalive: first probe after this many idle seconds, then every interval, given up after count.
 KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 15, "TCP_KEEPCNT": 4}
+
+
+def reply_timeout(seconds: float) -> float:
+    """Return ``seconds`` as a reply timeout, or raise ConfigurationError if it is not positive."""
+    if seconds <= 0:
+        raise ConfigurationError(f"reply_timeout_s must be positive, got {seconds}")
+    return seconds
 
 
 def keepalive_options() -> dict[int, int]:

@@ -27,6 +27,7 @@ from aqueue._redis import (
     RedisLike,
     connect,
     lost_redis,
+    reply_timeout,
     resolve_settings,
     text,
     translate_errors,
@@ -99,9 +100,7 @@ class Client:
         expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> None:
-        if reply_timeout_s <= 0:
-            raise ConfigurationError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
-        self.reply_timeout_s = reply_timeout_s
+        self.reply_timeout_s = reply_timeout(reply_timeout_s)
         self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
         self._owns_pool = self._pool is None
         self.settings: RedisSettings = (

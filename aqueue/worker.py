@@ -36,6 +36,7 @@ from aqueue._redis import (
     RedisLike,
     connect,
     describe,
+    reply_timeout,
     resolve_settings,
 )
 from aqueue._wire import Wire, eligible
@@ -104,8 +105,7 @@ class Worker(arq.worker.Worker):
         self.keys = Keys(key_prefix)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
-        if reply_timeout_s <= 0:
-            raise ConfigurationError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
+        self.reply_timeout_s = reply_timeout(reply_timeout_s)
         try:
             super().__init__(
                 [t.to_arq() for t in self.task_defs.values()],
@@ -122,7 +122,6 @@ class Worker(arq.worker.Worker):
             raise ConfigurationError(f"invalid worker settings: {e}") from e
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
-        self.reply_timeout_s = reply_timeout_s
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.finish_extensions = list(finish_extensions)
         self.services = list(services)
