@@ -19,9 +19,7 @@ from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
 
 from aqueue import serialization
 from aqueue._envelope import encode_job, result_envelope
-from aqueue._keys import DEFAULT_PREFIX, Keys
-from aqueue._notify import Notifier
-from aqueue._redis import (
+from aqueue._redis.connection import (
     CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -32,8 +30,10 @@ from aqueue._redis import (
     text,
     translate_errors,
 )
-from aqueue._scripts import Scripts
-from aqueue._wire import Wire, eligible
+from aqueue._redis.keys import DEFAULT_PREFIX, Keys
+from aqueue._redis.notify import Notifier
+from aqueue._redis.scripts import Scripts
+from aqueue._redis.wire import Wire, eligible
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
 from aqueue.tasks import TaskLike, task_name, to_seconds

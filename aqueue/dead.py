@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from aqueue._redis import text
-from aqueue._scripts import register, source
+from aqueue._redis.connection import text
+from aqueue._redis.scripts import register, source
 
 if TYPE_CHECKING:
     from aqueue.client import Client

@@ -18,7 +18,7 @@
     └── WorkflowError               a workflow is malformed or failed
         └── WorkflowCancelled       the workflow was cancelled
 
-Redis and arq exceptions are translated to these at one seam, :mod:`aqueue._redis`.
+Redis and arq exceptions are translated to these at one seam, :mod:`aqueue._redis.connection`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aqueue._redis import text
+from aqueue._redis.connection import text
 from aqueue.jobs import JobResult, JobStatus
 from aqueue.progress import Progress
 

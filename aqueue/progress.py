@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aqueue._keys import Keys
+from aqueue._redis.keys import Keys
 
 __all__ = ["Progress", "ProgressReporter", "progress_reporter", "read_progress"]
 

@@ -25,12 +25,7 @@ import arq.worker
 from arq.connections import ArqRedis, RedisSettings
 
 from aqueue import serialization
-from aqueue._execution import Defaults, JobRunner
-from aqueue._finisher import Finisher, FinishExtension
-from aqueue._heartbeat import Heartbeat
-from aqueue._keys import DEFAULT_PREFIX, Keys
-from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
-from aqueue._redis import (
+from aqueue._redis.connection import (
     CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -39,10 +34,15 @@ from aqueue._redis import (
     reply_timeout,
     resolve_settings,
 )
-from aqueue._wire import Wire, eligible
+from aqueue._redis.keys import DEFAULT_PREFIX, Keys
+from aqueue._redis.wire import Wire, eligible
+from aqueue._worker.execution import Defaults, JobRunner
+from aqueue._worker.finisher import Finisher, FinishExtension
+from aqueue._worker.heartbeat import Heartbeat
+from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
 from aqueue.errors import ConfigurationError
 from aqueue.tasks import Task, TaskLike, as_task
-from aqueue.workflows.continuation import WorkflowContinuations
+from aqueue.workflows._continuation import WorkflowContinuations
 
 __all__ = ["Worker"]
 
@@ -127,7 +127,7 @@ class Worker(arq.worker.Worker):
         self.services = list(services)
         self.outcome_observers = list(outcome_observers)
         if self.cron_definitions:
-            from aqueue.scheduler.runner import install
+            from aqueue.scheduler._runner import install
 
             install(self)
         self._handle_os_signals = handle_signals

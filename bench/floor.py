@@ -1,6 +1,6 @@
 """The wake-up floor: how fast one bare LPUSH reaches a BLPOP in another process on this machine.
 
-No Lua, no job, no framework: both ends use aqueue's lean connection (``aqueue._wire.Wire``). The pickup
+No Lua, no job, no framework: both ends use aqueue's lean connection (``aqueue._redis.wire.Wire``). The pickup
 benchmark's latency cannot go below this; the report prints it beside the pickup rows.
 
 Child mode: ``python -m bench.floor URL KEY N`` pops N messages (each a producer timestamp) and prints
@@ -16,8 +16,8 @@ import time
 
 import uvloop
 
-from aqueue._redis import resolve_settings
-from aqueue._wire import Wire
+from aqueue._redis.connection import resolve_settings
+from aqueue._redis.wire import Wire
 
 KEY = "bench:floor"
 

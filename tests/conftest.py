@@ -15,8 +15,8 @@ import pytest
 import redis as sync_redis
 
 from aqueue import Client, Worker
-from aqueue._redis import resolve_settings
-from aqueue._wire import Wire
+from aqueue._redis.connection import resolve_settings
+from aqueue._redis.wire import Wire
 from aqueue.embedded import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def sync_r(redis_url: str) -> Iterator[sync_redis.Redis]:
 
 @pytest.fixture
 async def wire(redis_url: str) -> AsyncIterator[Wire]:
-    """A lean hot-path connection (``aqueue._wire.Wire``) to the test Redis."""
+    """A lean hot-path connection (``aqueue._redis.wire.Wire``) to the test Redis."""
     w = Wire(resolve_settings(redis_url))
     yield w
     await w.aclose()

@@ -14,8 +14,8 @@ from redis.exceptions import ConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aqueue import Client, task
-from aqueue._redis import connect, resolve_settings
-from aqueue._wire import Wire
+from aqueue._redis.connection import connect, resolve_settings
+from aqueue._redis.wire import Wire
 from aqueue.errors import RedisUnavailableError
 from tests.proxy import freezable_proxy
 from tests.support import eventually

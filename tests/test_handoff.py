@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from aqueue import Client, JobStatus, task
-from aqueue._queue_ops import QueueOps
+from aqueue._worker.queue_ops import QueueOps
 
 
 @task

@@ -234,7 +234,7 @@ async def test_missed_notification_does_not_hang(
     async def deaf_subscribe(self: Any, channel: str) -> None:  # subscription silently lost
         return None
 
-    monkeypatch.setattr("aqueue._notify.Notifier._subscribe", deaf_subscribe)
+    monkeypatch.setattr("aqueue._redis.notify.Notifier._subscribe", deaf_subscribe)
     async with run_worker([sleeper]):
         job = await client.enqueue("sleeper", 0.2)
         assert await job.result(timeout=5) == "slept"  # type: ignore[union-attr]

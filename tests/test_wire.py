@@ -1,4 +1,4 @@
-"""The lean connection (``aqueue._wire.Wire``) against a real redis-server: replies, errors, reconnects."""
+"""The lean connection (``aqueue._redis.wire.Wire``) on a real redis-server: replies, errors, reconnects."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import redis as sync_redis
 from redis.exceptions import AuthenticationError, ConnectionError, NoScriptError, ResponseError
 
 from aqueue import Client
-from aqueue._redis import resolve_settings
-from aqueue._wire import Wire, eligible
+from aqueue._redis.connection import resolve_settings
+from aqueue._redis.wire import Wire, eligible
 from aqueue.embedded import RedisServer
 from aqueue.errors import RedisUnavailableError
 
@@ -143,7 +143,7 @@ async def double(ctx: dict[str, object], x: int) -> int:
 async def test_without_a_wire_a_pool_passed_in_serves_producer_and_worker(redis_url: str) -> None:
     # TLS, Sentinel and pools passed in keep redis-py for the hot path: the same behaviour, slower.
     from aqueue import Worker
-    from aqueue._redis import connect
+    from aqueue._redis.connection import connect
 
     pool = await connect(resolve_settings(redis_url))
     worker = Worker([double], redis_pool=pool, handle_signals=False, lease_s=30)

@@ -6,18 +6,18 @@ The Redis runtime: exactly-once slot claims (:class:`CronRunner`), the live regi
 See ``docs/scheduler.md`` for the rules.
 """
 
-from aqueue.scheduler.catchup import MAX_CATCHUP, ON_TIME_WINDOW, due_slots, overlap_decision
-from aqueue.scheduler.clock import Clock, ManualClock, SystemClock
-from aqueue.scheduler.definition import CronJob, check_unique_names, cron
-from aqueue.scheduler.expression import CronExpression, parse_expression
-from aqueue.scheduler.policies import (
+from aqueue.scheduler._catchup import MAX_CATCHUP, ON_TIME_WINDOW, due_slots, overlap_decision
+from aqueue.scheduler._clock import Clock, ManualClock, SystemClock
+from aqueue.scheduler._definition import CronJob, check_unique_names, cron
+from aqueue.scheduler._expression import CronExpression, parse_expression
+from aqueue.scheduler._policies import (
     MISSED_POLICIES,
     OVERLAP_POLICIES,
     MissedPolicy,
     OverlapDecision,
     OverlapPolicy,
 )
-from aqueue.scheduler.registry import (
+from aqueue.scheduler._registry import (
     CronEntry,
     CronJobNotFound,
     list_jobs,
@@ -25,8 +25,8 @@ from aqueue.scheduler.registry import (
     resume,
     trigger,
 )
-from aqueue.scheduler.runner import Claim, CronRunner
-from aqueue.scheduler.zones import resolve_zone, slot_id
+from aqueue.scheduler._runner import Claim, CronRunner
+from aqueue.scheduler._zones import resolve_zone, slot_id
 
 __all__ = [
     "MAX_CATCHUP",

@@ -15,9 +15,9 @@ import click
 
 from aqueue._imports import import_string
 from aqueue.errors import AqueueError, ConfigurationError
-from aqueue.scheduler.definition import CronJob
-from aqueue.scheduler.expression import parse_expression
-from aqueue.scheduler.formatting import (
+from aqueue.scheduler._definition import CronJob
+from aqueue.scheduler._expression import parse_expression
+from aqueue.scheduler._formatting import (
     JOB_HEADER,
     LIVE_HEADER,
     format_table,
@@ -26,8 +26,8 @@ from aqueue.scheduler.formatting import (
     job_rows,
     live_rows,
 )
-from aqueue.scheduler.schedule import next_runs
-from aqueue.scheduler.zones import resolve_zone, zone_name
+from aqueue.scheduler._schedule import next_runs
+from aqueue.scheduler._zones import resolve_zone, zone_name
 
 if TYPE_CHECKING:
     from aqueue.client import Client
@@ -106,8 +106,8 @@ def _checked_jobs(jobs: object, path: str) -> list[CronJob]:
 
 def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:
     """Run ``action`` with a client on ``redis_url`` (one connection attempt); errors exit 1."""
-    from aqueue._redis import CONNECTION_ERRORS, describe, resolve_settings
-    from aqueue.cli import with_client as run_with_client
+    from aqueue._redis.connection import CONNECTION_ERRORS, describe, resolve_settings
+    from aqueue.cli._common import with_client as run_with_client
 
     try:
         settings = resolve_settings(redis_url)
@@ -121,7 +121,7 @@ def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]])
 
 def list_live(redis_url: str | None, as_json: bool) -> None:
     """List the cron jobs registered in Redis by running workers (table or JSON)."""
-    from aqueue.scheduler.registry import list_jobs
+    from aqueue.scheduler._registry import list_jobs
 
     entries = with_client(redis_url, list_jobs)
     if as_json:
@@ -172,7 +172,7 @@ def list_command(
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def pause_command(name: str, redis_url: str | None) -> None:
     """Pause cron job NAME: its slots pass without running (counted as missed)."""
-    from aqueue.scheduler.registry import pause
+    from aqueue.scheduler._registry import pause
 
     with_client(redis_url, lambda client: pause(client, name))
     click.echo(f"paused {name}")
@@ -183,7 +183,7 @@ def pause_command(name: str, redis_url: str | None) -> None:
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def resume_command(name: str, redis_url: str | None) -> None:
     """Resume cron job NAME from its next slot."""
-    from aqueue.scheduler.registry import resume
+    from aqueue.scheduler._registry import resume
 
     with_client(redis_url, lambda client: resume(client, name))
     click.echo(f"resumed {name}")
@@ -194,7 +194,7 @@ def resume_command(name: str, redis_url: str | None) -> None:
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def trigger_command(name: str, redis_url: str | None) -> None:
     """Run cron job NAME once, now; print the run's job id."""
-    from aqueue.scheduler.registry import trigger
+    from aqueue.scheduler._registry import trigger
 
     async def run(client: Client) -> str:
         return (await trigger(client, name)).job_id

@@ -5,16 +5,16 @@ Build a canvas with :func:`sig`, :func:`si`, :func:`chain` (or ``|``), :func:`gr
 :class:`WorkflowGraph` that the Redis runtime executes as continuations.
 """
 
-from aqueue.workflows.base import CanvasElement, Chain, chain, element_from_dict
-from aqueue.workflows.compiler import compile_workflow
-from aqueue.workflows.dag import Dag, DagFlow, DagNode, DagStep
-from aqueue.workflows.failure import FailureInfo, failure_info
-from aqueue.workflows.graph import Node, WorkflowGraph
-from aqueue.workflows.group import Chord, Group, chord, group
-from aqueue.workflows.options import TaskOptions
-from aqueue.workflows.run import NodeStatus, WorkflowRun, WorkflowStatus, start_workflow
-from aqueue.workflows.signature import Signature, si, sig
-from aqueue.workflows.template import ListOf, Ref, Template, evaluate_template, template_parts
+from aqueue.workflows._base import CanvasElement, Chain, chain, element_from_dict
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._dag import Dag, DagFlow, DagNode, DagStep
+from aqueue.workflows._failure import FailureInfo, failure_info
+from aqueue.workflows._graph import Node, WorkflowGraph
+from aqueue.workflows._group import Chord, Group, chord, group
+from aqueue.workflows._options import TaskOptions
+from aqueue.workflows._run import NodeStatus, WorkflowRun, WorkflowStatus, start_workflow
+from aqueue.workflows._signature import Signature, si, sig
+from aqueue.workflows._template import ListOf, Ref, Template, evaluate_template, template_parts
 
 __all__ = [
     "CanvasElement",

@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from aqueue._keys import Keys
-from aqueue.workflows.graph import Node
-from aqueue.workflows.options import TaskOptions
-from aqueue.workflows.signature import Signature
+from aqueue._redis.keys import Keys
+from aqueue.workflows._graph import Node
+from aqueue.workflows._options import TaskOptions
+from aqueue.workflows._signature import Signature
 
 Serializer = Callable[[Any], bytes]
 

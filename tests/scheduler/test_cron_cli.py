@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from aqueue.scheduler import cron
 from aqueue.scheduler._cli import cron as cron_group
-from aqueue.scheduler.formatting import JOB_HEADER, format_table, format_time, job_rows
+from aqueue.scheduler._formatting import JOB_HEADER, format_table, format_time, job_rows
 
 NOW = "2027-01-01T12:00:00+00:00"
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from aqueue.scheduler import ManualClock, cron, list_jobs
 from aqueue.scheduler._cli import cron as cron_group
-from aqueue.scheduler.formatting import LIVE_HEADER
+from aqueue.scheduler._formatting import LIVE_HEADER
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from aqueue import Client, MaxTriesExceeded, SerializationError, UnknownTaskError
-from aqueue._queue_ops import QueueOps
+from aqueue._worker.queue_ops import QueueOps
 from aqueue.errors import WorkflowCancelled
 from aqueue.workflows import WorkflowRun, chain, chord, group, si, sig
 from tests.support import eventually

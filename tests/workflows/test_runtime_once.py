@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from aqueue import Client
-from aqueue._queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
+from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
 from aqueue.workflows import Dag, WorkflowRun, chord, si, sig
-from aqueue.workflows.continuation import WorkflowContinuations
+from aqueue.workflows._continuation import WorkflowContinuations
 from tests.wf_tasks import ALL, CALLS
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,7 @@ import pytest
 
 from aqueue import Client
 from aqueue.workflows import CanvasElement, WorkflowRun, chain, group, sig
-from aqueue.workflows.run import SUFFIXES
+from aqueue.workflows._run import SUFFIXES
 from tests.wf_tasks import ALL, CALLS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

@@ -12,7 +12,7 @@ import pytest
 from aqueue import Client
 from aqueue.errors import ResultNotFound, WorkflowError
 from aqueue.workflows import WorkflowRun, chain, group, si, sig
-from aqueue.workflows.run import SUFFIXES
+from aqueue.workflows._run import SUFFIXES
 from tests.support import eventually
 from tests.wf_tasks import ALL, Boom
 

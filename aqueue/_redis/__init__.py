@@ -1,0 +1,1 @@
+"""Everything that talks to Redis: connections (redis-py and the lean ``Wire``), keys, scripts, Lua."""

@@ -1,0 +1,102 @@
+"""Records outcomes in batches: one Lua call per batch, retried while Redis is away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps
+
+logger = logging.getLogger("aqueue.worker")
+
+
+class FinishExtension(Protocol):
+    """Records some outcomes itself, atomically with its own state (e.g. workflow continuations)."""
+
+    def handles(self, outcome: Outcome) -> bool:
+        """Return whether this extension records ``outcome``."""
+
+    async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
+        """Record ``outcomes``; return per outcome whether it was recorded (False: fenced).
+
+        May also claim up to ``capacity`` follow-up jobs for this worker (returned to be started).
+        """
+
+
+class Finisher:
+    """Collects outcomes from running jobs and records them, pipelined under load."""
+
+    def __init__(
+        self,
+        ops: QueueOps,
+        extensions: Sequence[FinishExtension] = (),
+        *,
+        capacity: Callable[[], int | None] = lambda: None,
+        start: Callable[[ClaimedJob], None] | None = None,
+    ) -> None:
+        self.ops = ops
+        self.extensions = list(extensions)
+        self.capacity = capacity
+        self.start = start
+        self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
+        self._wakeup = asyncio.Event()
+        self._closing = False
+
+    def submit(self, outcome: Outcome) -> asyncio.Future[bool]:
+        """Queue ``outcome`` for recording; the future resolves to whether it was recorded."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((outcome, future))
+        self._wakeup.set()
+        return future
+
+    def close(self) -> None:
+        """Ask :meth:`run` to return once everything pending is recorded."""
+        self._closing = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Record batches as they come until closed and drained."""
+        delay = 0.05
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch, self._pending = self._pending, []
+            try:
+                await self._record(batch)
+                delay = 0.05
+            except CONNECTION_ERRORS as e:
+                logger.warning("cannot record %d results (%s); retrying in %.1fs", len(batch), e, delay)
+                self._pending = [item for item in batch if not item[1].done()] + self._pending
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _record(self, batch: list[tuple[Outcome, asyncio.Future[bool]]]) -> None:
+        groups: dict[int, list[tuple[Outcome, asyncio.Future[bool]]]] = {}
+        for item in batch:
+            index = next((i for i, ext in enumerate(self.extensions) if ext.handles(item[0])), -1)
+            groups.setdefault(index, []).append(item)
+        for index, items in groups.items():
+            outcomes = [o for o, _ in items]
+            if index < 0:
+                done = await self.ops.finish(outcomes)
+            else:
+                free = self.capacity()  # None: stopping, take nothing new
+                limit = 0 if free is None else free + len(outcomes)
+                done, claimed = await self.extensions[index].finish(outcomes, limit)
+                for job in claimed:
+                    if self.start is not None:
+                        self.start(job)
+            for (outcome, future), recorded in zip(items, done, strict=True):
+                if not recorded:
+                    logger.warning(
+                        "job %s: claim was taken over; its outcome is discarded", outcome.job.job_id
+                    )
+                if not future.done():
+                    future.set_result(recorded)

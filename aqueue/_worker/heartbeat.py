@@ -1,0 +1,64 @@
+"""A worker's heartbeat: arq's health-check key and aqueue's live-worker hash ``{prefix}worker:{id}``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._redis.keys import Keys
+from aqueue._worker.queue_ops import now_ms
+
+#: How often the live-worker hash is refreshed, and how long it outlives a silent worker.
+BEAT_S = 5.0
+WORKER_KEY_TTL_MS = 15_000
+
+
+@dataclass
+class Heartbeat:
+    """Publishes a worker's counters: to its hash every BEAT_S, to arq's key every health_interval_s."""
+
+    redis: Any
+    keys: Keys
+    worker_id: str
+    queue: str
+    health_key: str
+    health_interval_s: float
+
+    async def run(self, counters: Callable[[], str]) -> None:
+        """Beat until cancelled; ``counters`` renders arq's ``j_complete=… j_ongoing=…`` text."""
+        last_health = -self.health_interval_s
+        while True:
+            health_due = time.monotonic() - last_health >= self.health_interval_s
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                await self.beat(counters(), health_due)
+                if health_due:
+                    last_health = time.monotonic()
+            await asyncio.sleep(BEAT_S)
+
+    async def beat(self, info: str, with_health_key: bool) -> None:
+        """Write the live-worker hash and, if asked, arq's health-check key (with the queue's size)."""
+        key = self.keys.worker(self.worker_id)
+        queued = await self.redis.zcard(self.queue) if with_health_key else None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if with_health_key:
+                text = f"{time.strftime('%b-%d %H:%M:%S')} {info} queued={queued}"
+                pipe.psetex(self.health_key, int((self.health_interval_s + 1) * 1000), text.encode())
+            pipe.hset(
+                key,
+                mapping={
+                    "queue": self.queue,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "heartbeat_ms": now_ms(),
+                    "info": info,
+                },
+            )
+            pipe.pexpire(key, WORKER_KEY_TTL_MS)
+            await pipe.execute()

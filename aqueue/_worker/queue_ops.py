@@ -1,0 +1,128 @@
+"""The worker's Redis operations on one queue: claim, finish, renew, release — one Lua call each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from aqueue._redis.connection import text
+from aqueue._redis.keys import Keys
+from aqueue._redis.scripts import Scripts
+from aqueue._redis.wire import Wire
+
+
+def now_ms() -> int:
+    """Return the wall clock in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class ClaimedJob:
+    """One delivery of a job to this worker; ``token`` fences everything it records."""
+
+    job_id: str
+    payload: bytes
+    score: int
+    job_try: int
+    aborted: bool
+    token: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one attempt ended, ready to record: ``kind`` is 'ok', 'err' or 'retry'."""
+
+    job: ClaimedJob
+    kind: str
+    result: bytes = b""
+    ttl_ms: int = 0
+    retry_score: int = 0
+    envelope: dict[str, Any] | None = None
+    value: Any = None
+    started_ms: int = 0
+
+
+def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
+    """Return the job in a wake-up message (``J<try>:<len>:<id><payload>``), or None for a plain wake."""
+    if not message.startswith(b"J"):
+        return None
+    tries, idlen, rest = message[1:].split(b":", 2)
+    size = int(idlen)
+    job_id = rest[:size].decode()
+    return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, f"{worker_id}:{int(tries)}")
+
+
+class QueueOps:
+    """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``.
+
+    Scripts run over ``wire`` when given (the lean connection), else over ``redis``.
+    """
+
+    def __init__(
+        self, redis: Redis, keys: Keys, queue: str, worker_id: str, lease_ms: int, *, wire: Wire | None = None
+    ) -> None:
+        self.redis = redis
+        self.wire = wire
+        self.scripts = Scripts(redis, wire)
+        self.keys = keys
+        self.queue = queue
+        self.worker_id = worker_id
+        self.lease_ms = lease_ms
+
+    async def claim(
+        self, limit: int, *, register_idle: bool, max_deliveries: int
+    ) -> tuple[list[ClaimedJob], int | None]:
+        """Claim up to ``limit`` due jobs; return them and the earliest score left in the queue."""
+        argv: list[Any] = [
+            self.keys.prefix,
+            self.queue,
+            now_ms(),
+            limit,
+            self.lease_ms,
+            self.worker_id,
+            int(register_idle),
+            max_deliveries,
+        ]
+        reply: list[Any] = await self.scripts.claim(args=argv)
+        head = reply[-1]
+        jobs = [
+            ClaimedJob(
+                job_id=text(reply[i]),
+                payload=reply[i + 1],
+                score=int(float(reply[i + 2])),
+                job_try=int(reply[i + 3]),
+                aborted=reply[i + 4] == 1,
+                token=f"{self.worker_id}:{int(reply[i + 3])}",
+            )
+            for i in range(0, len(reply) - 1, 5)
+        ]
+        return jobs, int(float(head)) if head else None
+
+    async def finish(self, outcomes: list[Outcome]) -> list[bool]:
+        """Record outcomes atomically per job; False where the claim was lost (fenced)."""
+        argv: list[Any] = [self.keys.prefix, self.queue]
+        for o in outcomes:
+            argv += [o.job.job_id, o.job.token, o.kind, o.result, o.ttl_ms, o.retry_score]
+        reply: list[int] = await self.scripts.finish(args=argv)
+        return [bool(x) for x in reply]
+
+    async def renew(self, held: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Extend leases on (job id, token) pairs; return (id, 'lost' | 'abort') where action is due."""
+        argv: list[Any] = [self.keys.prefix, self.queue, now_ms(), self.lease_ms]
+        for job_id, token in held:
+            argv += [job_id, token]
+        reply: list[Any] = await self.scripts.renew(args=argv)
+        return [(text(reply[i]), text(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    async def release(self, held: list[tuple[str, str]]) -> int:
+        """Retire: leave the idle set and hand claimed jobs (and unread handed-over ones) back, due now.
+
+        Returns how many were still ours.
+        """
+        argv: list[Any] = [self.keys.prefix, self.queue, now_ms(), self.worker_id, self.lease_ms]
+        for job_id, token in held:
+            argv += [job_id, token]
+        return int(await self.scripts.release(args=argv))

@@ -1,0 +1,156 @@
+"""The ``aqueue`` command line: a thin click layer that parses, delegates and prints one-line errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from aqueue._imports import import_string
+from aqueue.cli._common import friendly, run_async, setup_logging, with_client
+from aqueue.client import Client
+from aqueue.errors import AqueueError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aqueue")
+def main() -> None:
+    """aqueue: an asyncio task queue on Redis (arq-compatible), with workflows and cron."""
+    logging.getLogger("arq.connections").setLevel(logging.ERROR)  # we report connection failures once
+
+
+@main.command()
+@click.argument("settings")
+@click.option("--burst/--no-burst", default=None, help="Exit once the queue is empty.")
+@click.option("--queue", "queue_name", help="Queue to consume (overrides the settings).")
+@click.option("--max-jobs", type=click.IntRange(min=1), help="Jobs run at once (overrides the settings).")
+@click.option(
+    "--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every job (DEBUG).")
+@friendly
+def worker(settings: str, verbose: bool, **overrides: Any) -> None:
+    """Run a worker for SETTINGS, a 'module.WorkerSettings' path, until SIGINT/SIGTERM."""
+    from aqueue.settings import create_worker
+
+    settings_cls = import_string(settings)
+    setup_logging(verbose)
+
+    async def run() -> None:  # the worker is built inside the running loop
+        await create_worker(settings_cls, **overrides).serve()
+
+    run_async(run())
+
+
+@main.command()
+@click.argument("task")
+@click.argument("args", nargs=-1)
+@click.option("--queue", "queue_name", help="Queue to send to.")
+@click.option("--wait", type=float, default=None, metavar="SECONDS", help="Wait for the result and print it.")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def enqueue(
+    task: str, args: tuple[str, ...], queue_name: str | None, wait: float | None, redis_url: str | None
+) -> None:
+    """Enqueue TASK by name; each ARG is parsed as JSON when it can be (else passed as a string)."""
+    import orjson
+
+    def parse(text: str) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+
+    async def run(client: Client) -> None:
+        job = await client.enqueue(task, *map(parse, args), _queue_name=queue_name)
+        if job is None:
+            raise AqueueError("a job with that id already exists")
+        click.echo(job.job_id)
+        if wait is not None:
+            click.echo(repr(await job.result(timeout=wait)))
+
+    with_client(redis_url, run)
+
+
+@main.command()
+@click.option("--queue", "queue_name", help="Queue to count (default: the default queue).")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def status(queue_name: str | None, redis_url: str | None) -> None:
+    """Show a queue's size and the live workers."""
+    from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
+
+    async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
+        return await queue_stats(client, queue_name), await live_workers(client)
+
+    stats, workers = with_client(redis_url, fetch)
+    click.echo(
+        f"queue {stats.queue}: {stats.due} due, {stats.later_or_running} deferred or running; "
+        f"{stats.dead} dead letters"
+    )
+    click.echo(f"{len(workers)} live workers" + (":" if workers else ""))
+    for w in workers:
+        click.echo(
+            f"  {w.worker_id}  {w.host} pid {w.pid}  {w.queue}  {w.info}  "
+            f"(beat {w.seconds_since_beat:.0f}s ago)"
+        )
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--queue", "queue_name", help="The job's queue (default: the default queue).")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
+    """Show one job: status, latest progress, result."""
+    from aqueue.monitor import job_view
+
+    view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
+    click.echo(f"job {view.job_id}: {view.status.value}")
+    if view.progress is not None:
+        click.echo(
+            f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"
+        )
+    if view.result is not None:
+        outcome = "ok" if view.result.success else "failed"
+        click.echo(f"result ({outcome}, try {view.result.job_try}): {view.result.result!r}")
+
+
+@main.group()
+def dead() -> None:
+    """Dead letters: jobs that were delivered too often without finishing."""
+
+
+@dead.command("list")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@friendly
+def dead_list(redis_url: str | None, limit: int) -> None:
+    """List dead jobs with their delivery history."""
+    from aqueue.dead import list_dead
+
+    jobs = with_client(redis_url, lambda client: list_dead(client, limit))
+    if not jobs:
+        click.echo("no dead jobs")
+    for job in jobs:
+        click.echo(
+            f"{job.job_id}  {job.function}  queue={job.queue}  tries={job.tries}  "
+            f"deliveries={', '.join(job.history)}"
+        )
+
+
+@dead.command("requeue")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Requeue every dead job.")
+@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@friendly
+def dead_requeue(job_ids: tuple[str, ...], everything: bool, redis_url: str | None) -> None:
+    """Put dead jobs (JOB_IDS, or --all) back on their queues."""
+    from aqueue.dead import requeue_dead
+
+    if not job_ids and not everything:
+        raise click.UsageError("give job ids or --all")
+
+    count = with_client(redis_url, lambda client: requeue_dead(client, None if everything else list(job_ids)))
+    click.echo(f"requeued {count} jobs")

@@ -1,0 +1,285 @@
+"""Starting a workflow run and the producer's handle on it: result, status, cancel."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.exceptions import WatchError
+
+from aqueue._redis.connection import text
+from aqueue._redis.scripts import register, source
+from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
+from aqueue.jobs import wait_until
+from aqueue.workflows._base import CanvasElement
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._graph import WorkflowGraph
+from aqueue.workflows._payload import dumps, errback_spec, node_spec, root_payload
+from aqueue.workflows._signature import Signature
+from aqueue.workflows._template import template_parts
+
+LUA = "aqueue.workflows._lua"
+
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
+__all__ = ["NodeStatus", "WorkflowRun", "WorkflowStatus", "start_workflow"]
+
+DEFAULT_TTL = timedelta(days=1)
+SUFFIXES = ("", ":spec", ":pending", ":state", ":results", ":times", ":errors")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """One node of a run: its task, state and, once it ran, timing, tries and error."""
+
+    id: int
+    task: str
+    state: str
+    parents: tuple[int, ...]
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    tries: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStatus:
+    """A run's overall state (running, complete, failed, cancelled) and its nodes' states."""
+
+    run_id: str
+    state: str
+    nodes: tuple[NodeStatus, ...]
+    started_ms: int | None
+    finished_ms: int | None
+
+    def counts(self) -> dict[str, int]:
+        """Return how many nodes are in each state."""
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.state] = counts.get(node.state, 0) + 1
+        return counts
+
+
+class WorkflowRun:
+    """A handle on one workflow run, by id."""
+
+    def __init__(self, run_id: str, client: Client) -> None:
+        self.run_id = run_id
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<aqueue.WorkflowRun {self.run_id}>"
+
+    def key(self, suffix: str = "") -> str:
+        """Return one of the run's Redis keys."""
+        return self._client.keys.scoped("wf", self.run_id) + suffix
+
+    async def _poll(self) -> tuple[str, Any] | None:
+        fields: list[Any] = await self._client.redis.hmget(self.key(), ["state", "result", "error"])  # type: ignore[misc]
+        state, result, error = fields
+        if state is None:
+            raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
+        if state == b"running":
+            return None
+        return text(state), (result, error)
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its final result or re-raise the failing node's error."""
+        channel = self._client.keys.done_channel(f"wf:{self.run_id}")
+        async with self._client.notifier.watch(channel) as event:
+            state, (result, error) = await wait_until(self._poll, event, timeout, f"workflow {self.run_id}")
+        if state == "complete":
+            return self._client.job_deserializer(result)
+        if state == "cancelled":
+            raise WorkflowCancelled(f"workflow {self.run_id} was cancelled")
+        failure = self._client.job_deserializer(error)
+        if isinstance(failure, BaseException):
+            raise failure
+        raise WorkflowError(f"workflow {self.run_id} failed: {failure!r}")
+
+    async def cancel(self) -> bool:
+        """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
+        script = register(self._client.redis, source("wf_lib", LUA), source("wf_cancel", LUA))
+        done: Any = await script(args=[self._client.keys.prefix, self.run_id, int(time.time() * 1000)])
+        return bool(done)
+
+    async def status(self) -> WorkflowStatus:
+        """Return the run's state and every node's state, timing and error."""
+        redis = self._client.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            for suffix in ("", ":spec", ":state", ":times", ":errors"):
+                pipe.hgetall(self.key(suffix))
+            meta, specs, states, times, errors = await pipe.execute()
+        if not meta:
+            raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
+        snapshot = _Snapshot(states, times, errors, await self._running_nodes(states))
+        nodes = tuple(
+            snapshot.node(int(k), orjson.loads(v))
+            for k, v in sorted(specs.items(), key=lambda kv: int(kv[0]))
+        )
+        return WorkflowStatus(
+            self.run_id,
+            text(meta[b"state"]),
+            nodes,
+            _int(meta.get(b"started_ms")),
+            _int(meta.get(b"finished_ms")),
+        )
+
+    async def _running_nodes(self, states: dict[bytes, bytes]) -> set[int]:
+        queued = [int(k) for k, v in states.items() if v == b"queued"]
+        if not queued:
+            return set()
+        async with self._client.redis.pipeline(transaction=False) as pipe:
+            for node in queued:
+                pipe.exists(self._client.keys.in_progress(f"{self.run_id}:{node}"))
+            flags = await pipe.execute()
+        return {node for node, flag in zip(queued, flags, strict=True) if flag}
+
+
+def _int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    states: dict[bytes, bytes]
+    times: dict[bytes, bytes]
+    errors: dict[bytes, bytes]
+    running: set[int]
+
+    def node(self, node: int, spec: dict[str, Any]) -> NodeStatus:
+        key = str(node).encode()
+        state = "running" if node in self.running else (text(self.states.get(key)) or "waiting")
+        started = finished = tries = None
+        if key in self.times:
+            started, finished, tries = (int(x) for x in self.times[key].split(b","))
+        return NodeStatus(
+            node,
+            spec["task"],
+            state,
+            tuple(spec["p"]),
+            started,
+            finished,
+            tries,
+            _error_text(self.errors.get(key)),
+        )
+
+
+def _error_text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    data = orjson.loads(raw)
+    return f"{data.get('type', 'Error')}: {data.get('message', '')}" if isinstance(data, dict) else str(data)
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    """Everything written when a run starts: meta, node specs, and the root jobs."""
+
+    run: WorkflowRun
+    graph: WorkflowGraph
+    specs: list[dict[str, Any]]
+    meta: dict[str, Any]
+    now: int
+
+    def write(self, pipe: Any) -> None:
+        """Queue the run's state into a MULTI pipeline."""
+        run, graph, meta = self.run, self.graph, self.meta
+        if not graph.nodes:  # nothing to run: the result is constant
+            meta |= {
+                "state": "complete",
+                "finished_ms": self.now,
+                "result": "".join(map(str, template_parts(graph.result))),
+            }
+        pipe.hset(run.key(), mapping=meta)
+        if not graph.nodes:
+            for suffix in SUFFIXES:
+                pipe.pexpire(run.key(suffix), meta["ttl_ms"])
+            return
+        pipe.hset(
+            run.key(":spec"),
+            mapping={str(n.id): dumps(s) for n, s in zip(graph.nodes, self.specs, strict=True)},
+        )
+        pipe.hset(
+            run.key(":state"), mapping={str(n.id): "waiting" if n.parents else "queued" for n in graph.nodes}
+        )
+        pending = {str(n.id): n.pending for n in graph.nodes if n.parents}
+        if pending:
+            pipe.hset(run.key(":pending"), mapping=pending)
+
+    def root_batches(self, prefix: str) -> list[list[Any]]:
+        """Return enqueue-script arguments, one list per queue, for the run's root nodes."""
+        batches: dict[str, list[Any]] = {}
+        for root in self.graph.roots:
+            queue_key = self.specs[root]["q"]
+            argv = batches.setdefault(queue_key, [prefix, queue_key, self.now, 1])  # 1: check ids
+            argv += [
+                f"{self.run.run_id}:{root}",
+                root_payload(self.specs[root], self.now),
+                self.now,
+                0,  # no expiry: a node's job lives as long as its run
+            ]
+        return list(batches.values())
+
+
+async def start_workflow(
+    client: Client,
+    workflow: CanvasElement | WorkflowGraph,
+    *,
+    run_id: str | None = None,
+    queue_name: str | None = None,
+    on_error: Signature | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+) -> WorkflowRun:
+    """Compile ``workflow``, store it in Redis and enqueue its roots, atomically; return the run handle.
+
+    ``ttl`` is how long the run's state and results are kept after it ends (never before).
+    A ``run_id`` whose run exists (running, or ended and not yet expired) is a WorkflowError.
+    """
+    graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
+    plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
+    taken = WorkflowError(f"a workflow run {plan.run.run_id} exists already; pick another run id")
+    async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
+        await pipe.watch(plan.run.key())  # a reused run id would merge into the old run's state
+        if await pipe.exists(plan.run.key()):
+            raise taken
+        pipe.multi()  # type: ignore[no-untyped-call]
+        plan.write(pipe)
+        for argv in plan.root_batches(client.keys.prefix):
+            await client.scripts.enqueue(args=argv, client=pipe)
+        try:
+            await pipe.execute()
+        except WatchError as e:
+            raise taken from e
+    return plan.run
+
+
+def _plan(
+    client: Client, run: WorkflowRun, graph: WorkflowGraph, queue_name: str | None, ttl: timedelta
+) -> _RunPlan:
+    queue = client.queue_key(queue_name)
+    serializer = client.job_serializer
+    try:
+        specs = [node_spec(node, client.keys, queue, serializer) for node in graph.nodes]
+        handler = (
+            None if graph.on_error is None else errback_spec(graph.on_error, client.keys, queue, serializer)
+        )
+    except TypeError as e:
+        raise WorkflowError(f"cannot start workflow: {e}") from e
+    now = int(time.time() * 1000)
+    meta = {
+        "state": "running",
+        "total": len(graph.nodes),
+        "done": 0,
+        "started_ms": now,
+        "queue": queue,
+        "ttl_ms": int(ttl.total_seconds() * 1000),
+        "result_parts": dumps(template_parts(graph.result)),
+        "on_error": dumps(handler),
+    }
+    return _RunPlan(run, graph, specs, meta, now)
