@@ -6,6 +6,7 @@ Producers enqueue by name (``await aqueue.enqueue("resize", image_id)``); worker
 
 from arq.connections import RedisSettings
 
+import aqueue._layers  # noqa: F401  (the composition root: plugs workflows and cron into every worker)
 from aqueue.client import Client, close_default_client, default_client, enqueue
 from aqueue.errors import (
     AqueueError,

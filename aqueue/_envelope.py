@@ -1,21 +1,74 @@
-"""arq's envelopes, built in one place.
+"""arq's envelopes: built in one place (:func:`encode_job`), decoded once per job (:class:`JobEnvelope`).
 
-A job: ``{"t": try, "f": name, "a": args, "k": kwargs, "et": enqueue ms}``; its result adds
+A job: ``{"t": try, "f": name, "a": args, "k": kwargs, "et": enqueue ms}``, plus ``"o"`` (per-job
+overrides of the task's ``timeout``, ``max_tries``, ``keep_result``); its result adds
 ``{"s": success, "r": value or exception, "st": start ms, "ft": finish ms, "q": queue, "id": job id}``.
 
-Extra keys ride along (plain arq ignores them): ``wf`` (workflow run and node), ``m`` (map mode),
-``cron`` (cron job name and slot).
+Other keys ride along (plain arq ignores them) and belong to the extension that declares them in
+``WorkerExtension.envelope_keys`` (``wf`` and ``m`` for workflows, ``cron`` for the scheduler); the
+core carries them in :attr:`JobEnvelope.extra` and never reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from aqueue.errors import SerializationError
+from aqueue.errors import DeserializationError, SerializationError
 from aqueue.serialization import job_serializer, plain_call
+
+#: The envelope keys the core reads; every other key is an extension's.
+CORE_KEYS = frozenset({"t", "f", "a", "k", "et", "o"})
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnvelope:
+    """A job's decoded envelope: the call, when it was enqueued, per-job overrides, extensions' fields."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    enqueue_ms: int
+    job_try: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def decode(cls, data: Any) -> JobEnvelope:
+        """Return the envelope in ``data`` (a decoded payload); raise DeserializationError if malformed."""
+        if not isinstance(data, dict):
+            raise DeserializationError(f"a job envelope must be a mapping, not {type(data).__name__}")
+        name, args, kwargs = data.get("f"), data.get("a", ()), data.get("k") or {}
+        options, enqueued, job_try = data.get("o") or {}, data.get("et"), data.get("t")
+        problem = _malformed(name, args, kwargs, options, (enqueued, job_try))
+        if problem:
+            raise DeserializationError(f"malformed job envelope: {problem}")
+        extra = {k: v for k, v in data.items() if k not in CORE_KEYS}
+        return cls(name, tuple(args), kwargs, int(enqueued), job_try, options, extra)  # type: ignore[arg-type]
+
+    def option(self, name: str) -> Any:
+        """Return a per-job override (``timeout``, ``max_tries``, ``keep_result``), or None."""
+        return self.options.get(name)
+
+
+def _malformed(name: Any, args: Any, kwargs: Any, options: Any, numbers: tuple[Any, Any]) -> str:
+    enqueued, job_try = numbers
+    checks = (
+        (isinstance(name, str) and name != "", f"the task name must be a non-empty string, not {name!r}"),
+        (isinstance(args, list | tuple), f"args must be a list, not {type(args).__name__}"),
+        (isinstance(kwargs, dict), f"kwargs must be a mapping, not {type(kwargs).__name__}"),
+        (isinstance(options, dict), f"options must be a mapping, not {type(options).__name__}"),
+        (_is_int(enqueued), f"the enqueue time must be a number, not {enqueued!r}"),
+        (job_try is None or _is_int(job_try), f"the try must be a number, not {job_try!r}"),
+    )
+    return next((message for ok, message in checks if not ok), "")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def encode_job(

@@ -7,13 +7,13 @@ or with ``aqueue dead list`` / ``aqueue dead requeue``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.scripts import register, source
 
@@ -73,5 +73,5 @@ async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> 
     if not job_ids:
         return 0
     script = register(client.redis, source("dead_requeue"))
-    argv: list[Any] = [client.keys.prefix, int(time.time() * 1000), REQUEUE_TTL_MS, *job_ids]
+    argv: list[Any] = [client.keys.prefix, now_ms(), REQUEUE_TTL_MS, *job_ids]
     return int(await script(args=argv))

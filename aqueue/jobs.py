@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from arq.jobs import JobStatus
 
+from aqueue._clock import ms_to_datetime, now_ms
 from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, TaskError
 from aqueue.progress import Progress, read_progress
 
@@ -22,11 +23,6 @@ __all__ = ["Job", "JobResult", "JobStatus"]
 #: First re-read of a stored result when no notification came (safety net), then doubling.
 RECHECK_START_S = 0.25
 RECHECK_MAX_S = 5.0
-
-
-def ms_to_datetime(ms: int | float | None) -> datetime | None:
-    """Return an aware UTC datetime for epoch milliseconds."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +94,7 @@ class Job:
             return JobStatus.in_progress
         if score is None:
             return JobStatus.not_found
-        return JobStatus.deferred if score > time.time() * 1000 else JobStatus.queued
+        return JobStatus.deferred if score > now_ms() else JobStatus.queued
 
     async def result_info(self) -> JobResult | None:
         """Return the stored result envelope, or None if there is none (yet)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue.jobs import JobResult, JobStatus
 from aqueue.progress import Progress
@@ -51,7 +51,7 @@ class JobView:
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
     queue = client.queue_key(queue_name)
-    now = int(time.time() * 1000)
+    now = now_ms()
     async with client.redis.pipeline(transaction=False) as pipe:
         pipe.zcount(queue, "-inf", now)
         pipe.zcard(queue)
@@ -68,7 +68,7 @@ async def live_workers(client: Client) -> list[WorkerInfo]:
             pipe.hgetall(key)
         rows: list[dict[bytes, bytes]] = await pipe.execute()
     prefix = len(client.keys.worker(""))
-    now = time.time() * 1000
+    now = now_ms()
     return sorted(
         (
             WorkerInfo(

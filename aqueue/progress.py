@@ -6,12 +6,12 @@ the pub/sub channel of the same name. Progress is advisory: it is not fenced lik
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aqueue._clock import now_ms
 from aqueue._redis.keys import Keys
 
 __all__ = ["Progress", "ProgressReporter", "progress_reporter", "read_progress"]
@@ -38,7 +38,7 @@ def progress_reporter(
 
     async def report(value: Any, message: str = "") -> None:
         """Record this job's progress (e.g. a fraction, a count, a dict) and announce it."""
-        data = serializer({"value": value, "message": message, "at_ms": int(time.time() * 1000)})
+        data = serializer({"value": value, "message": message, "at_ms": now_ms()})
         async with redis.pipeline(transaction=False) as pipe:
             pipe.set(key, data, px=PROGRESS_TTL_MS)
             pipe.publish(key, data)

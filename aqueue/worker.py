@@ -2,9 +2,10 @@
 
 Life of the process (one ``asyncio.TaskGroup``): the fetch loop claims due jobs in batches (one Lua
 call), starts one task per job, and blocks on its wake list while idle; the lease loop renews claims
-and delivers aborts; the finisher records outcomes in batches; services (the cron scheduler) run
-beside them. On SIGTERM/SIGINT the worker stops claiming, lets running jobs finish within
-``job_completion_wait`` seconds, hands the rest back to the queue and exits.
+and delivers aborts; the finisher records outcomes in batches; extensions' services (the cron
+scheduler) run beside them; layers plug in only through :mod:`aqueue.extensions`. On SIGTERM/SIGINT
+the worker stops claiming, lets running jobs finish within ``job_completion_wait`` seconds, hands the
+rest back to the queue and exits.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import arq.worker
 from arq.connections import ArqRedis, RedisSettings
 
 from aqueue import serialization
+from aqueue._clock import now_ms
 from aqueue._redis.connection import (
     CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
@@ -37,32 +40,35 @@ from aqueue._redis.connection import (
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.wire import Wire, eligible
 from aqueue._worker.execution import Defaults, JobRunner
-from aqueue._worker.finisher import Finisher, FinishExtension
+from aqueue._worker.finisher import Finisher
 from aqueue._worker.heartbeat import Heartbeat
-from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps, now_ms, parse_handoff
+from aqueue._worker.queue_ops import QueueOps, parse_handoff
+from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import ConfigurationError
+from aqueue.extensions import Service, WorkerContext, WorkerExtension, overrides
+from aqueue.extensions import default_extensions as _defaults
 from aqueue.tasks import Task, TaskLike, as_task
-from aqueue.workflows._continuation import WorkflowContinuations
 
 __all__ = ["Worker"]
 
 logger = logging.getLogger("aqueue.worker")
 
-Service = Callable[["Worker"], Awaitable[None]]
-#: Called after an outcome was recorded (not atomically): stats, registries.
-Observer = Callable[[Outcome], Awaitable[None]]
+
+class Interrupt(StrEnum):
+    """Why a running job was cancelled."""
+
+    NONE = ""
+    ABORT = "abort"  # Job.abort() asked for it
+    LOST = "lost"  # the lease was lost: another worker may run it
+    SHUTDOWN = "shutdown"  # the worker is stopping; the job is handed back
 
 
 @dataclass(slots=True)
 class _Running:
     job: ClaimedJob
     task: asyncio.Task[None] | None = None
-    reason: str = ""  # why it was cancelled: "abort", "lost" or "shutdown"
+    reason: Interrupt = Interrupt.NONE
     finishing: bool = False
-
-
-def _cron_tasks(cron_jobs: Sequence[Any]) -> list[Task[Any, Any]]:
-    return [as_task(cj.func) for cj in cron_jobs if getattr(cj, "func", None) is not None]
 
 
 class Worker(arq.worker.Worker):
@@ -75,7 +81,9 @@ class Worker(arq.worker.Worker):
     a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
     ``reply_timeout_s`` (a command Redis leaves unanswered this long means the connection is dead, e.g.
     half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
-    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there).
+    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there),
+    ``extensions`` (:class:`aqueue.extensions.WorkerExtension` objects, added to the default ones:
+    workflows, and cron when ``cron_jobs`` are given; ``default_extensions=False`` leaves those out).
     """
 
     def __init__(
@@ -94,13 +102,14 @@ class Worker(arq.worker.Worker):
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
         job_deserializer: Callable[[bytes], Any] | None = None,
-        finish_extensions: Sequence[FinishExtension] = (),
-        services: Sequence[Service] = (),
-        outcome_observers: Sequence[Observer] = (),
+        extensions: Sequence[WorkerExtension] = (),
+        default_extensions: bool = True,
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
-        tasks = [as_task(f) for f in functions] + _cron_tasks(self.cron_definitions)
+        defaults = _defaults({"cron_jobs": self.cron_definitions}) if default_extensions else []
+        self.extensions: list[WorkerExtension] = [*defaults, *extensions]
+        tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
         self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
         self.keys = Keys(key_prefix)
         if lease_s <= 0.1:
@@ -123,13 +132,7 @@ class Worker(arq.worker.Worker):
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.finish_extensions = list(finish_extensions)
-        self.services = list(services)
-        self.outcome_observers = list(outcome_observers)
-        if self.cron_definitions:
-            from aqueue.scheduler._runner import install
-
-            install(self)
+        self._observers = [e for e in self.extensions if overrides(e, "on_outcome")]
         self._handle_os_signals = handle_signals
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
@@ -176,7 +179,11 @@ class Worker(arq.worker.Worker):
                     group.create_task(self._lease_loop(), name="aqueue-leases"),
                     group.create_task(self._heartbeat().run(self._counters), name="aqueue-heartbeat"),
                 ]
-                side += [group.create_task(_guarded(s, self), name="aqueue-service") for s in self.services]
+                side += [
+                    group.create_task(_guarded(service), name="aqueue-service")
+                    for extension in self.extensions
+                    for service in extension.services()
+                ]
                 await self._fetch_loop()
                 await self._drain()
                 self._finisher.close()
@@ -222,14 +229,13 @@ class Worker(arq.worker.Worker):
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)
+        hooks = [h for h in (e.lua() for e in self.extensions) if h is not None]
         self._ops = QueueOps(
-            self._pool, self.keys, self.queue_name, self.worker_id, lease_ms, wire=self._wire
+            self._pool, self.keys, self.queue_name, self.worker_id, lease_ms, wire=self._wire, hooks=hooks
         )
-        serializer = self.job_serializer or serialization.job_serializer
-        continuations = WorkflowContinuations(self._ops, serializer)
-        self._finisher = Finisher(
-            self._ops, [*self.finish_extensions, continuations], capacity=self._capacity, start=self._start
-        )
+        self._bind_extensions(lease_ms)
+        recorders = [e for e in self.extensions if overrides(e, "handles")]
+        self._finisher = Finisher(self._ops, recorders, capacity=self._capacity, start=self._start)
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)
@@ -241,6 +247,22 @@ class Worker(arq.worker.Worker):
             len(self.functions),
             ", ".join(sorted(self.functions)),
         )
+
+    def _bind_extensions(self, lease_ms: int) -> None:
+        assert self._pool is not None and self._ops is not None
+        context = WorkerContext(
+            redis=self._pool,
+            keys=self.keys,
+            queue=self.queue_name,
+            worker_id=self.worker_id,
+            lease_ms=lease_ms,
+            ops=self._ops,
+            serializer=self.job_serializer or serialization.job_serializer,
+            deserializer=self.job_deserializer or serialization.job_deserializer,
+            start=self._start,
+        )
+        for extension in self.extensions:
+            extension.bind(context)
 
     async def _connect(self) -> ArqRedis:
         assert self.redis_settings is not None
@@ -266,6 +288,7 @@ class Worker(arq.worker.Worker):
             on_job_start=self.on_job_start,
             keys=self.keys,
             on_job_end=self.on_job_end,
+            extensions=self.extensions,
         )
 
     def _heartbeat(self) -> Heartbeat:
@@ -442,7 +465,7 @@ class Worker(arq.worker.Worker):
         assert self._runner is not None and self._finisher is not None
         job = running.job
         try:
-            outcome = await self._runner.run(job, lambda: running.reason == "abort")
+            outcome = await self._runner.run(job, lambda: running.reason is Interrupt.ABORT)
             running.finishing = True
             recorded = await self._finisher.submit(outcome)
             self._count(outcome.kind, recorded, outcome.retry_score)
@@ -451,7 +474,7 @@ class Worker(arq.worker.Worker):
             if self.after_job_end and recorded:
                 await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": job.job_try})
         except asyncio.CancelledError:
-            if running.reason not in ("shutdown", "lost"):
+            if running.reason not in (Interrupt.SHUTDOWN, Interrupt.LOST):
                 raise
         except Exception:
             logger.exception("internal error while running job %s", job.job_id)
@@ -460,18 +483,18 @@ class Worker(arq.worker.Worker):
             self._slot_freed.set()
 
     async def _observe(self, outcome: Outcome) -> None:
-        for observer in self.outcome_observers:
+        for extension in self._observers:
             try:
-                await observer(outcome)
+                await extension.on_outcome(outcome)
             except Exception:
-                logger.exception("outcome observer %r failed", observer)
+                logger.exception("extension %r failed to observe an outcome", extension)
 
-    def _count(self, kind: str, recorded: bool, retry_score: int) -> None:
+    def _count(self, kind: OutcomeKind, recorded: bool, retry_score: int) -> None:
         if not recorded:
             return
-        if kind == "ok":
+        if kind is OutcomeKind.OK:
             self.jobs_complete += 1
-        elif kind == "err":
+        elif kind is OutcomeKind.ERR:
             self.jobs_failed += 1
         else:
             self.jobs_retried += 1
@@ -494,13 +517,13 @@ class Worker(arq.worker.Worker):
                 logger.debug("lease renewal failed: %s", e)
                 continue
             for job_id, state in actions:
-                self._interrupt(job_id, "abort" if state == "abort" else "lost")
+                self._interrupt(job_id, Interrupt.ABORT if state == "abort" else Interrupt.LOST)
 
-    def _interrupt(self, job_id: str, reason: str) -> None:
+    def _interrupt(self, job_id: str, reason: Interrupt) -> None:
         running = self._running.get(job_id)
         if running is None or running.finishing or running.task is None or running.reason:
             return
-        if reason == "lost":
+        if reason is Interrupt.LOST:
             logger.warning("job %s: lease lost (another worker may run it); cancelling here", job_id)
         running.reason = reason
         running.task.cancel()
@@ -523,7 +546,7 @@ class Worker(arq.worker.Worker):
     async def _hand_back(self) -> None:
         left = [r for r in self._running.values() if not r.finishing]
         for r in left:
-            r.reason = "shutdown"
+            r.reason = Interrupt.SHUTDOWN
         await _cancel_until_done([r.task for r in left if r.task is not None])
         assert self._ops is not None
         held = [(r.job.job_id, r.job.token) for r in left]
@@ -568,9 +591,9 @@ async def _cancel_until_done(tasks: Sequence[asyncio.Task[Any]], every_s: float 
             task.exception()  # retrieved, so asyncio does not report it as never retrieved
 
 
-async def _guarded(service: Service, worker: Worker) -> None:
+async def _guarded(service: Service) -> None:
     """Run a service; log its crash instead of taking the worker down."""
     try:
-        await service(worker)
+        await service()
     except Exception:
         logger.exception("worker service %r crashed", service)

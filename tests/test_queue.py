@@ -23,6 +23,7 @@ from aqueue.errors import (
     TaskError,
     UnknownTaskError,
 )
+from aqueue.extensions import Service, WorkerExtension
 
 
 @task
@@ -400,12 +401,13 @@ async def test_unencodable_result_is_a_clear_failure(client: Client, run_worker:
     async def returns_object(ctx: dict[str, Any]) -> object:
         return object()
 
-    async with run_worker([returns_object]):
+    async with run_worker([returns_object]) as worker:
         job = await client.enqueue("returns_object")
         with pytest.raises(
             SerializationError, match="returns_object returned a value that cannot be encoded"
         ):
             await job.result(timeout=5)  # type: ignore[union-attr]
+        assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)  # recorded, and counted, as a failure
 
 
 async def test_enqueue_many_and_named_queue(client: Client, run_worker: Any) -> None:
@@ -467,7 +469,7 @@ async def test_worker_stops_even_if_a_service_swallows_its_first_cancellation(re
     worker stopping forever: it asks again."""
     cancellations = 0
 
-    async def stubborn(worker: aqueue.Worker) -> None:
+    async def stubborn() -> None:
         nonlocal cancellations
         while True:
             try:
@@ -477,8 +479,12 @@ async def test_worker_stops_even_if_a_service_swallows_its_first_cancellation(re
                 if cancellations > 1:
                     raise
 
+    class Stubborn(WorkerExtension):
+        def services(self) -> list[Service]:
+            return [stubborn]
+
     worker = aqueue.Worker(
-        [add], redis_settings=redis_url, burst=True, handle_signals=False, services=[stubborn]
+        [add], redis_settings=redis_url, burst=True, handle_signals=False, extensions=[Stubborn()]
     )
     await asyncio.wait_for(worker.async_run(), 10)
     await worker.close()

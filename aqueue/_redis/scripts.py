@@ -11,7 +11,9 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from aqueue._redis.hooks import hook_source
 from aqueue._redis.wire import Wire
+from aqueue.extensions import LuaHooks
 
 LUA_PACKAGE = "aqueue._redis.lua"
 
@@ -61,17 +63,19 @@ class FastScript:
 
 
 class Scripts:
-    """The core scripts, registered on one Redis client (run over ``wire`` when given)."""
+    """The core scripts, registered on one Redis client (run over ``wire`` when given).
 
-    def __init__(self, redis: Redis, wire: Wire | None = None) -> None:
+    ``hooks``: the worker's extensions' Lua, composed into the claim and finish scripts.
+    """
+
+    def __init__(self, redis: Redis, wire: Wire | None = None, hooks: Sequence[LuaHooks] = ()) -> None:
         def script(*parts: str) -> FastScript:
             return FastScript(redis, compose(*parts), wire)
 
+        hooked = hook_source(hooks)
         self.enqueue = script(source("enqueue"))
-        self.claim = script(
-            source("wf_lib", "aqueue.workflows._lua"), source("claim")
-        )  # dead letters fail runs
-        self.finish = script(source("finish"))
+        self.claim = script(hooked, source("claim"))
+        self.finish = script(hooked, source("finish"))
         self.renew = script(source("renew"))
         self.release = script(source("release"))
         self.abort = script(source("abort"))

@@ -1,19 +1,20 @@
-"""Run one job: decode → resolve task → run with timeout → build the outcome to record."""
+"""Run one job: decode → resolve task → run with timeout → build the outcome → seal (encode) it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 
-from aqueue._envelope import result_envelope
+from aqueue._clock import ms_to_datetime, now_ms
+from aqueue._envelope import JobEnvelope, result_envelope
 from aqueue._redis.keys import Keys
-from aqueue._worker.queue_ops import ClaimedJob, Outcome, now_ms
+from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import (
     DeserializationError,
     JobAborted,
@@ -21,13 +22,14 @@ from aqueue.errors import (
     SerializationError,
     UnknownTaskError,
 )
-from aqueue.jobs import ms_to_datetime
+from aqueue.extensions import Call, WorkerExtension, overrides
 from aqueue.progress import progress_reporter
 from aqueue.tasks import Task
 
 logger = logging.getLogger("aqueue.worker")
 
 Hook = Callable[[dict[str, Any]], Awaitable[Any]] | None
+_UNDECODED = JobEnvelope("<unknown>", (), {}, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +44,32 @@ class Defaults:
 
 @dataclass(slots=True)
 class Attempt:
-    """What one run needs besides the claim: the decoded call and its task."""
+    """What one run needs besides the claim: the decoded envelope and its task."""
 
-    name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    enqueue_ms: int
-    envelope: dict[str, Any]
+    envelope: JobEnvelope
     function: Function | None = None
     task: Task[Any, Any] | None = None
     start_ms: int = field(default_factory=now_ms)
 
+    @property
+    def name(self) -> str:
+        """Return the task name."""
+        return self.envelope.name
+
+
+class _Hooks:
+    """The extensions that override each per-job hook, looked up once (unused hooks cost nothing)."""
+
+    def __init__(self, extensions: Sequence[WorkerExtension]) -> None:
+        def using(hook: str) -> list[WorkerExtension]:
+            return [e for e in extensions if overrides(e, hook)]
+
+        self.context, self.wrap, self.start = using("job_context"), using("wrap_call"), using("on_start")
+        self.recorders = using("handles")
+
 
 class JobRunner:
-    """Turns a claimed job into an Outcome. Cancellation for shutdown or a lost lease propagates."""
+    """Turns a claimed job into a sealed Outcome. Cancellation for shutdown or a lost lease propagates."""
 
     def __init__(
         self,
@@ -70,36 +84,35 @@ class JobRunner:
         on_job_start: Hook = None,
         on_job_end: Hook = None,
         keys: Keys | None = None,
+        extensions: Sequence[WorkerExtension] = (),
     ) -> None:
         self.functions, self.tasks, self.queue, self.ctx = functions, tasks, queue, ctx
         self.serializer, self.deserializer, self.defaults = serializer, deserializer, defaults
         self.on_job_start, self.on_job_end = on_job_start, on_job_end
         self.keys = keys or Keys()
+        self._hooks = _Hooks(extensions)
 
     async def run(self, job: ClaimedJob, aborting: Callable[[], bool]) -> Outcome:
         """Run ``job``; ``aborting()`` tells whether a cancellation came from ``Job.abort``."""
         attempt = self._decode(job)
         if isinstance(attempt, Outcome):
-            return attempt
+            return self.seal(attempt)
         problem = self._precheck(job, attempt)
         if problem is not None:
-            return self._final(job, attempt, problem)
-        return await self._call(job, attempt, aborting)
+            return self.seal(self._final(job, attempt, problem))
+        return self.seal(await self._call(job, attempt, aborting))
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:
-        empty = Attempt("<unknown>", [], {}, 0, {})
         if not job.payload:
-            return self._final(job, empty, JobAborted(f"job {job.job_id} expired before it could run"))
+            error = JobAborted(f"job {job.job_id} expired before it could run")
+            return self._final(job, Attempt(_UNDECODED), error)
         try:
-            env = self.deserializer(job.payload)
-            attempt = Attempt(env["f"], list(env["a"]), dict(env["k"]), int(env["et"]), env)
+            envelope = JobEnvelope.decode(self.deserializer(job.payload))
         except Exception as e:
             logger.error("job %s has a corrupt payload: %s", job.job_id, e)
             err = DeserializationError(f"job {job.job_id} has a payload that cannot be decoded: {e}")
-            return self._final(job, empty, err)
-        attempt.function = self.functions.get(attempt.name)
-        attempt.task = self.tasks.get(attempt.name)
-        return attempt
+            return self._final(job, Attempt(_UNDECODED), err)
+        return Attempt(envelope, self.functions.get(envelope.name), self.tasks.get(envelope.name))
 
     def _precheck(self, job: ClaimedJob, attempt: Attempt) -> BaseException | None:
         if attempt.function is None:
@@ -116,47 +129,56 @@ class JobRunner:
         return None
 
     def _max_tries(self, attempt: Attempt) -> int:
-        override = attempt.envelope.get("o", {}).get("max_tries")
+        override = attempt.envelope.option("max_tries")
         if override:
             return int(override)
         fn = attempt.function
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
 
     def _timeout_s(self, attempt: Attempt) -> float | None:
-        override = attempt.envelope.get("o", {}).get("timeout")
+        override = attempt.envelope.option("timeout")
         if override:
             return float(override)
         fn = attempt.function
         return self.defaults.timeout_s if fn is None or fn.timeout_s is None else fn.timeout_s
 
     def _job_ctx(self, job: ClaimedJob, attempt: Attempt) -> dict[str, Any]:
+        envelope = attempt.envelope
         ctx = {
             **self.ctx,
             "job_id": job.job_id,
             "job_try": job.job_try,
-            "enqueue_time": ms_to_datetime(attempt.enqueue_ms),
+            "enqueue_time": ms_to_datetime(envelope.enqueue_ms),
             "score": job.score,
             "queue_name": self.queue,
-            "envelope": attempt.envelope,
+            "envelope": envelope,
             "progress": progress_reporter(self.ctx["redis"], self.keys, job.job_id, self.serializer),
         }
-        cron = attempt.envelope.get("cron")
-        if cron:  # a scheduled run: which cron job, and the slot it is for
-            ctx["cron_name"], ctx["scheduled_time"] = cron[0], ms_to_datetime(cron[1])
+        for extension in self._hooks.context:
+            ctx.update(extension.job_context(job, envelope) or {})
         return ctx
+
+    def _invocation(self, fn: Function, envelope: JobEnvelope) -> Call:
+        call: Call = fn.coroutine
+        for extension in self._hooks.wrap:
+            call = extension.wrap_call(call, envelope)
+        return call
 
     async def _call(self, job: ClaimedJob, attempt: Attempt, aborting: Callable[[], bool]) -> Outcome:
         fn = attempt.function
         assert fn is not None
         ctx = self._job_ctx(job, attempt)
+        call = self._invocation(fn, attempt.envelope)
         timeout_s = self._timeout_s(attempt)
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
         attempt.start_ms = now_ms()
+        for extension in self._hooks.start:
+            extension.on_start(job, attempt.envelope)
         deadline = asyncio.timeout(timeout_s or None)
         try:
             async with deadline:
-                value = await self._invoke(fn, ctx, attempt)
+                value = await call(ctx, *attempt.envelope.args, **attempt.envelope.kwargs)
         except asyncio.CancelledError:
             if not aborting():
                 raise
@@ -171,21 +193,11 @@ class JobRunner:
         except Exception as e:
             outcome = self._failed(job, attempt, e)
         else:
-            outcome = self._success(job, attempt, value)
+            logger.debug("%s job %s complete", attempt.name, job.job_id)
+            outcome = self._outcome(job, attempt, OutcomeKind.OK, value)
         if self.on_job_end is not None:
             await self.on_job_end(ctx)
         return outcome
-
-    @staticmethod
-    async def _invoke(fn: Function, ctx: dict[str, Any], attempt: Attempt) -> Any:
-        """Call the task once, or once per item for a workflow's map/starmap job (mode ``m``)."""
-        mode = attempt.envelope.get("m")
-        if not mode:
-            return await fn.coroutine(ctx, *attempt.args, **attempt.kwargs)
-        items, rest = attempt.args[0], attempt.args[1:]
-        if mode == "starmap":
-            return [await fn.coroutine(ctx, *item, *rest, **attempt.kwargs) for item in items]
-        return [await fn.coroutine(ctx, item, *rest, **attempt.kwargs) for item in items]
 
     def _failed(self, job: ClaimedJob, attempt: Attempt, exc: Exception) -> Outcome:
         defer_ms = self._retry_delay_ms(job, attempt, exc)
@@ -203,7 +215,14 @@ class JobRunner:
             err.__cause__ = exc
             return self._final(job, attempt, err)
         logger.debug("%s job %s retrying in %d ms", attempt.name, job.job_id, defer_ms)
-        return Outcome(job, "retry", retry_score=now_ms() + defer_ms, envelope=attempt.envelope, value=exc)
+        return Outcome(
+            job,
+            OutcomeKind.RETRY,
+            exc,
+            attempt.envelope,
+            retry_score=now_ms() + defer_ms,
+            started_ms=attempt.start_ms,
+        )
 
     def _retry_delay_ms(self, job: ClaimedJob, attempt: Attempt, exc: Exception) -> int | None:
         task = attempt.task
@@ -217,28 +236,21 @@ class JobRunner:
             return int(backoff.delay_s(job.job_try) * 1000) if backoff else 0
         return None
 
-    def _success(self, job: ClaimedJob, attempt: Attempt, value: Any) -> Outcome:
-        logger.debug("%s job %s complete", attempt.name, job.job_id)
-        return self._outcome(job, attempt, "ok", value)
-
     def _final(self, job: ClaimedJob, attempt: Attempt, exc: BaseException) -> Outcome:
-        return self._outcome(job, attempt, "err", exc)
+        return self._outcome(job, attempt, OutcomeKind.ERR, exc)
 
-    def _outcome(self, job: ClaimedJob, attempt: Attempt, kind: str, value: Any) -> Outcome:
-        ttl_ms = 0 if "wf" in attempt.envelope else self._ttl_ms(attempt)  # workflow results live in the run
-        result = self._encode_result(job, attempt, kind == "ok", value) if ttl_ms else b""
+    def _outcome(self, job: ClaimedJob, attempt: Attempt, kind: OutcomeKind, value: Any) -> Outcome:
         return Outcome(
             job,
             kind,
-            result=result,
-            ttl_ms=ttl_ms,
-            envelope=attempt.envelope,
-            value=value,
+            value,
+            None if attempt.envelope is _UNDECODED else attempt.envelope,
+            ttl_ms=self._ttl_ms(attempt),
             started_ms=attempt.start_ms,
         )
 
     def _ttl_ms(self, attempt: Attempt) -> int:
-        override = attempt.envelope.get("o", {}).get("keep_result")
+        override = attempt.envelope.option("keep_result")
         if override is not None:
             return int(float(override) * 1000)
         fn = attempt.function
@@ -252,26 +264,47 @@ class JobRunner:
         keep_s = self.defaults.keep_result_s if fn is None or fn.keep_result_s is None else fn.keep_result_s
         return int(keep_s * 1000)
 
-    def _encode_result(self, job: ClaimedJob, attempt: Attempt, success: bool, value: Any) -> bytes:
-        envelope = result_envelope(
-            job_id=job.job_id,
-            name=attempt.name,
-            args=attempt.args,
-            kwargs=attempt.kwargs,
-            job_try=job.job_try,
-            enqueue_ms=attempt.enqueue_ms,
-            success=success,
-            value=value,
-            start_ms=attempt.start_ms,
+    # -- sealing: the one place an outcome's value is encoded --------------------------------------
+
+    def seal(self, outcome: Outcome) -> Outcome:
+        """Encode ``outcome`` for whoever records it: an extension that handles it, or the core.
+
+        A value that cannot be encoded turns the outcome into a failure that says so, here and only
+        here, so the worker counts what is recorded.
+        """
+        for extension in self._hooks.recorders:
+            if extension.handles(outcome):
+                return extension.seal(outcome)
+        if outcome.kind is OutcomeKind.RETRY or not outcome.ttl_ms:
+            return outcome
+        try:
+            return outcome.sealed(self.serializer(self._result_envelope(outcome)))
+        except Exception as e:
+            what = "returned" if outcome.kind is OutcomeKind.OK else "raised"
+            error = SerializationError(f"{outcome.task} {what} a value that cannot be encoded: {e}")
+        failure = outcome.failed(error)
+        return failure.sealed(self._encode_failure(failure))
+
+    def _encode_failure(self, outcome: Outcome) -> bytes:
+        envelope = self._result_envelope(outcome)
+        try:
+            return self.serializer(envelope)
+        except Exception:  # a codec that cannot encode our exceptions either (e.g. msgpack): plain text
+            envelope["r"] = f"{type(outcome.value).__name__}: {outcome.value}"
+            return self.serializer(envelope)
+
+    def _result_envelope(self, outcome: Outcome) -> dict[str, Any]:
+        envelope = outcome.envelope or _UNDECODED
+        return result_envelope(
+            job_id=outcome.job.job_id,
+            name=envelope.name,
+            args=envelope.args,
+            kwargs=dict(envelope.kwargs),
+            job_try=outcome.job.job_try,
+            enqueue_ms=envelope.enqueue_ms,
+            success=outcome.kind is OutcomeKind.OK,
+            value=outcome.value,
+            start_ms=outcome.started_ms,
             finish_ms=now_ms(),
             queue=self.queue,
         )
-        try:
-            return self.serializer(envelope)
-        except Exception as e:
-            what = "returned" if success else "raised"
-            envelope["s"], envelope["r"] = (
-                False,
-                SerializationError(f"{attempt.name} {what} a value that cannot be encoded: {e}"),
-            )
-            return self.serializer(envelope)

@@ -5,34 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from aqueue._redis.connection import CONNECTION_ERRORS
-from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps
+from aqueue._worker.queue_ops import QueueOps
+from aqueue._worker.types import ClaimedJob, Outcome
+from aqueue.extensions import WorkerExtension
 
 logger = logging.getLogger("aqueue.worker")
 
 
-class FinishExtension(Protocol):
-    """Records some outcomes itself, atomically with its own state (e.g. workflow continuations)."""
-
-    def handles(self, outcome: Outcome) -> bool:
-        """Return whether this extension records ``outcome``."""
-
-    async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
-        """Record ``outcomes``; return per outcome whether it was recorded (False: fenced).
-
-        May also claim up to ``capacity`` follow-up jobs for this worker (returned to be started).
-        """
-
-
 class Finisher:
-    """Collects outcomes from running jobs and records them, pipelined under load."""
+    """Collects outcomes from running jobs and records them, pipelined under load.
+
+    An outcome that one of ``extensions`` handles is recorded by it (atomically with its own state);
+    the rest go through the core finish script.
+    """
 
     def __init__(
         self,
         ops: QueueOps,
-        extensions: Sequence[FinishExtension] = (),
+        extensions: Sequence[WorkerExtension] = (),
         *,
         capacity: Callable[[], int | None] = lambda: None,
         start: Callable[[ClaimedJob], None] | None = None,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aqueue._clock import now_ms
 from aqueue._redis.connection import CONNECTION_ERRORS
 from aqueue._redis.keys import Keys
-from aqueue._worker.queue_ops import now_ms
 
 #: How often the live-worker hash is refreshed, and how long it outlives a silent worker.
 BEAT_S = 5.0

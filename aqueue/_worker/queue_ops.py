@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
+from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.keys import Keys
 from aqueue._redis.scripts import Scripts
 from aqueue._redis.wire import Wire
-
-
-def now_ms() -> int:
-    """Return the wall clock in epoch milliseconds."""
-    return int(time.time() * 1000)
-
-
-@dataclass(slots=True)
-class ClaimedJob:
-    """One delivery of a job to this worker; ``token`` fences everything it records."""
-
-    job_id: str
-    payload: bytes
-    score: int
-    job_try: int
-    aborted: bool
-    token: str
-
-
-@dataclass(slots=True)
-class Outcome:
-    """How one attempt ended, ready to record: ``kind`` is 'ok', 'err' or 'retry'."""
-
-    job: ClaimedJob
-    kind: str
-    result: bytes = b""
-    ttl_ms: int = 0
-    retry_score: int = 0
-    envelope: dict[str, Any] | None = None
-    value: Any = None
-    started_ms: int = 0
+from aqueue._worker.types import ClaimedJob, Outcome, fencing_token
+from aqueue.extensions import LuaHooks
 
 
 def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
@@ -52,21 +23,30 @@ def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
     tries, idlen, rest = message[1:].split(b":", 2)
     size = int(idlen)
     job_id = rest[:size].decode()
-    return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, f"{worker_id}:{int(tries)}")
+    return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, fencing_token(worker_id, int(tries)))
 
 
 class QueueOps:
     """Claims and records jobs on ``queue`` for worker ``worker_id`` with leases of ``lease_ms``.
 
-    Scripts run over ``wire`` when given (the lean connection), else over ``redis``.
+    Scripts run over ``wire`` when given (the lean connection), else over ``redis``; ``hooks`` are the
+    worker's extensions' Lua, composed into the claim and finish scripts.
     """
 
     def __init__(
-        self, redis: Redis, keys: Keys, queue: str, worker_id: str, lease_ms: int, *, wire: Wire | None = None
+        self,
+        redis: Redis,
+        keys: Keys,
+        queue: str,
+        worker_id: str,
+        lease_ms: int,
+        *,
+        wire: Wire | None = None,
+        hooks: Sequence[LuaHooks] = (),
     ) -> None:
         self.redis = redis
         self.wire = wire
-        self.scripts = Scripts(redis, wire)
+        self.scripts = Scripts(redis, wire, hooks)
         self.keys = keys
         self.queue = queue
         self.worker_id = worker_id
@@ -95,7 +75,7 @@ class QueueOps:
                 score=int(float(reply[i + 2])),
                 job_try=int(reply[i + 3]),
                 aborted=reply[i + 4] == 1,
-                token=f"{self.worker_id}:{int(reply[i + 3])}",
+                token=fencing_token(self.worker_id, int(reply[i + 3])),
             )
             for i in range(0, len(reply) - 1, 5)
         ]

@@ -7,7 +7,6 @@ runner writes claims and next runs, the worker's outcome observer writes how run
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
+from aqueue._clock import now_ms
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import text
 from aqueue.errors import AqueueError, ConfigurationError
@@ -207,7 +207,7 @@ async def trigger(client: Client, name: str) -> Job:
     task, queue, call, prefix = (text(f) for f in fields)
     if not task:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
-    now = int(time.time() * 1000)
+    now = now_ms()
     decoded = client.job_deserializer(fields[2]) if call else {"a": [], "k": {}}
     job_id = f"{prefix or 'cron:' + name}:manual:{now}"
     payload = encode_job(

@@ -8,8 +8,8 @@ and wakes idle workers. Runs are enqueued ``lead`` early with the slot as their 
 the runner wakes the queue's idle workers again, so they claim the run on time.
 
 Any number of runners (one per worker) may carry the same jobs: a slot is claimed by exactly one
-of them (see ``docs/scheduler.md``). :func:`install` adds a runner to a worker as a service, and
-an outcome observer that records how each run ended.
+of them (see ``docs/scheduler.md``). :class:`aqueue.scheduler._extension.CronExtension` runs one
+inside a worker and records how each run ended.
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
 
 from aqueue import serialization
+from aqueue._clock import now_ms
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import CONNECTION_ERRORS
 from aqueue._redis.keys import Keys
-from aqueue._worker.queue_ops import Outcome
+from aqueue._worker.types import Outcome, OutcomeKind
 from aqueue.scheduler._catchup import MAX_CATCHUP, due_slots
 from aqueue.scheduler._clock import Clock, SystemClock
 from aqueue.scheduler._definition import CronJob, check_unique_names
@@ -40,10 +40,7 @@ from aqueue.scheduler._scripts import CronScripts
 from aqueue.scheduler._zones import slot_id
 from aqueue.tasks import to_seconds
 
-if TYPE_CHECKING:
-    from aqueue.worker import Worker
-
-__all__ = ["DEFAULT_LEAD", "Claim", "CronRunner", "CronService", "install", "record_outcome"]
+__all__ = ["DEFAULT_LEAD", "Claim", "CronRunner", "record_outcome"]
 
 logger = logging.getLogger("aqueue.scheduler")
 
@@ -251,42 +248,13 @@ def _dropped(job: CronJob, last: datetime | None, first: datetime) -> int:
 
 async def record_outcome(redis: Redis, keys: CronKeys, scripts: CronScripts, outcome: Outcome) -> bool:
     """Record how a cron run ended (ok/err, duration); return True if a buffered slot was released."""
-    cron = (outcome.envelope or {}).get("cron")
-    if not cron or outcome.kind not in ("ok", "err"):
+    cron = outcome.envelope.extra.get("cron") if outcome.envelope is not None else None
+    if not cron or outcome.kind is OutcomeKind.RETRY:
         return False
-    now = int(time.time() * 1000)
+    now = now_ms()
     duration = max(now - outcome.started_ms, 0) if outcome.started_ms else ""
-    argv: list[Any] = [keys.prefix, str(cron[0]), now, outcome.job.job_id, outcome.kind, duration]
+    argv: list[Any] = [keys.prefix, str(cron[0]), now, outcome.job.job_id, outcome.kind.value, duration]
     return bool(await scripts.finish(args=argv))
-
-
-class CronService:
-    """A worker service running a :class:`CronRunner`, plus its outcome observer."""
-
-    def __init__(self, jobs: Sequence[CronJob], clock: Clock | None = None) -> None:
-        check_unique_names(jobs)
-        self.jobs = list(jobs)
-        self.clock = clock
-        self.runner: CronRunner | None = None
-
-    async def run(self, worker: Worker) -> None:
-        """Run the scheduler beside ``worker`` on its connection, until cancelled."""
-        self.runner = CronRunner(
-            worker.pool,
-            self.jobs,
-            keys=worker.keys,
-            queue=worker.queue_name,
-            clock=self.clock,
-            serializer=worker.job_serializer,
-            owner=worker.worker_id,
-        )
-        logger.info("cron: scheduling %s", ", ".join(job.name for job in self.jobs))
-        await self.runner.run()
-
-    async def observe(self, outcome: Outcome) -> None:
-        """Record a cron run's outcome in the registry (an ``outcome_observers`` hook)."""
-        if self.runner is not None:
-            await self.runner.record(outcome)
 
 
 def job_overrides(job: CronJob) -> dict[str, Any]:
@@ -294,12 +262,3 @@ def job_overrides(job: CronJob) -> dict[str, Any]:
     options = {"timeout": to_seconds(job.timeout), "keep_result": to_seconds(job.keep_result)}
     present = {k: v for k, v in options.items() if v is not None}
     return {"o": present} if present else {}
-
-
-def install(worker: Worker) -> CronService:
-    """Attach a cron service and its outcome observer to ``worker`` for its ``cron_jobs``."""
-    jobs: list[CronJob] = list(worker.cron_definitions)
-    service = CronService(jobs)
-    worker.services.append(service.run)
-    worker.outcome_observers.append(service.observe)
-    return service

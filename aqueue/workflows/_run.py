@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.exceptions import WatchError
 
+from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.scripts import register, source
 from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
@@ -105,7 +105,7 @@ class WorkflowRun:
     async def cancel(self) -> bool:
         """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
         script = register(self._client.redis, source("wf_lib", LUA), source("wf_cancel", LUA))
-        done: Any = await script(args=[self._client.keys.prefix, self.run_id, int(time.time() * 1000)])
+        done: Any = await script(args=[self._client.keys.prefix, self.run_id, now_ms()])
         return bool(done)
 
     async def status(self) -> WorkflowStatus:
@@ -271,7 +271,7 @@ def _plan(
         )
     except TypeError as e:
         raise WorkflowError(f"cannot start workflow: {e}") from e
-    now = int(time.time() * 1000)
+    now = now_ms()
     meta = {
         "state": "running",
         "total": len(graph.nodes),

@@ -12,6 +12,7 @@ import pytest
 
 from aqueue import Worker, task
 from aqueue.scheduler import CronJobNotFound, ManualClock, cron, list_jobs, pause, resume, slot_id, trigger
+from aqueue.scheduler._extension import CronExtension
 from aqueue.serialization import job_deserializer
 
 SEEN: list[tuple[str, datetime, str]] = []
@@ -106,7 +107,7 @@ async def test_worker_runs_cron_jobs_with_scheduled_time_and_records_outcomes(
     bad = cron("* * * * *", probe, args=("fail",), name="bad-job")
     clock = past_clock()
     (runner,) = make_runners([ok, bad], clock)
-    async with run_worker([probe], outcome_observers=[runner.record]):
+    async with run_worker([probe]):
         await runner.step()
         await until(lambda: len(SEEN) == 2)
         for _ in range(500):
@@ -130,7 +131,7 @@ async def test_buffer_one_releases_the_buffered_slot_when_the_run_finishes(
     (runner,) = make_runners([job], clock)
     GATE["slow"] = asyncio.Event()
     start = clock.now()
-    async with run_worker([probe], outcome_observers=[runner.record]):
+    async with run_worker([probe]):
         statuses = []
         for minute in range(3):
             clock.set(start + timedelta(minutes=minute))
@@ -147,7 +148,9 @@ async def test_buffer_one_releases_the_buffered_slot_when_the_run_finishes(
 async def test_worker_with_cron_jobs_installs_the_runner(run_worker, client) -> None:
     job = cron("0 0 1 1 *", probe, name="new-year")
     worker = Worker([], cron_jobs=[job], redis_settings=client.settings)
-    assert len(worker.services) == 1 and len(worker.outcome_observers) == 1
+    assert [e.jobs for e in worker.extensions if isinstance(e, CronExtension)] == [[job]]
+    plain = Worker([probe], redis_settings=client.settings)
+    assert [e.jobs for e in plain.extensions if isinstance(e, CronExtension)] == [[]]
     async with run_worker([], cron_jobs=[job]):
         for _ in range(200):
             if await list_jobs(client):

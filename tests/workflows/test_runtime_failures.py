@@ -217,13 +217,17 @@ async def test_cancel_before_any_worker_runs_nothing(client: Client, run_worker:
 
 
 async def test_unknown_task_and_unencodable_result_fail_the_run(client: Client, run_worker: Any) -> None:
-    async with run_worker(ALL, max_jobs=10):
+    async with run_worker(ALL, max_jobs=10) as worker:
         unknown = await client.run(sig("add", 1, 1) | sig("no.such.task") | sig("inc"))
         with pytest.raises(UnknownTaskError, match="no task named 'no.such.task'"):
             await unknown.result(timeout=10)
         bad = await client.run(sig("unencodable") | sig("inc"))
         with pytest.raises(SerializationError, match="unencodable value"):
             await bad.result(timeout=10)
+        # the worker counts what it recorded: add succeeded; the unknown task and the node whose value
+        # could not be encoded failed (the latter used to be counted as complete)
+        await eventually(lambda: worker.jobs_complete + worker.jobs_failed >= 3, "3 recorded outcomes")
+        assert (worker.jobs_complete, worker.jobs_failed) == (1, 2)
     assert await calls(client, "inc") == []
 
 

@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from aqueue import Client
-from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
+from aqueue._clock import now_ms
+from aqueue._envelope import JobEnvelope
+from aqueue._worker.queue_ops import QueueOps
+from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
+from aqueue.extensions import WorkerContext
 from aqueue.workflows import Dag, WorkflowRun, chord, si, sig
 from aqueue.workflows._continuation import WorkflowContinuations
 from tests.wf_tasks import ALL, CALLS
@@ -114,7 +118,20 @@ class FakeWorker:
 
     def __init__(self, client: Client, name: str, lease_ms: int = 30_000) -> None:
         self.ops = QueueOps(client.redis, client.keys, client.default_queue, name, lease_ms)
-        self.continuations = WorkflowContinuations(self.ops, client.job_serializer)
+        self.continuations = WorkflowContinuations()
+        self.continuations.bind(
+            WorkerContext(
+                redis=client.redis,
+                keys=client.keys,
+                queue=client.default_queue,
+                worker_id=name,
+                lease_ms=lease_ms,
+                ops=self.ops,
+                serializer=client.job_serializer,
+                deserializer=client.job_deserializer,
+                start=lambda job: None,
+            )
+        )
         self.direct: dict[str, ClaimedJob] = {}
 
     async def claim(self, limit: int = 10) -> dict[str, ClaimedJob]:
@@ -123,8 +140,9 @@ class FakeWorker:
 
     async def finish(self, job: ClaimedJob, value: Any, capacity: int = 0) -> tuple[bool, list[str]]:
         """Record ``value`` as ``job``'s result; return (recorded, ids of jobs claimed for us)."""
-        outcome = Outcome(job, "ok", envelope={"wf": 1}, value=value, started_ms=now_ms())
-        flags, claimed = await self.continuations.finish([outcome], capacity)
+        envelope = JobEnvelope("node", (), {}, now_ms(), extra={"wf": 1})
+        outcome = Outcome(job, OutcomeKind.OK, value, envelope, started_ms=now_ms())
+        flags, claimed = await self.continuations.finish([self.continuations.seal(outcome)], capacity)
         self.direct = {c.job_id: c for c in claimed}
         return flags[0], list(self.direct)
 

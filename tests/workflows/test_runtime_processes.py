@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from aqueue import Client
-from aqueue._worker.queue_ops import now_ms
+from aqueue._clock import now_ms
 from aqueue.workflows import Dag, chain, chord, group, si, sig
 from tests.conftest import aqueue_cli, run_cli
 from tests.support import LoggedProcess, eventually

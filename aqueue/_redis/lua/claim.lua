@@ -37,7 +37,7 @@ for i = 1, #ids, 2 do
     redis.call('ZREM', queue, id)
     redis.call('DEL', hist, prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
     redis.call('PUBLISH', prefix .. 'done:' .. id, 'dead')
-    wf_dead_letter(prefix, id, max_deliveries, now)
+    aq_hook_dead(prefix, id, max_deliveries, now)
     dead = dead + 1
   else
     local tries = aq_claim_for(prefix, queue, id, worker, lease, now)

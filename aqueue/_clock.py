@@ -1,0 +1,23 @@
+"""The one clock of the queue: epoch milliseconds (what Redis scores and envelopes hold) and datetimes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+__all__ = ["datetime_to_ms", "ms_to_datetime", "now_ms"]
+
+
+def now_ms() -> int:
+    """Return the wall clock in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def ms_to_datetime(ms: float | None) -> datetime | None:
+    """Return an aware UTC datetime for epoch milliseconds (None stays None)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def datetime_to_ms(moment: datetime) -> int:
+    """Return epoch milliseconds for an aware datetime (a naive one is read as local time)."""
+    return int(moment.timestamp() * 1000)

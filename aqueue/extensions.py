@@ -1,0 +1,161 @@
+"""The one seam through which a layer adds to a worker: :class:`WorkerExtension`.
+
+Workflows and cron are extensions; so are metrics, events and flow-control rules. An extension may:
+
+- register **tasks** of its own (:meth:`WorkerExtension.tasks`: cron's scheduled functions);
+- own **envelope fields** (:attr:`WorkerExtension.envelope_keys`: ``wf``/``m`` for workflows, ``cron``):
+  the core carries them and never reads them;
+- add **Lua** to the worker's claim and finish scripts (:meth:`WorkerExtension.lua`): a library, and
+  functions that run *inside* the core scripts at fixed hook points, atomically with them
+  (see :class:`LuaHooks`);
+- add **ctx entries** per job (:meth:`WorkerExtension.job_context`) and **wrap the call** of a task
+  (:meth:`WorkerExtension.wrap_call`: map/starmap);
+- **record** some outcomes itself, atomically with its own state (:meth:`WorkerExtension.handles`,
+  :meth:`WorkerExtension.seal`, :meth:`WorkerExtension.finish`: workflow continuations);
+- **observe** jobs as they start and end (:meth:`WorkerExtension.on_start`,
+  :meth:`WorkerExtension.on_outcome`: registries, metrics, events);
+- run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler).
+
+Every hook has a no-op default; the worker calls only the hooks an extension overrides, so an unused
+hook costs nothing on the hot path. Hooks run in the order the extensions are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from aqueue._envelope import JobEnvelope
+    from aqueue._redis.keys import Keys
+    from aqueue._worker.queue_ops import QueueOps
+    from aqueue._worker.types import ClaimedJob, Outcome
+    from aqueue.tasks import Task
+
+__all__ = [
+    "Call",
+    "ExtensionFactory",
+    "LuaHooks",
+    "Service",
+    "WorkerContext",
+    "WorkerExtension",
+    "default_extensions",
+    "register_default",
+]
+
+#: How a task is invoked: ``call(ctx, *args, **kwargs)``; :meth:`WorkerExtension.wrap_call` wraps it.
+Call = Callable[..., Awaitable[Any]]
+#: A service: a coroutine run beside the worker's loops until the worker stops (then cancelled).
+Service = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class LuaHooks:
+    """Lua an extension adds to the worker's core scripts.
+
+    ``library`` is Lua source of ``local function`` definitions; it is placed after the core library
+    (``lib.lua``) in the claim and finish scripts. Each hook names one of its functions, called at:
+
+    - ``on_dead(prefix, id, max_deliveries, now)``: in the claim script, after a job was dead-lettered
+      (delivered ``max_deliveries`` times without an outcome).
+    - ``on_finish(prefix, queue, id, kind)``: in the core finish script, after an outcome was recorded
+      (``kind``: ``ok``, ``err`` or ``retry``; outcomes an extension records itself do not pass here).
+
+    Hook points are added here as layers need them (claim-time admission rules are next).
+    """
+
+    library: str = ""
+    on_dead: str | None = None
+    on_finish: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """What a worker hands its extensions when it starts (:meth:`WorkerExtension.bind`)."""
+
+    redis: Redis
+    keys: Keys
+    queue: str
+    worker_id: str
+    lease_ms: int
+    ops: QueueOps
+    serializer: Callable[[Any], bytes]
+    deserializer: Callable[[bytes], Any]
+    #: start a job already claimed for this worker (e.g. a workflow step claimed at finish time)
+    start: Callable[[ClaimedJob], None] = field(repr=False)
+
+
+class WorkerExtension:
+    """Base class of worker extensions; override the hooks you need (see the module docstring)."""
+
+    #: Envelope keys this extension owns; the core passes them through untouched.
+    envelope_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def tasks(self) -> Sequence[Task[Any, Any]]:
+        """Return tasks to register on the worker besides its ``functions``."""
+        return ()
+
+    def lua(self) -> LuaHooks | None:
+        """Return the Lua this extension adds to the worker's claim and finish scripts."""
+        return None
+
+    def bind(self, context: WorkerContext) -> None:
+        """Receive the worker's connection and identity once it has connected (before any job runs)."""
+
+    def services(self) -> Sequence[Service]:
+        """Return coroutines to run in the worker's task group while it runs."""
+        return ()
+
+    def job_context(self, job: ClaimedJob, envelope: JobEnvelope) -> Mapping[str, Any] | None:
+        """Return entries to add to this job's ``ctx`` (None: none)."""
+        return None
+
+    def wrap_call(self, call: Call, envelope: JobEnvelope) -> Call:
+        """Return how to invoke the task for this job (``call`` unchanged unless this job is special)."""
+        return call
+
+    def handles(self, outcome: Outcome) -> bool:
+        """Return whether this extension records ``outcome`` itself (with :meth:`seal` and :meth:`finish`)."""
+        return False
+
+    def seal(self, outcome: Outcome) -> Outcome:
+        """Encode ``outcome`` for :meth:`finish`; return a failure instead if its value cannot be encoded."""
+        return outcome
+
+    async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
+        """Record ``outcomes`` atomically with this extension's state.
+
+        Return per outcome whether it was recorded (False: the claim was lost, fenced off), and any jobs
+        claimed for this worker on the way (at most ``capacity``), which the worker starts.
+        """
+        raise NotImplementedError
+
+    def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
+        """Observe a job's attempt starting (synchronous and cheap: it runs on the hot path)."""
+
+    async def on_outcome(self, outcome: Outcome) -> None:
+        """Observe an outcome after it was recorded (not atomically with it)."""
+
+
+def overrides(extension: WorkerExtension, hook: str) -> bool:
+    """Return whether ``extension`` overrides ``hook`` (the worker skips hooks left at their default)."""
+    return getattr(type(extension), hook) is not getattr(WorkerExtension, hook)
+
+
+#: Builds a default extension from the worker's options (None: not wanted for these options).
+ExtensionFactory = Callable[[Mapping[str, Any]], "WorkerExtension | None"]
+_DEFAULTS: list[ExtensionFactory] = []
+
+
+def register_default(factory: ExtensionFactory) -> None:
+    """Turn an extension on for every worker (the layers aqueue ships register in ``aqueue._layers``)."""
+    _DEFAULTS.append(factory)
+
+
+def default_extensions(options: Mapping[str, Any]) -> list[WorkerExtension]:
+    """Return the default extensions for a worker built with ``options`` (e.g. ``cron_jobs``)."""
+    built = (factory(options) for factory in _DEFAULTS)
+    return [extension for extension in built if extension is not None]
