@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["datetime_to_ms", "ms_to_datetime", "now_ms"]
 
@@ -21,3 +21,14 @@ def ms_to_datetime(ms: float | None) -> datetime | None:
 def datetime_to_ms(moment: datetime) -> int:
     """Return epoch milliseconds for an aware datetime (a naive one is read as local time)."""
     return int(moment.timestamp() * 1000)
+
+
+#: A duration as users give it: seconds, or a timedelta.
+Seconds = float | int | timedelta
+
+
+def to_seconds(value: Seconds | None) -> float | None:
+    """Return ``value`` in seconds (None stays None)."""
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -1,9 +1,10 @@
-"""The composition root: turns on, for every worker, the layers that ship with aqueue.
+"""The composition root: plugs the layers that ship with aqueue into every worker.
 
-The core (client, worker, job execution, the core Lua) imports neither layer; this module, imported
-by ``aqueue/__init__``, is the one place that plugs them in through the extension seam
-(:mod:`aqueue.extensions`). Both are on for every worker (any worker may run a workflow node or a
-scheduled job); cron schedules only on a worker whose options carry ``cron_jobs``.
+The core (client, worker, job execution, the core Lua) imports neither layer. This module, imported
+by ``aqueue/__init__``, is the one place that plugs them in: as worker extensions (the seam,
+:mod:`aqueue.extensions`) and as what ``Task.s``/``Task.si`` build. Both extensions are on for
+every worker (any worker may run a workflow node or a scheduled job); cron schedules only on a
+worker whose options carry ``cron_jobs``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 from aqueue.extensions import WorkerExtension, register_default
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._extension import CronExtension
+from aqueue.tasks import use_signatures
 from aqueue.workflows._continuation import WorkflowContinuations
+from aqueue.workflows._signature import si, sig
 
 
 def _workflows(options: Mapping[str, Any]) -> WorkerExtension:
@@ -28,3 +31,4 @@ def _cron(options: Mapping[str, Any]) -> WorkerExtension:
 
 register_default(_workflows)
 register_default(_cron)
+use_signatures(mutable=sig, immutable=si)

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
 
 from aqueue import serialization
+from aqueue._clock import datetime_to_ms, now_ms, to_seconds
 from aqueue._envelope import encode_job, result_envelope
+from aqueue._naming import TaskRef, task_name
 from aqueue._redis.connection import (
     CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
@@ -36,7 +37,6 @@ from aqueue._redis.scripts import Scripts
 from aqueue._redis.wire import Wire, eligible
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
-from aqueue.tasks import TaskLike, task_name, to_seconds
 
 __all__ = ["Client", "close_default_client", "default_client", "enqueue"]
 
@@ -55,17 +55,25 @@ def new_job_id() -> str:
     return os.urandom(16).hex()
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _score(now_ms: int, defer_until: datetime | None, defer_by: float | timedelta | None) -> int:
+def _score(now: int, defer_until: datetime | None, defer_by: float | timedelta | None) -> int:
     if defer_until is not None and defer_by is not None:
         raise ConfigurationError("use either _defer_until or _defer_by, not both")
     if defer_until is not None:
-        return int(defer_until.timestamp() * 1000)
+        return datetime_to_ms(defer_until)
     seconds = to_seconds(defer_by)
-    return now_ms + int(seconds * 1000) if seconds else now_ms
+    return now + int(seconds * 1000) if seconds else now
+
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Workflow(Protocol[R_co]):
+    """What :meth:`Client.run` starts: anything that enqueues itself on a client (``aqueue.workflows``)."""
+
+    def enqueue(self, client: Client, /, **options: Any) -> Awaitable[R_co]:
+        """Start on ``client``; return the run handle."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +193,7 @@ class Client:
 
     async def enqueue(
         self,
-        task: TaskLike | str,
+        task: TaskRef,
         *args: Any,
         _job_id: str | None = None,
         _queue_name: str | None = None,
@@ -201,7 +209,7 @@ class Client:
         """
         name = task if type(task) is str else task_name(task)
         queue = self.queue_key(_queue_name)
-        now = _now_ms()
+        now = now_ms()
         if _defer_until is None and _defer_by is None and _expires is None:
             score, ttl = now, self.expires_extra_ms
         else:
@@ -217,7 +225,7 @@ class Client:
 
     async def enqueue_many(
         self,
-        task: TaskLike | str,
+        task: TaskRef,
         calls: Iterable[Sequence[Any] | tuple[Sequence[Any], dict[str, Any]]],
         *,
         _queue_name: str | None = None,
@@ -237,7 +245,7 @@ class Client:
         placement: Placement,
     ) -> list[Job | None]:
         queue = self.queue_key(placement.queue_name)
-        now = _now_ms()
+        now = now_ms()
         score, ttl = self._timing(now, placement)
         rows = [
             (
@@ -279,7 +287,7 @@ class Client:
 
     async def abort_job(self, job_id: str, queue_key: str) -> str:
         """Abort ``job_id``: returns 'aborted' (was waiting), 'flagged' (running) or 'missing'."""
-        now = _now_ms()
+        now = now_ms()
         error = JobAborted(f"job {job_id} was aborted before it started")
         aborted = result_envelope(
             job_id=job_id,
@@ -299,11 +307,9 @@ class Client:
             state = await self.scripts.abort(args=argv)
         return text(state)
 
-    async def run(self, workflow: Any, **options: Any) -> Any:
+    async def run(self, workflow: Workflow[R], **options: Any) -> R:
         """Start a workflow (chain, group, chord, …) and return its run handle."""
-        from aqueue.workflows import start_workflow
-
-        return await start_workflow(self, workflow, **options)
+        return await workflow.enqueue(self, **options)
 
 
 def _call_spec(call: Any) -> tuple[Sequence[Any], dict[str, Any], str | None]:
@@ -339,6 +345,6 @@ async def close_default_client() -> None:
         await client.aclose()
 
 
-async def enqueue(task: TaskLike | str, *args: Any, **kwargs: Any) -> Job | None:
+async def enqueue(task: TaskRef, *args: Any, **kwargs: Any) -> Job | None:
     """Enqueue on the default client: ``await aqueue.enqueue("resize", image_id)``."""
     return await (await default_client()).enqueue(task, *args, **kwargs)

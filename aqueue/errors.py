@@ -8,6 +8,7 @@
     ├── RedisUnavailableError       Redis cannot be reached (after bounded retries)
     ├── SerializationError          an argument or result cannot be encoded (also a TypeError)
     │   └── DeserializationError    stored bytes cannot be decoded (corrupt payload)
+    ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
     ├── JobError                    base of errors about one job's outcome
     │   ├── TaskError               a task failed and its exception class cannot be rebuilt here
     │   ├── UnknownTaskError        no worker knows the task name
@@ -46,6 +47,10 @@ class SerializationError(AqueueError, TypeError):
 
 class DeserializationError(SerializationError):
     """Raised when stored bytes cannot be decoded (a corrupt or foreign payload)."""
+
+
+class CronJobNotFound(AqueueError, LookupError):
+    """Raised when no live worker registered a cron job of the given name."""
 
 
 class JobError(AqueueError):

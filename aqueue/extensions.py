@@ -43,6 +43,7 @@ __all__ = [
     "WorkerContext",
     "WorkerExtension",
     "default_extensions",
+    "overrides",
     "register_default",
 ]
 

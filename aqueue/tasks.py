@@ -8,31 +8,53 @@ import inspect
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 from arq.worker import func as arq_func
 
+from aqueue._clock import Seconds, to_seconds
+from aqueue._imports import import_string
+from aqueue._naming import task_name
+from aqueue.client import default_client
 from aqueue.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from aqueue.jobs import Job
     from aqueue.workflows import Signature
 
-__all__ = ["Backoff", "Retry", "Task", "TaskLike", "as_task", "task"]
+__all__ = [
+    "Backoff",
+    "Retry",
+    "Seconds",
+    "Task",
+    "TaskLike",
+    "as_task",
+    "task",
+    "task_name",
+    "to_seconds",
+    "use_signatures",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Seconds = float | int | timedelta
+#: Builds workflow signatures for ``Task.s``/``Task.si``; the workflows layer plugs itself in here
+#: (``aqueue._layers``), so that tasks, which the core uses, import no layer.
+SignatureFactory = Callable[..., "Signature"]
+_signatures: dict[str, SignatureFactory] = {}
 
 
-def to_seconds(value: Seconds | None) -> float | None:
-    """Return ``value`` in seconds (None stays None)."""
-    if value is None:
-        return None
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+def use_signatures(*, mutable: SignatureFactory, immutable: SignatureFactory) -> None:
+    """Set what ``Task.s`` (``mutable``) and ``Task.si`` (``immutable``) build."""
+    _signatures.update(s=mutable, si=immutable)
+
+
+def _signature(kind: str) -> SignatureFactory:
+    factory = _signatures.get(kind)
+    if factory is None:
+        raise ConfigurationError("workflow signatures need aqueue.workflows, which is not plugged in")
+    return factory
 
 
 class Retry(ArqRetry):
@@ -127,20 +149,14 @@ class Task(Generic[P, R]):
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """Return a workflow signature of this task whose first argument is the parent's result."""
-        from aqueue.workflows import sig
-
-        return sig(self.name, *args, **kwargs)
+        return _signature("s")(self.name, *args, **kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """Return an immutable signature: it ignores the parent's result."""
-        from aqueue.workflows import si
-
-        return si(self.name, *args, **kwargs)
+        return _signature("si")(self.name, *args, **kwargs)
 
     async def enqueue(self, *args: Any, **kwargs: Any) -> Job | None:
         """Enqueue this task on the default client (``AQUEUE_REDIS_URL``)."""
-        from aqueue.client import default_client
-
         kwargs.setdefault("_queue_name", self.queue)
         return await (await default_client()).enqueue(self.name, *args, **kwargs)
 
@@ -209,8 +225,6 @@ def task(
 def as_task(obj: TaskLike | str) -> Task[Any, Any]:
     """Normalise a Task, an arq ``Function``, a plain function or an import path into a Task."""
     if isinstance(obj, str):
-        from aqueue._imports import import_string
-
         return as_task(import_string(obj))
     if isinstance(obj, Task):
         return obj
@@ -226,10 +240,3 @@ def as_task(obj: TaskLike | str) -> Task[Any, Any]:
     if callable(obj):
         return task(obj)
     raise ConfigurationError(f"worker functions must be tasks, functions or import paths, not {obj!r}")
-
-
-def task_name(obj: TaskLike | str) -> str:
-    """Return the name a producer uses to address ``obj``."""
-    if isinstance(obj, str):
-        return obj
-    return as_task(obj).name

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 import arq.worker
+import uvloop
 from arq.connections import ArqRedis, RedisSettings
 
 from aqueue import serialization
@@ -152,8 +153,6 @@ class Worker(arq.worker.Worker):
 
     def run(self) -> None:
         """Run until stopped (blocking), on uvloop, then close connections."""
-        import uvloop
-
         uvloop.run(self.serve())
 
     async def serve(self) -> None:

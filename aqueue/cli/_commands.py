@@ -6,11 +6,15 @@ import logging
 from typing import Any
 
 import click
+import orjson
 
+from aqueue._cli_support import friendly, run_async, setup_logging, with_client
 from aqueue._imports import import_string
-from aqueue.cli._common import friendly, run_async, setup_logging, with_client
 from aqueue.client import Client
+from aqueue.dead import list_dead, requeue_dead
 from aqueue.errors import AqueueError
+from aqueue.monitor import QueueStats, WorkerInfo, job_view, live_workers, queue_stats
+from aqueue.settings import create_worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,8 +36,6 @@ def main() -> None:
 @friendly
 def worker(settings: str, verbose: bool, **overrides: Any) -> None:
     """Run a worker for SETTINGS, a 'module.WorkerSettings' path, until SIGINT/SIGTERM."""
-    from aqueue.settings import create_worker
-
     settings_cls = import_string(settings)
     setup_logging(verbose)
 
@@ -54,7 +56,6 @@ def enqueue(
     task: str, args: tuple[str, ...], queue_name: str | None, wait: float | None, redis_url: str | None
 ) -> None:
     """Enqueue TASK by name; each ARG is parsed as JSON when it can be (else passed as a string)."""
-    import orjson
 
     def parse(text: str) -> Any:
         try:
@@ -79,7 +80,6 @@ def enqueue(
 @friendly
 def status(queue_name: str | None, redis_url: str | None) -> None:
     """Show a queue's size and the live workers."""
-    from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
 
     async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
         return await queue_stats(client, queue_name), await live_workers(client)
@@ -104,8 +104,6 @@ def status(queue_name: str | None, redis_url: str | None) -> None:
 @friendly
 def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
     """Show one job: status, latest progress, result."""
-    from aqueue.monitor import job_view
-
     view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.progress is not None:
@@ -128,8 +126,6 @@ def dead() -> None:
 @friendly
 def dead_list(redis_url: str | None, limit: int) -> None:
     """List dead jobs with their delivery history."""
-    from aqueue.dead import list_dead
-
     jobs = with_client(redis_url, lambda client: list_dead(client, limit))
     if not jobs:
         click.echo("no dead jobs")
@@ -147,8 +143,6 @@ def dead_list(redis_url: str | None, limit: int) -> None:
 @friendly
 def dead_requeue(job_ids: tuple[str, ...], everything: bool, redis_url: str | None) -> None:
     """Put dead jobs (JOB_IDS, or --all) back on their queues."""
-    from aqueue.dead import requeue_dead
-
     if not job_ids and not everything:
         raise click.UsageError("give job ids or --all")
 

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
+from aqueue._cli_support import with_client as run_with_client
 from aqueue._imports import import_string
+from aqueue._redis.connection import CONNECTION_ERRORS, describe, resolve_settings
 from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._expression import parse_expression
@@ -26,6 +28,7 @@ from aqueue.scheduler._formatting import (
     job_rows,
     live_rows,
 )
+from aqueue.scheduler._registry import list_jobs, pause, resume, trigger
 from aqueue.scheduler._schedule import next_runs
 from aqueue.scheduler._zones import resolve_zone, zone_name
 
@@ -106,9 +109,6 @@ def _checked_jobs(jobs: object, path: str) -> list[CronJob]:
 
 def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:
     """Run ``action`` with a client on ``redis_url`` (one connection attempt); errors exit 1."""
-    from aqueue._redis.connection import CONNECTION_ERRORS, describe, resolve_settings
-    from aqueue.cli._common import with_client as run_with_client
-
     try:
         settings = resolve_settings(redis_url)
         settings.conn_retries = 0  # one connection attempt
@@ -121,8 +121,6 @@ def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]])
 
 def list_live(redis_url: str | None, as_json: bool) -> None:
     """List the cron jobs registered in Redis by running workers (table or JSON)."""
-    from aqueue.scheduler._registry import list_jobs
-
     entries = with_client(redis_url, list_jobs)
     if as_json:
         click.echo(json.dumps([entry.to_record() for entry in entries], indent=2))
@@ -172,8 +170,6 @@ def list_command(
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def pause_command(name: str, redis_url: str | None) -> None:
     """Pause cron job NAME: its slots pass without running (counted as missed)."""
-    from aqueue.scheduler._registry import pause
-
     with_client(redis_url, lambda client: pause(client, name))
     click.echo(f"paused {name}")
 
@@ -183,8 +179,6 @@ def pause_command(name: str, redis_url: str | None) -> None:
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def resume_command(name: str, redis_url: str | None) -> None:
     """Resume cron job NAME from its next slot."""
-    from aqueue.scheduler._registry import resume
-
     with_client(redis_url, lambda client: resume(client, name))
     click.echo(f"resumed {name}")
 
@@ -194,7 +188,6 @@ def resume_command(name: str, redis_url: str | None) -> None:
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 def trigger_command(name: str, redis_url: str | None) -> None:
     """Run cron job NAME once, now; print the run's job id."""
-    from aqueue.scheduler._registry import trigger
 
     async def run(client: Client) -> str:
         return (await trigger(client, name)).job_id

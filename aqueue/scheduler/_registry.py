@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from aqueue._clock import now_ms
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import text
-from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.errors import ConfigurationError, CronJobNotFound
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._keys import CronKeys
 from aqueue.scheduler._scripts import CronScripts
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 
 #: Extra lifetime of a cron run's job key beyond its run time (arq's default ``expires_extra_ms``).
 JOB_TTL_EXTRA_MS = 86_400_000
-
-
-class CronJobNotFound(AqueueError, LookupError):
-    """No live worker has registered a cron job by that name."""
 
 
 def job_id_prefix(job: CronJob) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from aqueue import serialization
-from aqueue._clock import now_ms
+from aqueue._clock import now_ms, to_seconds
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import CONNECTION_ERRORS
 from aqueue._redis.keys import Keys
@@ -38,7 +38,6 @@ from aqueue.scheduler._keys import CronKeys
 from aqueue.scheduler._registry import JOB_TTL_EXTRA_MS, job_id_prefix, register_jobs
 from aqueue.scheduler._scripts import CronScripts
 from aqueue.scheduler._zones import slot_id
-from aqueue.tasks import to_seconds
 
 __all__ = ["DEFAULT_LEAD", "Claim", "CronRunner", "record_outcome"]
 

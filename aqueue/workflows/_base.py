@@ -8,17 +8,21 @@ The chain lives here because ``a | b`` must be able to build one from any two el
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
+from aqueue.client import Client, default_client
 from aqueue.errors import WorkflowError
 
 if TYPE_CHECKING:
-    from aqueue.client import Client
     from aqueue.workflows._run import WorkflowRun
     from aqueue.workflows._signature import Signature
 
+#: Starts a workflow on a client (``_run.start_workflow``, which needs the compiler, which needs the
+#: element types defined here): set once by ``aqueue/workflows/__init__``.
+Starter = Callable[..., Awaitable["WorkflowRun"]]
+_STARTER: list[Starter] = []
 _ELEMENT_TYPES: dict[str, type[CanvasElement]] = {}
 _REPR_LIMIT = 80
 
@@ -51,10 +55,8 @@ class CanvasElement:
 
         ``options``: ``run_id``, ``queue_name``, ``on_error`` (workflow-level), ``ttl``.
         """
-        from aqueue.client import default_client
-        from aqueue.workflows._run import start_workflow
-
-        return await start_workflow(client or await default_client(), self, **options)
+        (start,) = _STARTER
+        return await start(client or await default_client(), self, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a tagged, JSON-safe dict (given JSON-safe arguments); see :func:`element_from_dict`."""
@@ -169,3 +171,8 @@ def _flattened(element: CanvasElement) -> tuple[CanvasElement, ...]:
     if isinstance(element, Chain) and element.errback is None:
         return element.steps
     return (element,)
+
+
+def use_starter(start: Starter) -> None:
+    """Set how :meth:`CanvasElement.enqueue` starts a workflow (once, from the package's ``__init__``)."""
+    _STARTER[:] = [start]

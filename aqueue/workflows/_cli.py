@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import click
 import orjson
 
-from aqueue.workflows._run import NodeStatus, WorkflowStatus
+from aqueue._cli_support import friendly, with_client
+from aqueue.workflows._run import NodeStatus, WorkflowRun, WorkflowStatus
 
 
 def _when(ms: int | None) -> str:
@@ -62,8 +63,6 @@ def workflow() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(run_id: str, redis_url: str | None, as_json: bool) -> None:
     """Print the DAG of RUN_ID with each node's state, timing and error."""
-    from aqueue.cli._common import friendly, with_client
-    from aqueue.workflows._run import WorkflowRun
 
     @friendly
     def run() -> None:

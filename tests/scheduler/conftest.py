@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from aqueue.scheduler import Claim, CronJob, CronRunner, ManualClock
+from aqueue.scheduler import CronJob, ManualClock
+from aqueue.scheduler._runner import Claim, CronRunner
 
 MakeRunners = Callable[..., list[CronRunner]]
 Walk = Callable[[Sequence[CronRunner], ManualClock, datetime], Awaitable[list[Claim]]]

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aqueue.errors import ConfigurationError
-from aqueue.scheduler import MAX_CATCHUP, ON_TIME_WINDOW, cron, due_slots, overlap_decision
+from aqueue.scheduler import cron
+from aqueue.scheduler._catchup import MAX_CATCHUP, ON_TIME_WINDOW, due_slots, overlap_decision
 
 T0 = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 

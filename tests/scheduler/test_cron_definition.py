@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aqueue.errors import ConfigurationError, CronExpressionError
-from aqueue.scheduler import CronJob, check_unique_names, cron, slot_id
+from aqueue.scheduler import CronJob, cron, slot_id
+from aqueue.scheduler._definition import check_unique_names
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -146,7 +146,7 @@ async def _until(condition, timeout: float = 5.0) -> None:
 async def test_run_loop_survives_an_unreachable_redis(caplog) -> None:
     from redis.asyncio import Redis
 
-    from aqueue.scheduler import CronRunner
+    from aqueue.scheduler._runner import CronRunner
 
     dead = Redis.from_url("redis://127.0.0.1:1/0")
     runner = CronRunner(dead, [cron("* * * * *", "tick")], clock=ManualClock())

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aqueue.scheduler import ManualClock, cron, overlap_decision, slot_id
+from aqueue.scheduler import ManualClock, cron, slot_id
+from aqueue.scheduler._catchup import overlap_decision
 
 T0 = datetime(2030, 1, 1, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)

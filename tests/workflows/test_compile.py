@@ -6,18 +6,10 @@ import pytest
 from workflow_support import reference, run_graph
 
 from aqueue.errors import WorkflowError
-from aqueue.workflows import (
-    CanvasElement,
-    ListOf,
-    Ref,
-    WorkflowGraph,
-    chain,
-    chord,
-    compile_workflow,
-    group,
-    si,
-    sig,
-)
+from aqueue.workflows import CanvasElement, chain, chord, group, si, sig
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._graph import WorkflowGraph
+from aqueue.workflows._template import ListOf, Ref
 
 
 def shape(graph: WorkflowGraph) -> list[tuple[str, tuple[int, ...], object]]:

@@ -6,7 +6,9 @@ import pytest
 from workflow_support import reference, run_graph
 
 from aqueue.errors import WorkflowError
-from aqueue.workflows import Dag, DagFlow, DagStep, ListOf, Ref, compile_workflow, group, sig
+from aqueue.workflows import Dag, DagFlow, DagStep, group, sig
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._template import ListOf, Ref
 
 
 def diamond() -> DagFlow:

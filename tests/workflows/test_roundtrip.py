@@ -9,21 +9,10 @@ from hypothesis import given, settings
 from workflow_support import canvases
 
 from aqueue.errors import WorkflowError
-from aqueue.workflows import (
-    CanvasElement,
-    Chain,
-    Dag,
-    Group,
-    Signature,
-    WorkflowGraph,
-    chain,
-    chord,
-    compile_workflow,
-    element_from_dict,
-    group,
-    si,
-    sig,
-)
+from aqueue.workflows import CanvasElement, Chain, Dag, Group, Signature, chain, chord, group, si, sig
+from aqueue.workflows._base import element_from_dict
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._graph import WorkflowGraph
 
 
 def _diamond() -> CanvasElement:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aqueue.workflows import ListOf, Ref, chain, chord, compile_workflow, group, sig
+from aqueue.workflows import chain, chord, group, sig
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._template import ListOf, Ref
 
 
 def test_group_of_ten_thousand() -> None:

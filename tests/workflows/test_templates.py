@@ -22,8 +22,18 @@ from workflow_support import (
 
 from aqueue.errors import WorkflowError
 from aqueue.serialization import job_deserializer, job_serializer
-from aqueue.workflows import CanvasElement, ListOf, Ref, compile_workflow, evaluate_template, template_parts
-from aqueue.workflows._template import Template, template_from_json, template_refs, template_to_json
+from aqueue.workflows import CanvasElement
+from aqueue.workflows._compiler import compile_workflow
+from aqueue.workflows._template import (
+    ListOf,
+    Ref,
+    Template,
+    evaluate_template,
+    template_from_json,
+    template_parts,
+    template_refs,
+    template_to_json,
+)
 
 
 def test_template_parts_examples() -> None:

@@ -15,18 +15,17 @@ from aqueue.workflows import (
     Chord,
     Dag,
     DagFlow,
-    DagNode,
     Group,
-    Node,
     Signature,
-    WorkflowGraph,
     chain,
     chord,
-    evaluate_template,
     group,
     si,
     sig,
 )
+from aqueue.workflows._dag import DagNode
+from aqueue.workflows._graph import Node, WorkflowGraph
+from aqueue.workflows._template import evaluate_template
 
 NOTHING = object()
 
