@@ -13,7 +13,6 @@ import contextlib
 import cProfile
 import json
 import os
-import resource
 import sys
 import time
 from typing import Any
@@ -21,15 +20,11 @@ from typing import Any
 import uvloop
 
 from bench import tasks
+from bench.meter import process_cpu_s
 
 
 def emit(event: str, **data: Any) -> None:
     print(json.dumps({"event": event, "pid": os.getpid(), **data}), flush=True)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def build_aqueue(args: argparse.Namespace) -> Any:
@@ -95,16 +90,16 @@ async def main(args: argparse.Namespace) -> None:
     if await read_line() != "go":
         return  # the parent went away
     profiler = cProfile.Profile() if args.profile else None
-    t_go, cpu0 = time.time(), cpu_seconds()
+    t_go, cpu0 = time.time(), process_cpu_s()
     if profiler:
         profiler.enable()
     if args.burst:
         await worker.async_run()
-        t_end, cpu1 = time.time(), cpu_seconds()
+        t_end, cpu1 = time.time(), process_cpu_s()
         await worker.close()
     else:
         await run_until_stopped(args.impl, worker)
-        t_end, cpu1 = time.time(), cpu_seconds()
+        t_end, cpu1 = time.time(), process_cpu_s()
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)

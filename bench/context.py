@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from bench.meter import redis_cpu_s
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -57,8 +59,7 @@ class Ctx:
 
     async def redis_cpu(self) -> float:
         """Return redis-server's CPU seconds so far (``INFO cpu``: used_cpu_user + used_cpu_sys)."""
-        info = await self.redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return redis_cpu_s(await self.redis.info("cpu"))
 
     async def wait_empty(self, queue_key: str, timeout: float, interval: float = 0.005) -> float:
         """Poll ZCARD until ``queue_key`` is empty; return the wall-clock time it was seen empty."""

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import resource
 import time
 
 from bench import floor
 from bench.context import Ctx
+from bench.meter import process_cpu_s
 from bench.stats import percentile
 
 
 async def back_to_back(ctx: Ctx, n: int) -> tuple[float, float]:
     """Return PINGs per second, one awaited at a time, and this process's CPU µs per PING."""
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = process_cpu_s(), time.perf_counter()
     for _ in range(n):
         await ctx.redis.ping()
-    return n / (time.perf_counter() - t0), (_cpu() - cpu0) / n * 1e6
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return n / (time.perf_counter() - t0), (process_cpu_s() - cpu0) / n * 1e6
 
 
 async def after_idle(ctx: Ctx, n: int, gap_s: float) -> list[float]:

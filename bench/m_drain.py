@@ -13,6 +13,8 @@ from bench.producers import producer
 from bench.report import Row
 
 WALL_NOTE = "wall time: 'go' sent → queue seen empty (ZCARD polled every 5 ms)"
+#: Issue 11: aqueue's Redis CPU per drained job, as a fraction of plain arq's in the same run.
+REDIS_TARGET_VS_ARQ = 0.15
 
 
 @dataclass
@@ -24,7 +26,11 @@ class Drain:
 
 
 async def drain(ctx: Ctx, peer: Peer, n: int, procs: int = 1, profile: str | None = None) -> Drain:
-    """Pre-enqueue ``n`` no-ops, start ``procs`` burst workers together, time until the queue is empty."""
+    """Pre-enqueue ``n`` no-ops, start ``procs`` burst workers together, time until the queue is empty.
+
+    Redis CPU is read just before ``go`` and just after the queue is seen empty: the drain window only
+    (prefill and worker start-up excluded).
+    """
     await ctx.flush()
     async with producer(peer, ctx.url) as prod:
         await prod.prefill("noop", n)
@@ -38,6 +44,17 @@ async def drain(ctx: Ctx, peer: Peer, n: int, procs: int = 1, profile: str | Non
     cpu = sum(r["cpu_s"] for r in reports)
     jobs = sum(r["jobs"] for r in reports)
     return Drain(n / (t_empty - t_go), cpu / n * 1e6, redis_s / n * 1e6, jobs)
+
+
+def redis_note(redis_us: dict[str, float]) -> str:
+    """Say what the Redis CPU row measures and what it caps: jobs/s one Redis core can serve."""
+    ceilings = ", ".join(f"{k} {1e6 / us:,.0f}" for k, us in redis_us.items() if us > 0)
+    return (
+        "redis-server's used_cpu_user + used_cpu_sys (INFO cpu, the whole process), read just before 'go' "
+        "and just after the queue is seen empty, ÷ N; one Redis core is the ceiling of every worker fleet "
+        f"sharing it: at most {ceilings} jobs/s per Redis core; "
+        f"issue 11 target: aqueue ≤ {REDIS_TARGET_VS_ARQ:g}× arq's"
+    )
 
 
 def _note(results: dict[str, Drain], n: int) -> str:
@@ -75,6 +92,7 @@ async def run_single(ctx: Ctx) -> tuple[list[Row], dict[str, Drain]]:
             "lower",
             {k: v["redis"] for k, v in values.items()},
             fmt="{:,.1f}",
+            note=redis_note({k: v["redis"] for k, v in values.items()}),
         ),
     ]
     return rows, res

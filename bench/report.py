@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.peers import PEERS
+from bench.stats import ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARQ_KEYS = ("arq", "arq10")
@@ -35,12 +36,20 @@ class Row:
         value = self.values.get(key)
         return "not run" if value is None else self.bound.get(key, "") + self.fmt.format(value)
 
+    def ratio_value(self, arq_key: str) -> float | None:
+        """Return aqueue ÷ ``arq_key``'s value (None when either is missing)."""
+        return ratio(self.values.get("aqueue"), self.values.get(arq_key))
+
     def ratio(self, arq_key: str) -> str:
-        mine, theirs = self.values.get("aqueue"), self.values.get(arq_key)
-        if mine is None or theirs is None or theirs == 0:
+        value = self.ratio_value(arq_key)
+        if value is None:
             return "—"
         prefix = "<" if self.bound.get(arq_key) == ">" else ""
-        return f"{prefix}{mine / theirs:.2f}×"
+        return f"{prefix}{value:.2f}×"
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the row for the JSON report, with the aqueue ÷ arq ratios as numbers."""
+        return {**asdict(self), "ratios": {key: self.ratio_value(key) for key in ARQ_KEYS}}
 
     def verdict(self) -> str:
         value = self.values.get("aqueue")
@@ -100,14 +109,19 @@ def markdown(meta: dict[str, Any], rows: list[Row], notes: list[str]) -> str:
 
 
 def write(meta: dict[str, Any], rows: list[Row], notes: list[str]) -> tuple[str, list[Path]]:
-    RESULTS.mkdir(exist_ok=True)
     text = markdown(meta, rows, notes)
-    data = {"meta": meta, "notes": notes, "rows": [asdict(r) for r in rows]}
-    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{meta['mode']}"
-    latest = "latest" if meta["mode"] == "full" else f"latest-{meta['mode']}"
+    data = {"meta": meta, "notes": notes, "rows": [r.as_json() for r in rows]}
+    return text, save(meta["mode"], text, data)
+
+
+def save(mode: str, text: str, data: dict[str, Any]) -> list[Path]:
+    """Write ``latest[-mode].{md,json}`` and a timestamped copy ``YYYYMMDD-HHMMSS-mode.{md,json}``."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{mode}"
+    latest = "latest" if mode == "full" else f"latest-{mode}"
     paths = []
     for name in (latest, stamp):
         paths += [RESULTS / f"{name}.md", RESULTS / f"{name}.json"]
         paths[-2].write_text(text, encoding="utf-8")
         paths[-1].write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    return text, paths
+    return paths
