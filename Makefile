@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-ab clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aqueue needs Python 3.11+: run make PYTHON=python3.11")'
@@ -33,6 +33,10 @@ bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; 
 	$(PY) -m bench
 	$(PY) -m bench.workflows
 	$(PY) -m bench.cron
+
+REF ?= main
+bench-ab: $(STAMP)  ## A/B: the working tree's aqueue vs aqueue at git ref REF (default main), one run
+	$(PY) -m bench --ab $(REF)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.celery-venv bench/.taskiq-venv

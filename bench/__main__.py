@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--only NAMES] [--profile]``: aqueue vs arq on one embedded redis-server."""
+"""``python -m bench [--quick] [--only NAMES] [--profile] [--ab REF]``: aqueue vs arq on one embedded
+redis-server; with ``--ab REF``, the working tree's aqueue against aqueue at git ref REF instead."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ import uvloop
 from redis.asyncio import Redis
 
 from aqueue.embedded import RedisServer
-from bench import m_calibrate, m_drain, m_enqueue, m_kill, m_pickup, m_result, machine, report
-from bench.context import FULL, QUICK, Ctx
+from bench import ab, m_calibrate, m_drain, m_enqueue, m_kill, m_pickup, m_result, machine, report
+from bench.context import FULL, QUICK, Ctx, Sizes
 from bench.profile import profiles
+from bench.ref import checkout
 
 MEASUREMENTS = ("enqueue", "drain", "pickup", "result", "kill")
 
@@ -43,14 +45,38 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes: a ~1 minute smoke run")
     p.add_argument(
-        "--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}"
+        "--only",
+        default=None,
+        help=f"comma-separated subset of {','.join(MEASUREMENTS)} (with --ab: of {','.join(ab.STEPS)})",
     )
     p.add_argument(
         "--profile",
         action="store_true",
         help="also profile aqueue (enqueue loop, a drain) with cProfile; --only '' for just that",
     )
-    return p.parse_args()
+    p.add_argument(
+        "--ab",
+        metavar="REF",
+        default=None,
+        help="A/B: the working tree's aqueue against aqueue at git ref REF (a branch, tag, HEAD~1, commit), "
+        "interleaved in one run; writes bench/results/latest-ab[-quick].{md,json}",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=None, help="A/B rounds (default 5, 3 with --quick); each runs A and B"
+    )
+    args = p.parse_args()
+    allowed = ab.STEPS if args.ab else MEASUREMENTS
+    args.only = allowed if args.only is None else tuple(n.strip() for n in args.only.split(",") if n.strip())
+    unknown = sorted(set(args.only) - set(allowed))
+    if unknown:
+        p.error(f"--only: unknown {', '.join(unknown)}; choose from {','.join(allowed)}")
+    if args.ab and args.profile:
+        p.error("--profile does not combine with --ab")
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 5
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    return args
 
 
 async def measure(ctx: Ctx, only: set[str]) -> list[report.Row]:
@@ -79,9 +105,12 @@ async def _step(name: str, coro: Any) -> Any:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.ab:
+        await main_ab(args)
+        return
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic()
     busy0, own0 = machine.machine_busy_s(), machine.own_cpu_s()
-    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    only = set(args.only)
     with RedisServer() as server:
         redis = Redis.from_url(server.url)
         try:
@@ -106,6 +135,54 @@ async def main(args: argparse.Namespace) -> None:
     meta["runtime"] = f"{wall:.0f} s"
     meta["load during the run"] = machine.foreign_load(busy0, own0, wall)
     text, paths = report.write(meta, rows, NOTES)
+    print("\n" + text)
+    print("written: " + ", ".join(str(p) for p in paths))
+
+
+def describe_sizes(sizes: Sizes, steps: tuple[str, ...]) -> str:
+    parts = {
+        "drain": f"drain N={sizes.drain:,}",
+        "pickup": f"pickup N={sizes.pickup} {sizes.pickup_gap_s * 1000:g} ms apart",
+        "enqueue": f"enqueue one at a time N={sizes.enqueue_one:,}, batch N={sizes.enqueue_batch:,}",
+    }
+    return "; ".join(parts[s] for s in steps)
+
+
+async def main_ab(args: argparse.Namespace) -> None:
+    """Run the A/B comparison (``bench.ab``) and write ``latest-ab[-quick]``."""
+    started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic()
+    busy0, own0 = machine.machine_busy_s(), machine.own_cpu_s()
+    try:
+        pair = ab.sides(checkout(args.ab))
+    except ValueError as exc:
+        raise SystemExit(f"python -m bench --ab {args.ab}: {exc}") from None
+    sizes = QUICK if args.quick else FULL
+    with RedisServer() as server:
+        redis = Redis.from_url(server.url)
+        try:
+            ctx = Ctx(server.url, redis, sizes)
+            meta = {
+                "mode": "ab-quick" if args.quick else "ab",
+                "started": started,
+                **await machine.info(redis, server.binary),
+                "A": pair[0].origin,
+                "B": pair[1].origin,
+                "rounds": f"{args.rounds} (orders AB, BA, AB, …); plain arq drained once per round",
+                "sizes": describe_sizes(sizes, args.only),
+                "loadavg at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            }
+            print("\n".join(f"{k}: {v}" for k, v in meta.items()), flush=True)
+            values = await _step("A/B rounds", ab.run(ctx, pair, args.only, args.rounds, arq=True))
+        finally:
+            await redis.aclose()
+    wall = time.monotonic() - t0
+    meta["children imported"] = "; ".join(f"{k}: {', '.join(v)}" for k, v in ab.children_seen(pair).items())
+    meta["runtime"] = f"{wall:.0f} s"
+    meta["load during the run"] = machine.foreign_load(busy0, own0, wall)
+    rows, arq_rows = ab.summarize(values), ab.versus_arq(values)
+    text = ab.markdown(meta, rows, arq_rows, pair)
+    data = {"meta": meta, "notes": ab.NOTES, "rounds": values, "rows": rows, "redis_vs_arq": arq_rows}
+    paths = report.save(meta["mode"], text, data)
     print("\n" + text)
     print("written: " + ", ".join(str(p) for p in paths))
 

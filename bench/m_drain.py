@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.context import Ctx
 from bench.peers import AQUEUE, ARQ, ARQ10, Peer
-from bench.procs import workers
-from bench.producers import producer
+from bench.procs import producer_on, workers
 from bench.report import Row
 
 WALL_NOTE = "wall time: 'go' sent → queue seen empty (ZCARD polled every 5 ms)"
@@ -25,16 +25,18 @@ class Drain:
     jobs: int
 
 
-async def drain(ctx: Ctx, peer: Peer, n: int, procs: int = 1, profile: str | None = None) -> Drain:
+async def drain(
+    ctx: Ctx, peer: Peer, n: int, procs: int = 1, profile: str | None = None, code: Path | None = None
+) -> Drain:
     """Pre-enqueue ``n`` no-ops, start ``procs`` burst workers together, time until the queue is empty.
 
     Redis CPU is read just before ``go`` and just after the queue is seen empty: the drain window only
-    (prefill and worker start-up excluded).
+    (prefill and worker start-up excluded). ``code``: the directory whose aqueue the children run.
     """
     await ctx.flush()
-    async with producer(peer, ctx.url) as prod:
+    async with producer_on(peer, ctx.url, code) as prod:
         await prod.prefill("noop", n)
-    async with workers(peer, ctx.url, procs, burst=True, profile=profile) as children:
+    async with workers(peer, ctx.url, procs, burst=True, profile=profile, code=code) as children:
         redis0, t_go = await ctx.redis_cpu(), time.time()
         await asyncio.gather(*(c.go() for c in children))
         t_empty = await ctx.wait_empty(peer.queue_key, timeout=max(120, n / 100))

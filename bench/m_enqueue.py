@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-import resource
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
 
 from bench.context import Ctx
 from bench.peers import AQUEUE, ARQ, Peer
-from bench.producers import ARQ_IN_FLIGHT, producer
+from bench.procs import producer_on
+from bench.producers import ARQ_IN_FLIGHT
 from bench.report import Row
 
 WARMUP = 200
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def _timed(ctx: Ctx, n: int, action: Callable[[], Awaitable[Any]]) -> dict[str, float]:
-    """Run ``action`` once; return jobs/s, producer CPU µs/job and Redis CPU µs/job."""
-    redis0, cpu0, t0 = await ctx.redis_cpu(), _cpu(), time.perf_counter()
-    await action()
-    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    redis = await ctx.redis_cpu() - redis0
-    return {"rate": n / wall, "producer_us": cpu / n * 1e6, "redis_us": redis / n * 1e6}
-
-
-async def _measure(ctx: Ctx, peer: Peer) -> dict[str, dict[str, float]]:
-    n_one, n_batch = ctx.sizes.enqueue_one, ctx.sizes.enqueue_batch
+async def measure(ctx: Ctx, peer: Peer, code: Path | None = None) -> dict[str, dict[str, float]]:
+    """Time one-by-one and batch enqueues of ``peer`` (on ``code``'s aqueue in a child, if given)."""
     await ctx.flush()
-    async with producer(peer, ctx.url) as prod:
-        for _ in range(WARMUP):
-            await prod.enqueue("noop")
-
-        async def one_by_one() -> None:
-            for _ in range(n_one):
-                await prod.enqueue("noop")
-
-        one = await _timed(ctx, n_one, one_by_one)
+    async with producer_on(peer, ctx.url, code) as prod:
+        await prod.warm_up(WARMUP)
+        one = await prod.timed_one(ctx.sizes.enqueue_one)
         await ctx.flush()
-        batch = await _timed(ctx, n_batch, lambda: prod.enqueue_batch("noop", n_batch))
+        batch = await prod.timed_batch(ctx.sizes.enqueue_batch)
     await ctx.flush()
     return {"one": one, "batch": batch}
 
@@ -98,6 +76,6 @@ def _both(aq: float, arq: float) -> dict[str, float | None]:
 
 
 async def run(ctx: Ctx) -> list[Row]:
-    aq = await _measure(ctx, AQUEUE)
-    arq = await _measure(ctx, ARQ)
+    aq = await measure(ctx, AQUEUE)
+    arq = await measure(ctx, ARQ)
     return _rows(ctx, aq, arq)

@@ -3,41 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from pathlib import Path
 
 from bench import taskiq_side
 from bench.context import Ctx
 from bench.peers import PEERS, Peer
-from bench.procs import workers
-from bench.producers import producer
+from bench.procs import AnyProducer, producer_on, workers
 from bench.report import Row
 from bench.stats import summary_ms
 
 IDLE_SETTLE_S = 0.5  # let the worker reach its idle wait before the first job
 
 
-async def _settle(ctx: Ctx, peer: Peer, prod: object) -> None:
+async def _settle(ctx: Ctx, peer: Peer, prod: AnyProducer) -> None:
     """Warm up (script load, connections) with a few no-ops, then let the worker go idle again."""
-    for _ in range(3):
-        await prod.enqueue("noop")  # type: ignore[attr-defined]
+    await prod.warm_up(3)
     await ctx.wait_empty(peer.queue_key, timeout=10)
     await asyncio.sleep(IDLE_SETTLE_S)
 
 
-async def pickup(ctx: Ctx, peer: Peer) -> tuple[list[float], list[float]]:
-    """Return the pickup latencies (s) the worker saw and the enqueue call durations (s) the producer saw."""
+async def pickup(ctx: Ctx, peer: Peer, code: Path | None = None) -> tuple[list[float], list[float]]:
+    """Return the pickup latencies (s) the worker saw and the enqueue call durations (s) the producer saw.
+
+    ``code``: the directory whose aqueue the worker and the producer (then a child too) run.
+    """
     n, gap = ctx.sizes.pickup, ctx.sizes.pickup_gap_s
     await ctx.flush()
-    async with workers(peer, ctx.url, burst=False) as (child,), producer(peer, ctx.url) as prod:
+    async with (
+        workers(peer, ctx.url, burst=False, code=code) as (child,),
+        producer_on(peer, ctx.url, code) as prod,
+    ):
         await child.go()
         await asyncio.sleep(IDLE_SETTLE_S)
         await _settle(ctx, peer, prod)
-        start, calls = time.monotonic(), []
-        for i in range(n):
-            t0 = time.time()
-            await prod.enqueue("pickup", t0)
-            calls.append(time.time() - t0)
-            await asyncio.sleep(max(0.0, start + (i + 1) * gap - time.monotonic()))
+        calls = await prod.paced_pickups(n, gap)
         await ctx.wait_empty(peer.queue_key, timeout=30)
         report = await child.stop()
     await ctx.flush()

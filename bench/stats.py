@@ -48,8 +48,9 @@ def paired_ratios(a: Sequence[float], b: Sequence[float]) -> list[float]:
 
 
 def verdict(a: Sequence[float], b: Sequence[float], better: str) -> str:
-    """Compare A with B round by round: "within noise" when the per-round ratios A/B straddle 1, else
-    whether A is better or worse (``better`` is "higher" or "lower") by the median ratio."""
+    """Compare A with B round by round: "within noise" when the per-round ratios A/B straddle 1 (the
+    rounds disagree), else that A was better (or worse) in every round, by the median per-round ratio
+    (``better`` is "higher" or "lower")."""
     ratios = paired_ratios(a, b)
     if not ratios:
         return "—"
@@ -59,4 +60,4 @@ def verdict(a: Sequence[float], b: Sequence[float], better: str) -> str:
     if low <= 1 <= high:
         return "within noise"
     a_better = (mid > 1) == (better == "higher")
-    return f"A {'better' if a_better else 'worse'} by {abs(mid - 1):.1%}"
+    return f"A {'better' if a_better else 'worse'} in every round (median {abs(mid - 1):.1%})"

@@ -1,15 +1,20 @@
-"""The benchmark's pure helpers: INFO cpu parsing, per-job figures, ratios and verdicts.
+"""The benchmark's pure helpers: INFO cpu parsing, per-job figures, A/B ratios and verdicts, ref unpacking.
 
 No timing is asserted anywhere: the benchmark's numbers are noisy by nature; these tests prove the
-arithmetic that the numbers go through.
+arithmetic and the plumbing that the numbers go through.
 """
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import redis as sync_redis
 
+from bench import ab, ref
 from bench.meter import parse_info, per_job_us, redis_cpu_s
+from bench.procs import check_origin
 from bench.report import Row
 from bench.stats import median, paired_ratios, ratio, verdict
 
@@ -59,13 +64,73 @@ def test_ratio_and_paired_ratios() -> None:
 
 def test_verdict_reads_the_rounds_in_the_metric_direction() -> None:
     assert verdict([10.0, 12.0], [11.0, 11.0], "higher") == "within noise"
-    assert verdict([12.0, 13.0], [10.0, 10.0], "higher") == "A better by 25.0%"
-    assert verdict([12.0, 13.0], [10.0, 10.0], "lower") == "A worse by 25.0%"
-    assert verdict([8.0, 9.0], [10.0, 10.0], "lower") == "A better by 15.0%"
+    assert verdict([12.0, 13.0], [10.0, 10.0], "higher") == "A better in every round (median 25.0%)"
+    assert verdict([12.0, 13.0], [10.0, 10.0], "lower") == "A worse in every round (median 25.0%)"
+    assert verdict([8.0, 9.0], [10.0, 10.0], "lower") == "A better in every round (median 15.0%)"
     assert verdict([8.0], [10.0], "lower") == "one round: no spread"
+
+
+def test_rounds_alternate_the_order_of_the_sides() -> None:
+    a = ab.Side("A", "working tree", Path("/a"), "a")
+    b = ab.Side("B", "main", Path("/b"), "b")
+    assert [[s.key for s in ab.order((a, b), i)] for i in range(4)] == [["A", "B"], ["B", "A"]] * 2
+
+
+def test_summarize_gives_medians_ratio_and_rounds_for_measured_metrics_only() -> None:
+    values = {
+        "A": {"drain_rate": [100.0, 300.0, 200.0], "drain_redis_us": [10.0, 12.0, 11.0]},
+        "B": {"drain_rate": [100.0, 100.0, 100.0], "drain_redis_us": [20.0, 20.0, 20.0]},
+        "arq": {"drain_redis_us": [40.0, 48.0, 44.0]},
+    }
+    rows = {r["metric"]: r for r in ab.summarize(values)}
+    assert set(rows) == {"drain_rate", "drain_redis_us"}
+    drain = rows["drain_rate"]
+    assert drain["A"] == {"median": 200.0, "rounds": [100.0, 300.0, 200.0]}
+    assert drain["ratio"] == pytest.approx(2.0)
+    assert drain["per_round_ratios"] == [1.0, 3.0, 2.0]
+    assert drain["verdict"] == "within noise"
+    assert rows["drain_redis_us"]["verdict"] == "A better in every round (median 45.0%)"
+
+    versus = {r["side"]: r for r in ab.versus_arq(values)}
+    assert versus["A"]["ratio"] == pytest.approx(0.25)
+    assert versus["B"]["redis_us"] == 20.0
+    assert versus["B"]["rounds"] == pytest.approx([0.5, 20 / 48, 20 / 44])
+    assert versus["arq"]["redis_us"] == 44.0
 
 
 def test_report_rows_carry_their_ratios_into_the_json() -> None:
     row = Row("2", "drain: Redis CPU", "µs/job", "lower", {"aqueue": 20.0, "arq": 80.0, "arq10": None})
     assert row.as_json()["ratios"] == {"arq": 0.25, "arq10": None}
     assert row.ratio("arq") == "0.25×"
+
+
+def test_a_child_that_imported_other_code_is_refused(tmp_path: Path) -> None:
+    check_origin(str(tmp_path / "aqueue" / "__init__.py"), str(tmp_path))
+    check_origin("/anywhere/aqueue/__init__.py", None)
+    with pytest.raises(RuntimeError, match="not the aqueue under"):
+        check_origin("/elsewhere/aqueue/__init__.py", str(tmp_path))
+
+
+def _in_git_checkout() -> bool:
+    run = subprocess.run(["git", "-C", str(ref.ROOT), "rev-parse", "HEAD"], capture_output=True, check=False)
+    return run.returncode == 0
+
+
+needs_git = pytest.mark.skipif(not _in_git_checkout(), reason="not a git checkout")
+
+
+@needs_git
+def test_unpack_extracts_aqueue_at_the_commit(tmp_path: Path) -> None:
+    commit, subject = ref.resolve("HEAD")
+    assert len(commit) == 40 and subject
+    ref.unpack(commit, tmp_path)
+    shown = subprocess.run(
+        ["git", "-C", str(ref.ROOT), "show", f"{commit}:aqueue/__init__.py"], capture_output=True, check=True
+    ).stdout
+    assert (tmp_path / "aqueue" / "__init__.py").read_bytes() == shown
+
+
+@needs_git
+def test_a_ref_that_is_no_commit_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match="'no-such-ref-for-the-bench' is not a commit"):
+        ref.resolve("no-such-ref-for-the-bench")
