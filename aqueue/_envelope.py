@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -22,6 +23,9 @@ from aqueue.serialization import job_serializer, plain_call
 
 #: The envelope keys the core reads; every other key is an extension's.
 CORE_KEYS = frozenset({"t", "f", "a", "k", "et", "o"})
+_SEQUENCES = (list, tuple)
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +46,24 @@ class JobEnvelope:
         if not isinstance(data, dict):
             raise DeserializationError(f"a job envelope must be a mapping, not {type(data).__name__}")
         name, args, kwargs = data.get("f"), data.get("a", ()), data.get("k") or {}
-        options, enqueued, job_try = data.get("o") or {}, data.get("et"), data.get("t")
-        problem = _malformed(name, args, kwargs, options, (enqueued, job_try))
-        if problem:
-            raise DeserializationError(f"malformed job envelope: {problem}")
-        extra = {k: v for k, v in data.items() if k not in CORE_KEYS}
-        return cls(name, tuple(args), kwargs, int(enqueued), job_try, options, extra)  # type: ignore[arg-type]
+        options, enqueued, job_try = data.get("o") or _NO_OPTIONS, data.get("et"), data.get("t")
+        # the common case in a few type checks (once per job, on the hot path); details only if it fails
+        if not (
+            type(name) is str
+            and name
+            and type(args) in _SEQUENCES
+            and type(kwargs) is dict
+            and (options is _NO_OPTIONS or type(options) is dict)
+            and type(enqueued) is int
+            and (job_try is None or type(job_try) is int)
+        ):
+            problem = _malformed(name, args, kwargs, options, (enqueued, job_try))
+            if problem:
+                raise DeserializationError(f"malformed job envelope: {problem}")
+            enqueued = int(enqueued)  # type: ignore[arg-type]  # a float, checked by _malformed
+        # arq's five keys are always written; only a longer envelope can carry extensions' fields
+        extra = {k: v for k, v in data.items() if k not in CORE_KEYS} if len(data) > 5 else _NO_EXTRA
+        return cls(name, tuple(args), kwargs, enqueued, job_try, options, extra)  # type: ignore[arg-type]
 
     def option(self, name: str) -> Any:
         """Return a per-job override (``timeout``, ``max_tries``, ``keep_result``), or None."""

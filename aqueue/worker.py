@@ -133,7 +133,6 @@ class Worker(arq.worker.Worker):
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self._observers = [e for e in self.extensions if overrides(e, "on_outcome")]
         self._handle_os_signals = handle_signals
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
@@ -482,7 +481,8 @@ class Worker(arq.worker.Worker):
             self._slot_freed.set()
 
     async def _observe(self, outcome: Outcome) -> None:
-        for extension in self._observers:
+        assert self._runner is not None
+        for extension in self._runner.observers(outcome):
             try:
                 await extension.on_outcome(outcome)
             except Exception:

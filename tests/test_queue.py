@@ -9,12 +9,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import redis as sync_redis
 
 import aqueue
 from aqueue import Client, JobStatus, Retry, task
 from aqueue.errors import (
+    DeserializationError,
     JobAborted,
     JobTimeout,
     MaxTriesExceeded,
@@ -153,6 +155,31 @@ async def test_corrupt_payload_fails_one_job_and_worker_goes_on(client: Client, 
             await client.job("bad").result(timeout=5)
         ok = await client.enqueue("add", 2, 2)
         assert await ok.result(timeout=5) == 4  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "problem"),
+    [
+        ({"t": None, "f": 7, "a": [], "k": {}, "et": 1}, "task name must be a non-empty string"),
+        ({"t": None, "f": "add", "a": [1, 1], "k": {}, "et": 1, "o": [1]}, "options must be a mapping"),
+        ({"t": None, "f": "add", "a": "11", "k": {}, "et": 1}, "args must be a list"),
+        ({"t": None, "f": "add", "a": [], "k": "x", "et": 1}, "kwargs must be a mapping"),
+        ([1, 2, 3], "must be a mapping"),
+    ],
+)
+async def test_malformed_envelope_fails_at_once_as_corrupt(
+    client: Client, run_worker: Any, envelope: Any, problem: str
+) -> None:
+    """A well-encoded but malformed envelope fails on its first delivery (it used to raise inside the
+    worker on every delivery until it was dead-lettered)."""
+    await client.redis.set(client.keys.job("odd"), orjson.dumps(envelope))
+    await client.redis.zadd(client.default_queue, {"odd": time.time() * 1000})
+    async with run_worker([add]) as worker:
+        with pytest.raises(DeserializationError, match=problem):
+            await client.job("odd").result(timeout=5)
+        stored = await client.job("odd").result_info()
+        assert stored is not None and stored.job_try == 1  # failed on its first delivery
+        assert worker.jobs_failed == 1 and not await client.redis.zcard(client.keys.dead)
 
 
 async def test_status_moves_deferred_queued_in_progress_complete(client: Client, run_worker: Any) -> None:

@@ -58,14 +58,46 @@ class Attempt:
 
 
 class _Hooks:
-    """The extensions that override each per-job hook, looked up once (unused hooks cost nothing)."""
+    """The extensions that override each per-job hook, looked up once (unused hooks cost nothing).
+
+    An extension that owns envelope fields is asked about a job only if the job carries one of them:
+    a plain job never reaches the workflow or cron hooks.
+    """
 
     def __init__(self, extensions: Sequence[WorkerExtension]) -> None:
-        def using(hook: str) -> list[WorkerExtension]:
-            return [e for e in extensions if overrides(e, hook)]
+        self._extensions = list(extensions)
+        self._plain = self._select(lambda e: not e.envelope_keys)
+        self._by_keys: dict[frozenset[str], _HookSet] = {}
 
-        self.context, self.wrap, self.start = using("job_context"), using("wrap_call"), using("on_start")
-        self.recorders = using("handles")
+    def _select(self, wanted: Callable[[WorkerExtension], bool]) -> _HookSet:
+        chosen = [e for e in self._extensions if wanted(e)]
+
+        def using(hook: str) -> list[WorkerExtension]:
+            return [e for e in chosen if overrides(e, hook)]
+
+        return _HookSet(
+            using("job_context"), using("wrap_call"), using("on_start"), using("handles"), using("on_outcome")
+        )
+
+    def for_envelope(self, envelope: JobEnvelope | None) -> _HookSet:
+        """Return the hooks that apply to a job with ``envelope``."""
+        if envelope is None or not envelope.extra:
+            return self._plain
+        keys = frozenset(envelope.extra)
+        found = self._by_keys.get(keys)
+        if found is None:
+            found = self._select(lambda e: not e.envelope_keys or bool(e.envelope_keys & keys))
+            self._by_keys[keys] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _HookSet:
+    context: list[WorkerExtension]
+    wrap: list[WorkerExtension]
+    start: list[WorkerExtension]
+    recorders: list[WorkerExtension]
+    observers: list[WorkerExtension]
 
 
 class JobRunner:
@@ -100,7 +132,8 @@ class JobRunner:
         problem = self._precheck(job, attempt)
         if problem is not None:
             return self.seal(self._final(job, attempt, problem))
-        return self.seal(await self._call(job, attempt, aborting))
+        hooks = self._hooks.for_envelope(attempt.envelope)
+        return self.seal(await self._call(job, attempt, aborting, hooks), hooks)
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:
         if not job.payload:
@@ -142,7 +175,7 @@ class JobRunner:
         fn = attempt.function
         return self.defaults.timeout_s if fn is None or fn.timeout_s is None else fn.timeout_s
 
-    def _job_ctx(self, job: ClaimedJob, attempt: Attempt) -> dict[str, Any]:
+    def _job_ctx(self, job: ClaimedJob, attempt: Attempt, hooks: _HookSet) -> dict[str, Any]:
         envelope = attempt.envelope
         ctx = {
             **self.ctx,
@@ -154,26 +187,29 @@ class JobRunner:
             "envelope": envelope,
             "progress": progress_reporter(self.ctx["redis"], self.keys, job.job_id, self.serializer),
         }
-        for extension in self._hooks.context:
+        for extension in hooks.context:
             ctx.update(extension.job_context(job, envelope) or {})
         return ctx
 
-    def _invocation(self, fn: Function, envelope: JobEnvelope) -> Call:
+    @staticmethod
+    def _invocation(fn: Function, envelope: JobEnvelope, hooks: _HookSet) -> Call:
         call: Call = fn.coroutine
-        for extension in self._hooks.wrap:
+        for extension in hooks.wrap:
             call = extension.wrap_call(call, envelope)
         return call
 
-    async def _call(self, job: ClaimedJob, attempt: Attempt, aborting: Callable[[], bool]) -> Outcome:
+    async def _call(
+        self, job: ClaimedJob, attempt: Attempt, aborting: Callable[[], bool], hooks: _HookSet
+    ) -> Outcome:
         fn = attempt.function
         assert fn is not None
-        ctx = self._job_ctx(job, attempt)
-        call = self._invocation(fn, attempt.envelope)
+        ctx = self._job_ctx(job, attempt, hooks)
+        call = self._invocation(fn, attempt.envelope, hooks)
         timeout_s = self._timeout_s(attempt)
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
         attempt.start_ms = now_ms()
-        for extension in self._hooks.start:
+        for extension in hooks.start:
             extension.on_start(job, attempt.envelope)
         deadline = asyncio.timeout(timeout_s or None)
         try:
@@ -266,13 +302,17 @@ class JobRunner:
 
     # -- sealing: the one place an outcome's value is encoded --------------------------------------
 
-    def seal(self, outcome: Outcome) -> Outcome:
+    def observers(self, outcome: Outcome) -> list[WorkerExtension]:
+        """Return the extensions that observe ``outcome`` once it is recorded."""
+        return self._hooks.for_envelope(outcome.envelope).observers
+
+    def seal(self, outcome: Outcome, hooks: _HookSet | None = None) -> Outcome:
         """Encode ``outcome`` for whoever records it: an extension that handles it, or the core.
 
         A value that cannot be encoded turns the outcome into a failure that says so, here and only
         here, so the worker counts what is recorded.
         """
-        for extension in self._hooks.recorders:
+        for extension in (hooks or self._hooks.for_envelope(outcome.envelope)).recorders:
             if extension.handles(outcome):
                 return extension.seal(outcome)
         if outcome.kind is OutcomeKind.RETRY or not outcome.ttl_ms:
