@@ -6,6 +6,7 @@ A producer needs no task code: jobs address tasks by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import weakref
 from collections.abc import Awaitable, Iterable, Sequence
@@ -21,16 +22,15 @@ from aqueue._clock import datetime_to_ms, now_ms, to_seconds
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import TaskRef, task_name
 from aqueue._redis.connection import (
-    CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
     connect,
-    lost_redis,
+    describe,
     reply_timeout,
     resolve_settings,
     text,
-    translate_errors,
 )
+from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
 from aqueue._redis.scripts import Scripts
@@ -95,6 +95,10 @@ class Client:
     A command Redis leaves unanswered for ``reply_timeout_s`` fails (the connection is presumed dead,
     e.g. half-open) instead of waiting forever; raise it to run longer blocking commands on
     ``client.redis``. A pool passed in keeps its own settings.
+
+    Redis failures raise :class:`aqueue.errors.RedisFailure` subclasses: ``RedisUnavailableError``
+    (unreachable, or the connection dropped) and ``RedisRefusedError`` (an error reply: out of memory,
+    a read-only replica, …), never redis-py's exceptions. ``client.redis`` itself is redis-py's.
     """
 
     def __init__(
@@ -114,6 +118,8 @@ class Client:
         self.settings: RedisSettings = (
             RedisSettings() if isinstance(redis, ArqRedis) else resolve_settings(redis)
         )
+        #: The server's address, without password, as error messages name it.
+        self.address = describe_pool(redis) if isinstance(redis, ArqRedis) else describe(self.settings)
         self.keys = Keys(key_prefix)
         self.default_queue = self.keys.queue(queue_name)
         self.job_serializer = job_serializer or serialization.job_serializer
@@ -149,14 +155,15 @@ class Client:
         return self
 
     async def aclose(self) -> None:
-        """Close the notifier and, if this client opened it, the pool."""
+        """Close the notifier and, if this client opened it, the pool; a lost connection is no error."""
         if self._notifier is not None:
             await self._notifier.aclose()
             self._notifier = None
         if self._wire is not None:
             await self._wire.aclose()
         if self._pool is not None and self._owns_pool:
-            await self._pool.aclose()
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._pool.aclose()
         self._pool = None
         self._scripts = self._wire = None
 
@@ -219,8 +226,8 @@ class Client:
         argv = [self.keys.prefix, queue, now, 0 if _job_id is None else 1, job_id, payload, score, ttl]
         try:
             written = await self.scripts.enqueue(args=argv)
-        except CONNECTION_ERRORS as e:
-            raise lost_redis(self.settings, e) from e
+        except REDIS_ERRORS as e:  # the seam, inline: no extra coroutine or context on the hot path
+            raise redis_failure(e, self.address) from e
         return Job(job_id, self, queue) if written[0] else None
 
     async def enqueue_many(
@@ -277,7 +284,7 @@ class Client:
         are fresh random ones and the check would cost a Redis call per job for nothing.
         """
         flags: list[bool] = []
-        with translate_errors(self.settings):
+        with redis_errors(self.address):
             for start in range(0, len(rows), BATCH_SIZE):
                 argv: list[Any] = [self.keys.prefix, queue, now, int(check_ids)]
                 for row in rows[start : start + BATCH_SIZE]:
@@ -303,7 +310,7 @@ class Client:
             queue=queue_key,
         )
         argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
-        with translate_errors(self.settings):
+        with redis_errors(self.address):
             state = await self.scripts.abort(args=argv)
         return text(state)
 

@@ -15,6 +15,7 @@ import orjson
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
+from aqueue._redis.errors import redis_errors
 from aqueue._redis.scripts import register, source
 
 if TYPE_CHECKING:
@@ -46,11 +47,12 @@ def _function(client: Client, payload: bytes | None) -> str:
 
 async def list_dead(client: Client, limit: int = 100) -> list[DeadJob]:
     """Return up to ``limit`` dead jobs, oldest first."""
-    ids: list[bytes] = await client.redis.zrange(client.keys.dead, 0, limit - 1)
-    async with client.redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hgetall(client.keys.dead_job(job_id.decode()))
-        rows: list[dict[bytes, bytes]] = await pipe.execute()
+    with redis_errors(client.address):
+        ids: list[bytes] = await client.redis.zrange(client.keys.dead, 0, limit - 1)
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(client.keys.dead_job(job_id.decode()))
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
     return [_dead_job(client, job_id.decode(), row) for job_id, row in zip(ids, rows, strict=True) if row]
 
 
@@ -68,10 +70,11 @@ def _dead_job(client: Client, job_id: str, row: dict[bytes, Any]) -> DeadJob:
 
 async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> int:
     """Requeue the given dead jobs (all of them when None), due now; return how many were requeued."""
-    if job_ids is None:
-        job_ids = [text(i) for i in await client.redis.zrange(client.keys.dead, 0, -1)]
-    if not job_ids:
-        return 0
-    script = register(client.redis, source("dead_requeue"))
-    argv: list[Any] = [client.keys.prefix, now_ms(), REQUEUE_TTL_MS, *job_ids]
-    return int(await script(args=argv))
+    with redis_errors(client.address):
+        if job_ids is None:
+            job_ids = [text(i) for i in await client.redis.zrange(client.keys.dead, 0, -1)]
+        if not job_ids:
+            return 0
+        script = register(client.redis, source("dead_requeue"))
+        argv: list[Any] = [client.keys.prefix, now_ms(), REQUEUE_TTL_MS, *job_ids]
+        return int(await script(args=argv))

@@ -5,7 +5,9 @@
     AqueueError
     ├── ConfigurationError          bad settings, bad settings path, bad option
     │   └── CronExpressionError     a cron expression croniter cannot read (also a ValueError)
-    ├── RedisUnavailableError       Redis cannot be reached (after bounded retries)
+    ├── RedisFailure                a call to Redis did not go through (base of the two below)
+    │   ├── RedisUnavailableError   Redis cannot be reached, or the connection dropped or went silent
+    │   └── RedisRefusedError       Redis answered with an error reply: OOM, READONLY, BUSY, LOADING, …
     ├── SerializationError          an argument or result cannot be encoded (also a TypeError)
     │   └── DeserializationError    stored bytes cannot be decoded (corrupt payload)
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
@@ -19,7 +21,8 @@
     └── WorkflowError               a workflow is malformed or failed
         └── WorkflowCancelled       the workflow was cancelled
 
-Redis and arq exceptions are translated to these at one seam, :mod:`aqueue._redis.connection`.
+Every public call raises these, never redis-py's exceptions: they are translated at one seam,
+:mod:`aqueue._redis.errors`. ``JobTimeout`` is never taken for a Redis failure. See ``docs/errors.md``.
 """
 
 from __future__ import annotations
@@ -37,8 +40,29 @@ class CronExpressionError(ConfigurationError, ValueError):
     """Raised when a cron expression cannot be parsed; the message quotes the expression."""
 
 
-class RedisUnavailableError(AqueueError):
-    """Raised when Redis cannot be reached; the message names the address tried."""
+class RedisFailure(AqueueError):
+    """Base of the errors that say a call to Redis did not go through; the message names the address."""
+
+
+class RedisUnavailableError(RedisFailure):
+    """Raised when Redis cannot be reached, or the connection dropped or went silent during a call.
+
+    A call cut short this way may or may not have been carried out by Redis.
+    """
+
+
+class RedisRefusedError(RedisFailure):
+    """Raised when Redis answered a call with an error reply: it refused the command, and said why.
+
+    ``code`` is the reply's first word (``OOM``, ``READONLY``, ``BUSY``, ``LOADING``, ``NOSCRIPT``,
+    ``NOPERM``, ``ERR``, …), ``reply`` its text. On OOM, READONLY, BUSY, LOADING and NOSCRIPT nothing
+    was written: Redis refuses those before a command, or one of aqueue's scripts, writes anything.
+    """
+
+    def __init__(self, message: str, *, code: str = "ERR", reply: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = reply
 
 
 class SerializationError(AqueueError, TypeError):

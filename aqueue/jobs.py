@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from arq.jobs import JobStatus
 
 from aqueue._clock import ms_to_datetime, now_ms
+from aqueue._redis.errors import redis_errors
 from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, TaskError
 from aqueue.progress import Progress, read_progress
 
@@ -68,7 +69,11 @@ class JobResult:
 
 
 class Job:
-    """A handle on one job, by id. Obtained from ``enqueue``, or built with ``client.job(id)``."""
+    """A handle on one job, by id. Obtained from ``enqueue``, or built with ``client.job(id)``.
+
+    Its calls raise :class:`aqueue.errors.RedisFailure` subclasses when Redis fails; a task's own
+    failure, re-raised by :meth:`result`, is never translated (even if it is a redis-py error).
+    """
 
     __slots__ = ("_client", "_queue_key", "job_id")
 
@@ -83,11 +88,12 @@ class Job:
     async def status(self) -> JobStatus:
         """Return deferred, queued, in_progress, complete or not_found."""
         keys = self._client.keys
-        async with self._client.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(keys.result(self.job_id))
-            pipe.exists(keys.in_progress(self.job_id))
-            pipe.zscore(self._queue_key, self.job_id)
-            complete, running, score = await pipe.execute()
+        with redis_errors(self._client.address):
+            async with self._client.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(keys.result(self.job_id))
+                pipe.exists(keys.in_progress(self.job_id))
+                pipe.zscore(self._queue_key, self.job_id)
+                complete, running, score = await pipe.execute()
         if complete:
             return JobStatus.complete
         if running:
@@ -98,7 +104,8 @@ class Job:
 
     async def result_info(self) -> JobResult | None:
         """Return the stored result envelope, or None if there is none (yet)."""
-        raw = await self._client.redis.get(self._client.keys.result(self.job_id))
+        with redis_errors(self._client.address):
+            raw = await self._client.redis.get(self._client.keys.result(self.job_id))
         return None if raw is None else self._decode(raw)
 
     def _decode(self, raw: bytes) -> JobResult:
@@ -137,9 +144,11 @@ class Job:
 
     async def wait(self, timeout: float | None = None) -> JobResult:
         """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""
-        async with self._client.notifier.watch(self._client.keys.done_channel(self.job_id)) as event:
-            found: JobResult = await wait_until(self._poll_once, event, timeout, f"job {self.job_id}")
-            return found
+        channel = self._client.keys.done_channel(self.job_id)
+        with redis_errors(self._client.address):  # JobTimeout passes through: it is no Redis error
+            async with self._client.notifier.watch(channel) as event:
+                found: JobResult = await wait_until(self._poll_once, event, timeout, f"job {self.job_id}")
+                return found
 
     async def abort(self, timeout: float | None = None) -> bool:
         """Abort the job: drop it if not started yet, else cancel it on its worker.
@@ -158,13 +167,15 @@ class Job:
 
     async def progress(self) -> Progress | None:
         """Return the latest progress the task reported (``ctx["progress"]``), or None."""
-        return await read_progress(
-            self._client.redis, self._client.keys, self.job_id, self._client.job_deserializer
-        )
+        with redis_errors(self._client.address):
+            return await read_progress(
+                self._client.redis, self._client.keys, self.job_id, self._client.job_deserializer
+            )
 
     async def info(self) -> dict[str, Any] | None:
         """Return the job's envelope while queued or running (None once finished or gone)."""
-        raw = await self._client.redis.get(self._client.keys.job(self.job_id))
+        with redis_errors(self._client.address):
+            raw = await self._client.redis.get(self._client.keys.job(self.job_id))
         return None if raw is None else dict(self._client.job_deserializer(raw))
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
+from aqueue._redis.errors import redis_errors
 from aqueue.jobs import JobResult, JobStatus
 from aqueue.progress import Progress
 
@@ -52,21 +53,23 @@ async def queue_stats(client: Client, queue_name: str | None = None) -> QueueSta
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
     queue = client.queue_key(queue_name)
     now = now_ms()
-    async with client.redis.pipeline(transaction=False) as pipe:
-        pipe.zcount(queue, "-inf", now)
-        pipe.zcard(queue)
-        pipe.zcard(client.keys.dead)
-        due, total, dead = await pipe.execute()
+    with redis_errors(client.address):
+        async with client.redis.pipeline(transaction=False) as pipe:
+            pipe.zcount(queue, "-inf", now)
+            pipe.zcard(queue)
+            pipe.zcard(client.keys.dead)
+            due, total, dead = await pipe.execute()
     return QueueStats(queue, due, total - due, dead)
 
 
 async def live_workers(client: Client) -> list[WorkerInfo]:
     """Return workers whose heartbeat is fresh (their hash expires 15 s after their last beat)."""
-    keys = [k async for k in client.redis.scan_iter(match=client.keys.worker("*"), count=500)]
-    async with client.redis.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.hgetall(key)
-        rows: list[dict[bytes, bytes]] = await pipe.execute()
+    with redis_errors(client.address):
+        keys = [k async for k in client.redis.scan_iter(match=client.keys.worker("*"), count=500)]
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
     prefix = len(client.keys.worker(""))
     now = now_ms()
     return sorted(

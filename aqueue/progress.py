@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aqueue._clock import now_ms
+from aqueue._redis.errors import redis_errors
 from aqueue._redis.keys import Keys
 
 __all__ = ["Progress", "ProgressReporter", "progress_reporter", "read_progress"]
@@ -37,12 +38,16 @@ def progress_reporter(
     key = keys.progress(job_id)
 
     async def report(value: Any, message: str = "") -> None:
-        """Record this job's progress (e.g. a fraction, a count, a dict) and announce it."""
+        """Record this job's progress (e.g. a fraction, a count, a dict) and announce it.
+
+        Raises :class:`aqueue.errors.RedisFailure` if Redis fails or refuses it.
+        """
         data = serializer({"value": value, "message": message, "at_ms": now_ms()})
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, data, px=PROGRESS_TTL_MS)
-            pipe.publish(key, data)
-            await pipe.execute()
+        with redis_errors(redis):
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.set(key, data, px=PROGRESS_TTL_MS)
+                pipe.publish(key, data)
+                await pipe.execute()
 
     return report
 

@@ -1,13 +1,14 @@
 """A TCP proxy on 127.0.0.1 in front of a test Redis that can go silent, like a network that drops
 packets: ``freeze()`` stops relaying on the connections it has (their bytes are dropped; both sockets
 stay open, so neither end sees a reset, exactly a half-open connection), while new connections relay
-normally."""
+normally. ``drop(on)`` makes it close a connection, both ends, when a command containing ``on`` (any
+command, by default) arrives on it, before Redis sees it: a Redis that drops mid-command."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 
@@ -25,6 +26,8 @@ class FreezableProxy:
         self._links: list[_Link] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
+        self._drop_on: bytes | None = None
+        self.dropped = 0
         self.port = 0
 
     @property
@@ -42,20 +45,39 @@ class FreezableProxy:
             link.frozen = True
         return len(self._links)
 
+    def drop(self, on: bytes = b"") -> None:
+        """From now on, close any connection (old or new) that sends a command containing ``on``."""
+        self._drop_on = on
+
+    def _drops(self, data: bytes) -> bool:
+        if self._drop_on is None or self._drop_on not in data:
+            return False
+        self.dropped += 1
+        return True
+
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(*self._upstream)
         link = _Link()
         link.writers += [client_w, server_w]
         self._links.append(link)
-        for reader, writer in ((client_r, server_w), (server_r, client_w)):
-            task = asyncio.create_task(self._pump(link, reader, writer))
+        for reader, writer, drops in ((client_r, server_w, self._drops), (server_r, client_w, None)):
+            task = asyncio.create_task(self._pump(link, reader, writer, drops))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _pump(link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        link: _Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        drops: Callable[[bytes], bool] | None,
+    ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                if drops is not None and drops(data):
+                    for end in link.writers:
+                        end.close()
+                    return
                 if not link.frozen:
                     writer.write(data)
         if not link.frozen:

@@ -1,21 +1,16 @@
-"""The one seam to redis-py and arq's connection code: settings, connecting, error translation."""
+"""The one seam to redis-py and arq's connection code: settings, connecting (errors: :mod:`.errors`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aqueue.errors import ConfigurationError, RedisUnavailableError
+from aqueue._redis.errors import REDIS_ERRORS, redis_failure
+from aqueue.errors import ConfigurationError, RedisRefusedError, RedisUnavailableError
 
 __all__ = [
     "CONNECTION_ERRORS",
@@ -24,25 +19,17 @@ __all__ = [
     "RedisLike",
     "connect",
     "describe",
-    "lost_redis",
     "reply_timeout",
     "resolve_settings",
     "text",
-    "translate_errors",
 ]
 
 logger = logging.getLogger("aqueue.redis")
 
 ENV_URL = "AQUEUE_REDIS_URL"
 DEFAULT_URL = "redis://localhost:6379/0"
-#: Errors that mean "Redis is not reachable right now" (as opposed to a bad command).
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-)
+#: What the worker's loops catch: every Redis failure (they move to aqueue._redis.errors next).
+CONNECTION_ERRORS = REDIS_ERRORS
 RedisLike = str | RedisSettings | None
 #: How long Redis may leave a command unanswered before the connection is presumed dead (half-open).
 DEFAULT_REPLY_TIMEOUT_S = 30.0
@@ -103,6 +90,8 @@ async def connect(
 ) -> ArqRedis:
     """Open an arq pool, retrying briefly; raise :class:`RedisUnavailableError` with the address.
 
+    A server that answers with an error (a wrong password, still loading) raises RedisRefusedError.
+
     Its connections time out a reply after ``reply_timeout_s`` and, over TCP, use keepalive: arq's
     settings have neither, and without them a call on a half-open connection waits forever.
     """
@@ -113,7 +102,10 @@ async def connect(
         pool = await create_pool(settings, **pool_options)
         await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
         return pool
-    except (*CONNECTION_ERRORS, RedisError) as e:  # type: ignore[misc]
+    except (*REDIS_ERRORS, OSError) as e:  # type: ignore[misc]  # connecting: any timeout is Redis's
+        failure = redis_failure(e, describe(settings))
+        if isinstance(failure, RedisRefusedError):
+            raise failure from e
         raise RedisUnavailableError(
             f"cannot reach Redis at {describe(settings)} ({type(e).__name__}: {e}); "
             f"is redis-server running? set {ENV_URL} or redis_settings"
@@ -134,17 +126,3 @@ async def _harden(pool: ArqRedis, reply_timeout_s: float, *, tcp: bool) -> None:
     for conn in getattr(pool.connection_pool, "_available_connections", []):
         for name, value in options.items():
             setattr(conn, name, value)
-
-
-def lost_redis(settings: RedisSettings, error: BaseException) -> RedisUnavailableError:
-    """Return the error to raise when a connection error (``error``) cut a call to Redis short."""
-    return RedisUnavailableError(f"lost Redis at {describe(settings)} ({type(error).__name__}: {error})")
-
-
-@contextmanager
-def translate_errors(settings: RedisSettings) -> Iterator[None]:
-    """Translate redis-py connection errors raised inside the block into RedisUnavailableError."""
-    try:
-        yield
-    except CONNECTION_ERRORS as e:
-        raise lost_redis(settings, e) from e

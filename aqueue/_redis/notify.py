@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._redis.errors import REDIS_ERRORS
 
 logger = logging.getLogger("aqueue.client")
 
@@ -49,7 +49,7 @@ class Notifier:
         try:
             async with self._lock:
                 await self._pubsub.subscribe(channel)
-        except CONNECTION_ERRORS:
+        except REDIS_ERRORS:
             logger.debug("subscribe to %s failed; waiters fall back to re-reading", channel)
             return
         if self._reader is None or self._reader.done():
@@ -57,7 +57,7 @@ class Notifier:
 
     async def _unsubscribe(self, channel: str) -> None:
         if self._pubsub is not None:
-            with contextlib.suppress(*CONNECTION_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 async with self._lock:
                     await self._pubsub.unsubscribe(channel)
 
@@ -66,7 +66,7 @@ class Notifier:
         while self._waiters:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
-            except CONNECTION_ERRORS:
+            except REDIS_ERRORS:
                 await asyncio.sleep(0.2)  # waiters keep re-reading results meanwhile
                 continue
             if message is not None:
@@ -79,9 +79,9 @@ class Notifier:
         """Stop reading and close the pub/sub connection."""
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
                 await self._reader
         if self._pubsub is not None:
-            with contextlib.suppress(*CONNECTION_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._reader = None

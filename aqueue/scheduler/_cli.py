@@ -15,7 +15,7 @@ import click
 
 from aqueue._cli_support import with_client as run_with_client
 from aqueue._imports import import_string
-from aqueue._redis.connection import CONNECTION_ERRORS, describe, resolve_settings
+from aqueue._redis.connection import resolve_settings
 from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._expression import parse_expression
@@ -113,10 +113,8 @@ def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]])
         settings = resolve_settings(redis_url)
         settings.conn_retries = 0  # one connection attempt
         return run_with_client(settings, action)
-    except AqueueError as error:
+    except AqueueError as error:  # Redis failures among them: the registry's calls translate them
         fail(str(error), code=1)
-    except CONNECTION_ERRORS as error:
-        fail(f"lost Redis at {describe(settings)} ({type(error).__name__}: {error})", code=1)
 
 
 def list_live(redis_url: str | None, as_json: bool) -> None:

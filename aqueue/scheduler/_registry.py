@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from aqueue._clock import now_ms
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import text
+from aqueue._redis.errors import redis_errors
 from aqueue.errors import ConfigurationError, CronJobNotFound
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._keys import CronKeys
@@ -158,12 +159,14 @@ def _cron_keys(client: Client) -> CronKeys:
 
 async def list_jobs(client: Client) -> list[CronEntry]:
     """Return the cron jobs live workers have registered, sorted by name."""
-    return await read_entries(client.redis, _cron_keys(client))
+    with redis_errors(client.address):
+        return await read_entries(client.redis, _cron_keys(client))
 
 
 async def _set_paused(client: Client, name: str, paused: bool) -> None:
     keys = _cron_keys(client)
-    done = await CronScripts(client.redis).state(args=[keys.prefix, name, "1" if paused else "0"])
+    with redis_errors(client.address):
+        done = await CronScripts(client.redis).state(args=[keys.prefix, name, "1" if paused else "0"])
     if not done:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
 
@@ -199,7 +202,8 @@ async def trigger(client: Client, name: str) -> Job:
 
     """
     keys = _cron_keys(client)
-    fields = await client.redis.hmget(keys.job(name), ["task", "queue", "call", "id_prefix"])  # type: ignore[misc]
+    with redis_errors(client.address):
+        fields = await client.redis.hmget(keys.job(name), ["task", "queue", "call", "id_prefix"])  # type: ignore[misc]
     task, queue, call, prefix = (text(f) for f in fields)
     if not task:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
@@ -216,6 +220,8 @@ async def trigger(client: Client, name: str) -> Job:
         extra={"cron": [name, now]},
     )
     argv: list[Any] = [keys.prefix, name, now, job_id, payload, queue, JOB_TTL_EXTRA_MS]
-    if not await CronScripts(client.redis).trigger(args=argv):
+    with redis_errors(client.address):
+        triggered = await CronScripts(client.redis).trigger(args=argv)
+    if not triggered:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
     return client.job(job_id, queue)

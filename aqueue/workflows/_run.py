@@ -12,6 +12,7 @@ from redis.exceptions import WatchError
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
+from aqueue._redis.errors import redis_errors
 from aqueue._redis.scripts import register, source
 from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
 from aqueue.jobs import wait_until
@@ -66,7 +67,7 @@ class WorkflowStatus:
 
 
 class WorkflowRun:
-    """A handle on one workflow run, by id."""
+    """A handle on one workflow run, by id; Redis failures raise :class:`aqueue.errors.RedisFailure`."""
 
     def __init__(self, run_id: str, client: Client) -> None:
         self.run_id = run_id
@@ -91,8 +92,10 @@ class WorkflowRun:
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its final result or re-raise the failing node's error."""
         channel = self._client.keys.done_channel(f"wf:{self.run_id}")
-        async with self._client.notifier.watch(channel) as event:
-            state, (result, error) = await wait_until(self._poll, event, timeout, f"workflow {self.run_id}")
+        with redis_errors(self._client.address):  # the run's own failure is raised below, untranslated
+            async with self._client.notifier.watch(channel) as event:
+                what = f"workflow {self.run_id}"
+                state, (result, error) = await wait_until(self._poll, event, timeout, what)
         if state == "complete":
             return self._client.job_deserializer(result)
         if state == "cancelled":
@@ -105,19 +108,22 @@ class WorkflowRun:
     async def cancel(self) -> bool:
         """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
         script = register(self._client.redis, source("wf_lib", LUA), source("wf_cancel", LUA))
-        done: Any = await script(args=[self._client.keys.prefix, self.run_id, now_ms()])
+        with redis_errors(self._client.address):
+            done: Any = await script(args=[self._client.keys.prefix, self.run_id, now_ms()])
         return bool(done)
 
     async def status(self) -> WorkflowStatus:
         """Return the run's state and every node's state, timing and error."""
         redis = self._client.redis
-        async with redis.pipeline(transaction=False) as pipe:
-            for suffix in ("", ":spec", ":state", ":times", ":errors"):
-                pipe.hgetall(self.key(suffix))
-            meta, specs, states, times, errors = await pipe.execute()
+        with redis_errors(self._client.address):
+            async with redis.pipeline(transaction=False) as pipe:
+                for suffix in ("", ":spec", ":state", ":times", ":errors"):
+                    pipe.hgetall(self.key(suffix))
+                meta, specs, states, times, errors = await pipe.execute()
+            running = await self._running_nodes(states)
         if not meta:
             raise ResultNotFound(f"no workflow run {self.run_id} (never started, or expired)")
-        snapshot = _Snapshot(states, times, errors, await self._running_nodes(states))
+        snapshot = _Snapshot(states, times, errors, running)
         nodes = tuple(
             snapshot.node(int(k), orjson.loads(v))
             for k, v in sorted(specs.items(), key=lambda kv: int(kv[0]))
@@ -244,18 +250,19 @@ async def start_workflow(
     graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
     plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
     taken = WorkflowError(f"a workflow run {plan.run.run_id} exists already; pick another run id")
-    async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
-        await pipe.watch(plan.run.key())  # a reused run id would merge into the old run's state
-        if await pipe.exists(plan.run.key()):
-            raise taken
-        pipe.multi()  # type: ignore[no-untyped-call]
-        plan.write(pipe)
-        for argv in plan.root_batches(client.keys.prefix):
-            await client.scripts.enqueue(args=argv, client=pipe)
-        try:
-            await pipe.execute()
-        except WatchError as e:
-            raise taken from e
+    with redis_errors(client.address):
+        async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
+            await pipe.watch(plan.run.key())  # a reused run id would merge into the old run's state
+            if await pipe.exists(plan.run.key()):
+                raise taken
+            pipe.multi()  # type: ignore[no-untyped-call]
+            plan.write(pipe)
+            for argv in plan.root_batches(client.keys.prefix):
+                await client.scripts.enqueue(args=argv, client=pipe)
+            try:
+                await pipe.execute()
+            except WatchError as e:
+                raise taken from e
     return plan.run
 
 
