@@ -28,9 +28,9 @@ import uvloop
 from arq.connections import ArqRedis, RedisSettings
 
 from aqueue import serialization
+from aqueue._backoff import Backoff
 from aqueue._clock import now_ms
 from aqueue._redis.connection import (
-    CONNECTION_ERRORS,
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
     connect,
@@ -38,6 +38,7 @@ from aqueue._redis.connection import (
     reply_timeout,
     resolve_settings,
 )
+from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.wire import Wire, eligible
 from aqueue._worker.execution import Defaults, JobRunner
@@ -178,7 +179,7 @@ class Worker(arq.worker.Worker):
                     group.create_task(self._heartbeat().run(self._counters), name="aqueue-heartbeat"),
                 ]
                 side += [
-                    group.create_task(_guarded(service), name="aqueue-service")
+                    group.create_task(_guarded(service, describe_pool(self._pool)), name="aqueue-service")
                     for extension in self.extensions
                     for service in extension.services()
                 ]
@@ -200,14 +201,14 @@ class Worker(arq.worker.Worker):
         """Remove the health key, run ``on_shutdown`` and close connections."""
         if self._pool is None:
             return
-        with contextlib.suppress(*CONNECTION_ERRORS):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self._pool.delete(self.health_check_key, self.keys.worker(self.worker_id))
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
         await self._stop_waking()
         for conn in (self._pool, self._wire):
             if conn is not None:
-                with contextlib.suppress(*CONNECTION_ERRORS):
+                with contextlib.suppress(*REDIS_ERRORS):
                     await conn.aclose()
         self._pool, self._wire = None, None
 
@@ -327,19 +328,16 @@ class Worker(arq.worker.Worker):
     # -- fetching ----------------------------------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
-        delay = 0.05
+        """Claim and start jobs until stopped; a Redis failure (lost, or an error reply) backs off."""
+        backoff = Backoff(f"worker {self.worker_id}: claiming jobs", logger, where=describe_pool(self._pool))
         while not self._stopping.is_set():
             try:
                 if await self._fetch_once():
                     return
-                if delay > 0.05:
-                    logger.info("Redis is reachable again; worker %s carries on", self.worker_id)
-                delay = 0.05
-            except CONNECTION_ERRORS as e:
-                if delay == 0.05:
-                    logger.warning("Redis unreachable (%s: %s); retrying with backoff", type(e).__name__, e)
-                await self._sleep(delay)
-                delay = min(delay * 2, 5.0)
+            except REDIS_ERRORS as e:
+                await self._sleep(backoff.failed(e))
+                continue
+            backoff.succeeded()
 
     async def _fetch_once(self) -> bool:
         """Claim and start one batch, or wait; return True when burst mode is done."""
@@ -424,11 +422,11 @@ class Worker(arq.worker.Worker):
         pending, self._pending_wake = self._pending_wake, None
         if pending is not None and not pending.done():
             pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
                 await pending
         for conn in (self._wake, self._blocking):
             if conn is not None:
-                with contextlib.suppress(*CONNECTION_ERRORS):
+                with contextlib.suppress(*REDIS_ERRORS):
                     await conn.aclose()
         self._wake, self._blocking = None, None
         # A BLPOP that answered just before we got here has its _on_wake callback scheduled, not run:
@@ -503,7 +501,11 @@ class Worker(arq.worker.Worker):
     # -- leases ------------------------------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
+        """Renew leases every ``interval``; a failed renewal is retried at the next one (logged once)."""
         interval = min(self.lease_s / 3, 1.0)
+        backoff = Backoff(
+            f"worker {self.worker_id}: renewing leases", logger, where=describe_pool(self._pool)
+        )
         while True:
             await asyncio.sleep(interval)
             held = [(job_id, r.job.token) for job_id, r in self._running.items()]
@@ -512,9 +514,10 @@ class Worker(arq.worker.Worker):
             assert self._ops is not None
             try:
                 actions = await self._ops.renew(held)
-            except CONNECTION_ERRORS as e:
-                logger.debug("lease renewal failed: %s", e)
+            except REDIS_ERRORS as e:
+                backoff.failed(e)  # the lease's own cadence is the retry: renew again in `interval`
                 continue
+            backoff.succeeded()
             for job_id, state in actions:
                 self._interrupt(job_id, Interrupt.ABORT if state == "abort" else Interrupt.LOST)
 
@@ -553,8 +556,9 @@ class Worker(arq.worker.Worker):
             count = await self._ops.release(held)  # also leaves the idle set
             if count:
                 logger.info("handed %d unfinished jobs back to the queue", count)
-        except CONNECTION_ERRORS as e:
-            logger.warning("could not hand back %d jobs (%s); their leases will lapse", len(held), e)
+        except REDIS_ERRORS as e:
+            failure = redis_failure(e, describe_pool(self._pool))
+            logger.warning("could not hand back %d jobs (%s); their leases will lapse", len(held), failure)
 
     # -- health ------------------------------------------------------------------------------------
 
@@ -590,9 +594,18 @@ async def _cancel_until_done(tasks: Sequence[asyncio.Task[Any]], every_s: float 
             task.exception()  # retrieved, so asyncio does not report it as never retrieved
 
 
-async def _guarded(service: Service) -> None:
-    """Run a service; log its crash instead of taking the worker down."""
-    try:
-        await service()
-    except Exception:
-        logger.exception("worker service %r crashed", service)
+async def _guarded(service: Service, where: str) -> None:
+    """Run a service; restart it after a Redis failure (with backoff); log any other crash.
+
+    Neither takes the worker down.
+    """
+    backoff = Backoff(f"worker service {service!r}", logger, where=where)
+    while True:
+        try:
+            await service()
+            return
+        except REDIS_ERRORS as e:
+            await asyncio.sleep(backoff.failed(e))
+        except Exception:
+            logger.exception("worker service %r crashed", service)
+            return

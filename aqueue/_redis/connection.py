@@ -13,7 +13,6 @@ from aqueue._redis.errors import REDIS_ERRORS, redis_failure
 from aqueue.errors import ConfigurationError, RedisRefusedError, RedisUnavailableError
 
 __all__ = [
-    "CONNECTION_ERRORS",
     "DEFAULT_REPLY_TIMEOUT_S",
     "ENV_URL",
     "RedisLike",
@@ -28,8 +27,6 @@ logger = logging.getLogger("aqueue.redis")
 
 ENV_URL = "AQUEUE_REDIS_URL"
 DEFAULT_URL = "redis://localhost:6379/0"
-#: What the worker's loops catch: every Redis failure (they move to aqueue._redis.errors next).
-CONNECTION_ERRORS = REDIS_ERRORS
 RedisLike = str | RedisSettings | None
 #: How long Redis may leave a command unanswered before the connection is presumed dead (half-open).
 DEFAULT_REPLY_TIMEOUT_S = 30.0

@@ -1,4 +1,4 @@
-"""Records outcomes in batches: one Lua call per batch, retried while Redis is away."""
+"""Records outcomes in batches: one Lua call per batch, retried while Redis is away or refuses writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._backoff import Backoff
+from aqueue._redis.errors import REDIS_ERRORS, describe_pool
 from aqueue._worker.queue_ops import QueueOps
 from aqueue._worker.types import ClaimedJob, Outcome
 from aqueue.extensions import WorkerExtension
@@ -18,7 +19,9 @@ class Finisher:
     """Collects outcomes from running jobs and records them, pipelined under load.
 
     An outcome that one of ``extensions`` handles is recorded by it (atomically with its own state);
-    the rest go through the core finish script.
+    the rest go through the core finish script. An outcome Redis cannot take (unreachable, out of
+    memory, a read-only replica, …) waits here and is recorded once Redis takes writes again, or
+    fenced if another worker claimed its job meanwhile.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class Finisher:
         self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
+        self._backoff = Backoff("recording results", logger, where=describe_pool(ops.redis))
 
     def submit(self, outcome: Outcome) -> asyncio.Future[bool]:
         """Queue ``outcome`` for recording; the future resolves to whether it was recorded."""
@@ -51,7 +55,6 @@ class Finisher:
 
     async def run(self) -> None:
         """Record batches as they come until closed and drained."""
-        delay = 0.05
         while True:
             if not self._pending:
                 if self._closing:
@@ -62,12 +65,11 @@ class Finisher:
             batch, self._pending = self._pending, []
             try:
                 await self._record(batch)
-                delay = 0.05
-            except CONNECTION_ERRORS as e:
-                logger.warning("cannot record %d results (%s); retrying in %.1fs", len(batch), e, delay)
+            except REDIS_ERRORS as e:
                 self._pending = [item for item in batch if not item[1].done()] + self._pending
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(self._backoff.failed(e))
+                continue
+            self._backoff.succeeded()
 
     async def _record(self, batch: list[tuple[Outcome, asyncio.Future[bool]]]) -> None:
         groups: dict[int, list[tuple[Outcome, asyncio.Future[bool]]]] = {}

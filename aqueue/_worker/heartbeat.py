@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
 import socket
 import time
@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aqueue._backoff import Backoff
 from aqueue._clock import now_ms
-from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._redis.errors import REDIS_ERRORS, describe_pool
 from aqueue._redis.keys import Keys
 
 #: How often the live-worker hash is refreshed, and how long it outlives a silent worker.
 BEAT_S = 5.0
 WORKER_KEY_TTL_MS = 15_000
+
+logger = logging.getLogger("aqueue.worker")
 
 
 @dataclass
@@ -32,12 +35,22 @@ class Heartbeat:
     health_interval_s: float
 
     async def run(self, counters: Callable[[], str]) -> None:
-        """Beat until cancelled; ``counters`` renders arq's ``j_complete=… j_ongoing=…`` text."""
+        """Beat until cancelled; ``counters`` renders arq's ``j_complete=… j_ongoing=…`` text.
+
+        A beat Redis does not take (unreachable, out of memory, read-only, …) is logged once and
+        tried again at the next beat: the cadence is the retry, so the worker looks alive again
+        as soon as Redis takes writes.
+        """
         last_health = -self.health_interval_s
+        backoff = Backoff(f"worker {self.worker_id}: heartbeat", logger, where=describe_pool(self.redis))
         while True:
             health_due = time.monotonic() - last_health >= self.health_interval_s
-            with contextlib.suppress(*CONNECTION_ERRORS):
+            try:
                 await self.beat(counters(), health_due)
+            except REDIS_ERRORS as e:
+                backoff.failed(e)
+            else:
+                backoff.succeeded()
                 if health_due:
                     last_health = time.monotonic()
             await asyncio.sleep(BEAT_S)

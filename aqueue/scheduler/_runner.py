@@ -26,9 +26,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from aqueue import serialization
+from aqueue._backoff import Backoff
 from aqueue._clock import now_ms, to_seconds
 from aqueue._envelope import encode_job
-from aqueue._redis.connection import CONNECTION_ERRORS
+from aqueue._redis.errors import describe_pool
 from aqueue._redis.keys import Keys
 from aqueue._worker.types import Outcome, OutcomeKind
 from aqueue.scheduler._catchup import MAX_CATCHUP, due_slots
@@ -147,20 +148,18 @@ class CronRunner:
         return min(moments, default=None)
 
     async def run(self) -> None:
-        """Step and sleep until cancelled; errors (Redis outages) are logged once, retried with backoff."""
-        delay = 0.0
+        """Step and sleep until cancelled; a failed step is logged once and retried with backoff.
+
+        That covers Redis away or refusing writes, and anything else a step may raise.
+        """
+        backoff = Backoff("cron: claiming slots", logger, where=describe_pool(self.redis))
         while True:
             try:
                 await self.step()
             except Exception as error:
-                if not delay:
-                    _log_failure(error)
-                delay = min(max(delay * 2, 0.05), 5.0)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(backoff.failed(error))
                 continue
-            if delay:
-                logger.info("cron: claiming slots again")
-            delay = 0.0
+            backoff.succeeded()
             wake = self.next_wakeup()
             if wake is None:
                 await asyncio.Event().wait()  # every schedule has ended
@@ -228,14 +227,6 @@ class CronRunner:
         for queue in {queue for _, queue in due}:
             await self.scripts.wake(args=[self.keys.prefix, queue])
         self._wakes -= due
-
-
-def _log_failure(error: Exception) -> None:
-    """Log why a step failed: one line for an outage, a traceback for anything else."""
-    if isinstance(error, CONNECTION_ERRORS):
-        logger.warning("cron: Redis unreachable (%s); retrying with backoff", error)
-    else:
-        logger.exception("cron: claiming slots failed; retrying with backoff")
 
 
 def _dropped(job: CronJob, last: datetime | None, first: datetime) -> int:

@@ -1,0 +1,84 @@
+"""The one retry policy of every loop that talks to Redis: capped exponential backoff, full jitter.
+
+When Redis restarts, fails over or runs out of memory, every worker's loops fail at the same moment;
+with plain doubling they would all retry in lockstep, hitting the recovering server in waves. The
+n-th delay in a row here is drawn uniformly between ``base_s`` and ``base_s * 2**n`` (capped at
+``cap_s``): "full jitter", which spreads a fleet's retries over the whole window while the window
+still grows exponentially. ``random`` is reseeded in every forked child, so processes draw different
+delays.
+
+:class:`Backoff` also keeps the log quiet: the first failure of a kind is logged (a warning with the
+translated Redis error, or a traceback for anything else), repeats are DEBUG, and the recovery is
+logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from aqueue._redis.errors import REDIS_ERRORS, redis_failure
+
+__all__ = ["Backoff"]
+
+BASE_S = 0.05
+CAP_S = 5.0
+
+
+class Backoff:
+    """Retry delays and once-per-outage logging for one loop (``what`` names it in the log).
+
+    ``where`` is the Redis address the messages name.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        logger: logging.Logger,
+        *,
+        where: str = "",
+        base_s: float = BASE_S,
+        cap_s: float = CAP_S,
+    ) -> None:
+        if not 0 < base_s <= cap_s:
+            raise ValueError(f"need 0 < base_s <= cap_s, got {base_s} and {cap_s}")
+        self.what, self.logger, self.where = what, logger, where
+        self.base_s, self.cap_s = base_s, cap_s
+        self.delay_s = 0.0
+        self.attempts = 0
+        self._kind: tuple[str, str] | None = None
+
+    @property
+    def failing(self) -> bool:
+        """Return whether the last attempt failed."""
+        return self._kind is not None
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failed attempt (logged if its kind is new) and return how long to wait before the next."""
+        kind, text = self._describe(error)
+        if kind != self._kind:
+            if isinstance(error, REDIS_ERRORS):
+                self.logger.warning("%s failed, retrying with backoff: %s", self.what, text)
+            else:
+                self.logger.error("%s failed; retrying with backoff", self.what, exc_info=error)
+            self._kind = kind
+        else:
+            self.logger.debug("%s failed again: %s", self.what, text)
+        self.attempts += 1
+        ceiling = self.cap_s if self.attempts > 60 else min(self.cap_s, self.base_s * 2**self.attempts)
+        self.delay_s = random.uniform(self.base_s, ceiling)
+        return self.delay_s
+
+    def succeeded(self) -> None:
+        """Note a successful attempt: log the recovery if it follows failures, and start over."""
+        if self._kind is not None:
+            self.logger.info("%s: Redis accepts commands again", self.what)
+        self._kind = None
+        self.delay_s = 0.0
+        self.attempts = 0
+
+    def _describe(self, error: BaseException) -> tuple[tuple[str, str], str]:
+        if not isinstance(error, REDIS_ERRORS):
+            return (type(error).__name__, ""), f"{type(error).__name__}: {error}"
+        failure = redis_failure(error, self.where)
+        return (type(failure).__name__, getattr(failure, "code", "")), str(failure)
