@@ -9,7 +9,8 @@ What round-trips faithfully with the default codec (:func:`job_serializer` / :fu
   ``timedelta``, ``UUID``, ``Decimal``;
 - ``dict`` with non-``str`` keys made of the types above;
 - exceptions: rebuilt as their own class when it can be imported and built from its args, otherwise as
-  :class:`aqueue.errors.TaskError` carrying the type name, message and traceback text.
+  :class:`aqueue.errors.TaskError` carrying the type name, message and traceback text. A rebuilt
+  exception keeps its args, so its message, exactly (even if its ``__init__`` rewrites its argument).
 
 Subclasses of ``str``/``int``/``float`` (e.g. ``StrEnum``) are encoded as their base value. Anything
 else (custom classes, dataclasses, numpy arrays …) raises :class:`aqueue.errors.SerializationError` at
@@ -26,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import importlib
+import io
 import math
 import pickle
 import sys
@@ -166,10 +168,13 @@ def _unpack_exception(data: dict[str, Any]) -> BaseException:
     cls = _exception_class(data.get("module", ""), type_name)
     exc: BaseException | None = None
     if cls is not None and data.get("args") is not None:
+        args = tuple(unpack(a) for a in data["args"])
         try:
-            exc = cls(*[unpack(a) for a in data["args"]])
+            exc = cls(*args)
         except Exception:
             exc = None
+        else:
+            exc.args = args  # an __init__ that rewrites its argument (adds a prefix) must not do it twice
     if exc is None:
         exc = TaskError(type_name, message, text)
     exc.__aqueue_traceback__ = text  # type: ignore[attr-defined]
@@ -253,6 +258,30 @@ def job_deserializer(data: bytes) -> Any:
     return unpack(raw) if _TAG_BYTES in data else raw
 
 
+def _rebuild_exception(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    """Rebuild a pickled exception with its args as they were (its attributes follow as pickle state).
+
+    Pickle's own way calls ``cls(*args)``, which repeats what ``__init__`` did to its argument (a
+    prefixed message comes back prefixed twice) and fails for an ``__init__`` that wants other
+    arguments than it passed on. Stored pickles name this function: keep its name.
+    """
+    try:
+        exc = cls(*args)
+    except Exception:
+        exc = cls.__new__(cls, *args)
+    exc.args = args
+    return exc
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles exceptions through :func:`_rebuild_exception` (unless their class has its own reduce)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseException) and type(obj).__reduce__ is BaseException.__reduce__:
+            return _rebuild_exception, (type(obj), obj.args), obj.__dict__ or None
+        return NotImplemented
+
+
 class PickleSerializer:
     """Pickle, signed with HMAC-SHA256: an explicit opt-in for Python objects JSON cannot carry.
 
@@ -274,10 +303,12 @@ class PickleSerializer:
 
     def dumps(self, obj: Any) -> bytes:
         """Pickle and sign ``obj``."""
+        buffer = io.BytesIO()
         try:
-            body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
         except Exception as e:
             raise SerializationError(f"cannot pickle value: {e}") from e
+        body = buffer.getvalue()
         return self._MAGIC + self._sign(body) + body
 
     def loads(self, data: bytes) -> Any:
