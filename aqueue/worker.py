@@ -558,7 +558,8 @@ class Worker(arq.worker.Worker):
                 logger.info("handed %d unfinished jobs back to the queue", count)
         except REDIS_ERRORS as e:
             failure = redis_failure(e, describe_pool(self._pool))
-            logger.warning("could not hand back %d jobs (%s); their leases will lapse", len(held), failure)
+            what = f"hand back {len(held)} jobs (their leases will lapse)" if held else "leave the idle set"
+            logger.warning("could not %s: %s", what, failure)
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -26,18 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis.exceptions
 from redis.asyncio.connection import SSLConnection
 from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
     BusyLoadingError,
     ChildDeadlockedError,
-    ExecAbortError,
     InvalidResponse,
-    NoPermissionError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
     RedisClusterException,
     RedisError,
     ResponseError,
@@ -59,15 +55,20 @@ REDIS_ERRORS: tuple[type[Exception], ...] = (
 )
 _REFUSALS = (ResponseError, BusyLoadingError, AuthenticationError, AuthorizationError)
 _LOST = (RedisConnectionError, RedisTimeoutError, InvalidResponse, RedisClusterException, ConnectionError)
-#: redis-py cuts these codes off the reply's text: the class tells which it was.
+#: redis-py cuts these codes off the reply's text: the class tells which it was. (By name: older
+#: redis-py has fewer of them, e.g. 4.2 no OutOfMemoryError, and leaves those codes in the text.)
 _CODE_OF_CLASS: dict[type[Exception], str] = {
-    OutOfMemoryError: "OOM",
-    ReadOnlyError: "READONLY",
-    BusyLoadingError: "LOADING",
-    NoScriptError: "NOSCRIPT",
-    ExecAbortError: "EXECABORT",
-    NoPermissionError: "NOPERM",
-    AuthorizationError: "NOPERM",
+    cls: code
+    for name, code in (
+        ("OutOfMemoryError", "OOM"),
+        ("ReadOnlyError", "READONLY"),
+        ("BusyLoadingError", "LOADING"),
+        ("NoScriptError", "NOSCRIPT"),
+        ("ExecAbortError", "EXECABORT"),
+        ("NoPermissionError", "NOPERM"),
+        ("AuthorizationError", "NOPERM"),
+    )
+    if (cls := getattr(redis.exceptions, name, None)) is not None
 }
 _CODE = re.compile(r"[A-Z][A-Z_]+")
 #: Redis 6 wraps a refusal inside a script: ``ERR Error running script (…): @user_script: 3: -OOM …``.
