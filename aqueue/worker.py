@@ -185,7 +185,7 @@ class Worker(arq.worker.Worker):
                 ]
                 await self._fetch_loop()
                 await self._drain()
-                self._finisher.close()
+                self._finisher.close(give_up_after_s=0 if self._force else float(self._job_completion_wait))
                 await _cancel_until_done(side)
         finally:
             self._remove_signals()

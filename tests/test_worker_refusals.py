@@ -181,3 +181,23 @@ async def test_a_worker_on_a_redis_busy_in_a_script_stays_alive_and_then_finishe
         await assert_every_job_finishes(server.url, ids)
         await eventually(lambda: recoveries(caplog, "cron: claiming slots"), "the scheduler to resume")
         assert not running.done()
+
+
+async def test_a_worker_asked_to_stop_while_redis_refuses_stops_and_its_job_runs_again(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outcome Redis does not take is dropped once the shutdown grace is over (the worker must
+    stop); the job's lease lapses and another worker runs it: nothing is lost."""
+    [job_id] = await enqueue_slow(server.url, 1, seconds=0.3)
+    async with worker_on(server.url, job_completion_wait=0.5) as (worker, running):
+        await eventually(lambda: RUNS, "the job to start")
+        with busy(server):
+            await eventually(lambda: failures(caplog, "recording results"), "the outcome to be refused")
+            worker.request_stop()
+            started = time.monotonic()
+            await asyncio.wait_for(asyncio.shield(running), 10)
+            assert time.monotonic() - started < 8
+        assert any("1 results Redis did not take" in r.getMessage() for r in caplog.records)
+    async with worker_on(server.url):
+        await assert_every_job_finishes(server.url, [job_id])
+    assert RUNS == [0, 0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from aqueue._backoff import Backoff
@@ -39,6 +40,7 @@ class Finisher:
         self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
+        self._give_up_at: float | None = None
         self._backoff = Backoff("recording results", logger, where=describe_pool(ops.redis))
 
     def submit(self, outcome: Outcome) -> asyncio.Future[bool]:
@@ -48,9 +50,16 @@ class Finisher:
         self._wakeup.set()
         return future
 
-    def close(self) -> None:
-        """Ask :meth:`run` to return once everything pending is recorded."""
+    def close(self, give_up_after_s: float | None = None) -> None:
+        """Ask :meth:`run` to return once everything pending is recorded.
+
+        If Redis still refuses them ``give_up_after_s`` seconds from now, they are dropped instead
+        (their futures resolve to False): their jobs' leases lapse and the jobs run again elsewhere,
+        and a worker asked to stop does stop while Redis is away.
+        """
         self._closing = True
+        if give_up_after_s is not None:
+            self._give_up_at = time.monotonic() + give_up_after_s
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -67,9 +76,24 @@ class Finisher:
                 await self._record(batch)
             except REDIS_ERRORS as e:
                 self._pending = [item for item in batch if not item[1].done()] + self._pending
+                if self._giving_up():
+                    return
                 await asyncio.sleep(self._backoff.failed(e))
                 continue
             self._backoff.succeeded()
+
+    def _giving_up(self) -> bool:
+        """Drop what is pending if closing and past the deadline; return whether it did."""
+        if self._give_up_at is None or time.monotonic() < self._give_up_at:
+            return False
+        logger.warning(
+            "stopping with %d results Redis did not take; their jobs will run again", len(self._pending)
+        )
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_result(False)
+        return True
 
     async def _record(self, batch: list[tuple[Outcome, asyncio.Future[bool]]]) -> None:
         groups: dict[int, list[tuple[Outcome, asyncio.Future[bool]]]] = {}
