@@ -12,9 +12,8 @@ core carries them in :attr:`JobEnvelope.extra` and never reads them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,17 +27,19 @@ _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class JobEnvelope:
-    """A job's decoded envelope: the call, when it was enqueued, per-job overrides, extensions' fields."""
+class JobEnvelope(NamedTuple):
+    """A job's decoded envelope: the call, when it was enqueued, per-job overrides, extensions' fields.
+
+    A NamedTuple (immutable, and cheap to build: one per job on the hot path).
+    """
 
     name: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
     enqueue_ms: int
     job_try: int | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = _NO_OPTIONS
+    extra: Mapping[str, Any] = _NO_EXTRA
 
     @classmethod
     def decode(cls, data: Any) -> JobEnvelope:
@@ -63,11 +64,7 @@ class JobEnvelope:
             enqueued = int(enqueued)  # type: ignore[arg-type]  # a float, checked by _malformed
         # arq's five keys are always written; only a longer envelope can carry extensions' fields
         extra = {k: v for k, v in data.items() if k not in CORE_KEYS} if len(data) > 5 else _NO_EXTRA
-        return cls(name, tuple(args), kwargs, enqueued, job_try, options, extra)  # type: ignore[arg-type]
-
-    def option(self, name: str) -> Any:
-        """Return a per-job override (``timeout``, ``max_tries``, ``keep_result``), or None."""
-        return self.options.get(name)
+        return cls(name, args, kwargs, enqueued, job_try, options, extra)  # type: ignore[arg-type]
 
 
 def _malformed(name: Any, args: Any, kwargs: Any, options: Any, numbers: tuple[Any, Any]) -> str:

@@ -162,14 +162,14 @@ class JobRunner:
         return None
 
     def _max_tries(self, attempt: Attempt) -> int:
-        override = attempt.envelope.option("max_tries")
+        override = attempt.envelope.options.get("max_tries")
         if override:
             return int(override)
         fn = attempt.function
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
 
     def _timeout_s(self, attempt: Attempt) -> float | None:
-        override = attempt.envelope.option("timeout")
+        override = attempt.envelope.options.get("timeout")
         if override:
             return float(override)
         fn = attempt.function
@@ -286,7 +286,7 @@ class JobRunner:
         )
 
     def _ttl_ms(self, attempt: Attempt) -> int:
-        override = attempt.envelope.option("keep_result")
+        override = attempt.envelope.options.get("keep_result")
         if override is not None:
             return int(float(override) * 1000)
         fn = attempt.function
@@ -339,7 +339,7 @@ class JobRunner:
             job_id=outcome.job.job_id,
             name=envelope.name,
             args=envelope.args,
-            kwargs=dict(envelope.kwargs),
+            kwargs=envelope.kwargs,
             job_try=outcome.job.job_try,
             enqueue_ms=envelope.enqueue_ms,
             success=outcome.kind is OutcomeKind.OK,
