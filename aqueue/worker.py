@@ -465,8 +465,9 @@ class Worker(arq.worker.Worker):
             running.finishing = True
             recorded = await self._finisher.submit(outcome)
             self._count(outcome.kind, recorded, outcome.retry_score)
-            if recorded:
-                await self._observe(outcome)
+            observers = self._runner.observers(outcome) if recorded else ()
+            if observers:  # most jobs have none: no coroutine for them
+                await self._observe(outcome, observers)
             if self.after_job_end and recorded:
                 await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": job.job_try})
         except asyncio.CancelledError:
@@ -478,9 +479,8 @@ class Worker(arq.worker.Worker):
             self._running.pop(job.job_id, None)
             self._slot_freed.set()
 
-    async def _observe(self, outcome: Outcome) -> None:
-        assert self._runner is not None
-        for extension in self._runner.observers(outcome):
+    async def _observe(self, outcome: Outcome, observers: Sequence[WorkerExtension]) -> None:
+        for extension in observers:
             try:
                 await extension.on_outcome(outcome)
             except Exception:

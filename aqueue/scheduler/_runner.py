@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -40,7 +41,7 @@ from aqueue.scheduler._registry import JOB_TTL_EXTRA_MS, job_id_prefix, register
 from aqueue.scheduler._scripts import CronScripts
 from aqueue.scheduler._zones import slot_id
 
-__all__ = ["DEFAULT_LEAD", "Claim", "CronRunner", "record_outcome"]
+__all__ = ["DEFAULT_LEAD", "Claim", "ClaimStatus", "CronRunner", "record_outcome"]
 
 logger = logging.getLogger("aqueue.scheduler")
 
@@ -55,17 +56,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICK = timedelta(microseconds=1)
 
 
+class ClaimStatus(StrEnum):
+    """What one runner did with one slot; the values are what ``cron_claim.lua`` replies."""
+
+    RUN = "run"  # claimed and enqueued
+    SKIP = "skip"  # claimed, not run (overlap policy ``skip``, or ``buffer_one`` with a buffer full)
+    BUFFER = "buffer"  # claimed, held until the running one ends (overlap policy ``buffer_one``)
+    PAUSED = "paused"  # the job is paused
+    TAKEN = "taken"  # another runner (or an earlier call) already claimed the slot
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What one runner did with one slot: ``run``, ``skip``, ``buffer``, ``paused`` or ``taken``.
-
-    ``taken`` means another runner (or an earlier call) already claimed the slot.
-    """
+    """What one runner did with one slot (see :class:`ClaimStatus`)."""
 
     name: str
     slot: datetime
     job_id: str
-    status: str
+    status: ClaimStatus
 
 
 def _utc(moment: datetime) -> datetime:
@@ -205,10 +213,12 @@ class CronRunner:
             argv += [slot_id(slot), job_id, self._payload(job, slot_id(slot), now_ms)]
         reply = await self.scripts.claim(args=argv)
         claims = [
-            Claim(job.name, slot, job_id, status.decode() if isinstance(status, bytes) else status)
+            Claim(
+                job.name, slot, job_id, ClaimStatus(status.decode() if isinstance(status, bytes) else status)
+            )
             for slot, job_id, status in zip(slots, ids, reply, strict=True)
         ]
-        self._wakes.update((c.slot, queue) for c in claims if c.status == "run" and c.slot > now)
+        self._wakes.update((c.slot, queue) for c in claims if c.status is ClaimStatus.RUN and c.slot > now)
         return claims
 
     def _payload(self, job: CronJob, slot_ms: int, now_ms: int) -> bytes:

@@ -11,7 +11,7 @@ from aqueue.workflows._dag import Dag, DagFlow, DagStep
 from aqueue.workflows._failure import FailureInfo
 from aqueue.workflows._group import Chord, Group, chord, group
 from aqueue.workflows._options import TaskOptions
-from aqueue.workflows._run import NodeStatus, WorkflowRun, WorkflowStatus, start_workflow
+from aqueue.workflows._run import NodeState, NodeStatus, RunState, WorkflowRun, WorkflowStatus, start_workflow
 from aqueue.workflows._signature import Signature, si, sig
 
 _base.use_starter(start_workflow)
@@ -25,7 +25,9 @@ __all__ = [
     "DagStep",
     "FailureInfo",
     "Group",
+    "NodeState",
     "NodeStatus",
+    "RunState",
     "Signature",
     "TaskOptions",
     "WorkflowRun",

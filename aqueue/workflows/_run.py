@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,10 +29,30 @@ LUA = "aqueue.workflows._lua"
 if TYPE_CHECKING:
     from aqueue.client import Client
 
-__all__ = ["NodeStatus", "WorkflowRun", "WorkflowStatus", "start_workflow"]
+__all__ = ["NodeState", "NodeStatus", "RunState", "WorkflowRun", "WorkflowStatus", "start_workflow"]
 
 DEFAULT_TTL = timedelta(days=1)
 SUFFIXES = ("", ":spec", ":pending", ":state", ":results", ":times", ":errors")
+
+
+class NodeState(StrEnum):
+    """Where one node of a run is; the values are what the workflow scripts store."""
+
+    WAITING = "waiting"  # its parents have not all finished
+    QUEUED = "queued"  # released: its job is queued (or deferred)
+    RUNNING = "running"  # a worker holds its job's claim
+    DONE = "done"  # finished; its result is stored in the run
+    FAILED = "failed"  # failed (after its tries); the run failed with it
+    CANCELLED = "cancelled"  # the run ended before it ran
+
+
+class RunState(StrEnum):
+    """A whole run's state."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +61,7 @@ class NodeStatus:
 
     id: int
     task: str
-    state: str
+    state: NodeState
     parents: tuple[int, ...]
     started_ms: int | None = None
     finished_ms: int | None = None
@@ -53,7 +74,7 @@ class WorkflowStatus:
     """A run's overall state (running, complete, failed, cancelled) and its nodes' states."""
 
     run_id: str
-    state: str
+    state: RunState
     nodes: tuple[NodeStatus, ...]
     started_ms: int | None
     finished_ms: int | None
@@ -62,7 +83,7 @@ class WorkflowStatus:
         """Return how many nodes are in each state."""
         counts: dict[str, int] = {}
         for node in self.nodes:
-            counts[node.state] = counts.get(node.state, 0) + 1
+            counts[node.state.value] = counts.get(node.state.value, 0) + 1
         return counts
 
 
@@ -130,14 +151,14 @@ class WorkflowRun:
         )
         return WorkflowStatus(
             self.run_id,
-            text(meta[b"state"]),
+            RunState(text(meta[b"state"])),
             nodes,
             _int(meta.get(b"started_ms")),
             _int(meta.get(b"finished_ms")),
         )
 
     async def _running_nodes(self, states: dict[bytes, bytes]) -> set[int]:
-        queued = [int(k) for k, v in states.items() if v == b"queued"]
+        queued = [int(k) for k, v in states.items() if v == NodeState.QUEUED.encode()]
         if not queued:
             return set()
         async with self._client.redis.pipeline(transaction=False) as pipe:
@@ -160,7 +181,8 @@ class _Snapshot:
 
     def node(self, node: int, spec: dict[str, Any]) -> NodeStatus:
         key = str(node).encode()
-        state = "running" if node in self.running else (text(self.states.get(key)) or "waiting")
+        stored = text(self.states.get(key))
+        state = NodeState.RUNNING if node in self.running else NodeState(stored or NodeState.WAITING)
         started = finished = tries = None
         if key in self.times:
             started, finished, tries = (int(x) for x in self.times[key].split(b","))
@@ -212,7 +234,8 @@ class _RunPlan:
             mapping={str(n.id): dumps(s) for n, s in zip(graph.nodes, self.specs, strict=True)},
         )
         pipe.hset(
-            run.key(":state"), mapping={str(n.id): "waiting" if n.parents else "queued" for n in graph.nodes}
+            run.key(":state"),
+            mapping={str(n.id): NodeState.WAITING if n.parents else NodeState.QUEUED for n in graph.nodes},
         )
         pending = {str(n.id): n.pending for n in graph.nodes if n.parents}
         if pending:

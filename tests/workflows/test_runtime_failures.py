@@ -14,7 +14,7 @@ import pytest
 from aqueue import Client, MaxTriesExceeded, SerializationError, UnknownTaskError
 from aqueue._worker.queue_ops import QueueOps
 from aqueue.errors import WorkflowCancelled
-from aqueue.workflows import WorkflowRun, chain, chord, group, si, sig
+from aqueue.workflows import NodeState, RunState, WorkflowRun, chain, chord, group, si, sig
 from tests.support import eventually
 from tests.wf_tasks import ALL, Boom, calls
 
@@ -72,8 +72,10 @@ async def test_retries_spent_then_fail_fast_with_callbacks(client: Client, run_w
         check_info(info, run, 1, "flaky", "MaxTriesExceeded")
         assert info["message"] == message
     status = await run.status()
-    assert status.state == "failed"
-    assert [n.state for n in status.nodes] == ["done", "failed", "cancelled", "cancelled", "cancelled"]
+    assert status.state is RunState.FAILED
+    done, failed, cancelled = NodeState.DONE, NodeState.FAILED, NodeState.CANCELLED
+    assert [n.state for n in status.nodes] == [done, failed, cancelled, cancelled, cancelled]
+    assert all(isinstance(n.state, NodeState) for n in status.nodes)
     assert status.nodes[1].tries == 3 and status.nodes[1].error == f"MaxTriesExceeded: {message}"
 
 
