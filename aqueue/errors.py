@@ -23,6 +23,8 @@
 
 Every public call raises these, never redis-py's exceptions: they are translated at one seam,
 :mod:`aqueue._redis.errors`. ``JobTimeout`` is never taken for a Redis failure. See ``docs/errors.md``.
+
+One warning: :class:`SettingsWarning` (a ``UserWarning``), for settings attributes that are no option.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from __future__ import annotations
 
 class AqueueError(Exception):
     """Root of every error aqueue raises on purpose."""
+
+
+class SettingsWarning(UserWarning):
+    """Warned when a worker settings class has attributes that are not worker options (typos)."""
 
 
 class ConfigurationError(AqueueError):

@@ -24,12 +24,12 @@ from enum import StrEnum
 from typing import Any
 
 import arq.worker
-import uvloop
 from arq.connections import ArqRedis, RedisSettings
 
-from aqueue import serialization
+from aqueue import _loop, serialization
 from aqueue._backoff import Backoff
 from aqueue._clock import now_ms
+from aqueue._loop import add_signal_handler, remove_signal_handler
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -152,8 +152,8 @@ class Worker(arq.worker.Worker):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until stopped (blocking), on uvloop, then close connections."""
-        uvloop.run(self.serve())
+        """Run until stopped (blocking), on uvloop where it is installed, then close connections."""
+        _loop.run(self.serve())
 
     async def serve(self) -> None:
         """Run until stopped, then close connections (what ``aqueue worker`` does)."""
@@ -305,15 +305,13 @@ class Worker(arq.worker.Worker):
     def _install_signals(self) -> None:
         if not self._handle_os_signals:
             return
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
+            add_signal_handler(sig, self._on_signal)
 
     def _remove_signals(self) -> None:
         if self._handle_os_signals:
-            loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         again = self._stopping.is_set()

@@ -1,6 +1,6 @@
 """``make demo``: start an embedded Redis, a worker process and the producer; print results; exit.
 
-Nothing needs to be installed beforehand but this package (``pip install 'aqueue[embedded]'``).
+Nothing needs to be installed beforehand but this package (``pip install 'aqueue-redis[embedded]'``).
 """
 
 from __future__ import annotations

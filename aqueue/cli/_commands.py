@@ -10,6 +10,7 @@ import orjson
 
 from aqueue._cli_support import friendly, run_async, setup_logging, with_client
 from aqueue._imports import import_string
+from aqueue._version import __version__
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
 from aqueue.errors import AqueueError
@@ -18,7 +19,7 @@ from aqueue.settings import create_worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="aqueue")
+@click.version_option(__version__, prog_name="aqueue")
 def main() -> None:
     """aqueue: an asyncio task queue on Redis (arq-compatible), with workflows and cron."""
     logging.getLogger("arq.connections").setLevel(logging.ERROR)  # we report connection failures once
