@@ -94,18 +94,52 @@ def encode_job(
     enqueue_ms: int,
     extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """Encode a job envelope; raise SerializationError naming the task if an argument can't be encoded."""
-    envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
-    if extra:
-        envelope.update(extra)
-    elif serializer is job_serializer and plain_call(args, kwargs):
-        return orjson.dumps(envelope)  # the same bytes job_serializer writes, without its walk
+    """Encode a job envelope; raise SerializationError naming the task if an argument can't be encoded.
+
+    The keys come in arq's order with extensions' fields before ``et``, which is always last (so that
+    :func:`encode_job_template` can leave the enqueue time to be appended).
+    """
+    if not extra:
+        envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, "et": enqueue_ms}
+        if serializer is job_serializer and plain_call(args, kwargs):
+            return orjson.dumps(envelope)  # the same bytes job_serializer writes, without its walk
+    else:
+        envelope = {"t": job_try, "f": name, "a": list(args), "k": kwargs, **extra, "et": enqueue_ms}
     try:
         return serializer(envelope)
     except SerializationError as e:
         raise SerializationError(f"cannot enqueue {name!r}: {e}") from e
     except Exception as e:
         raise SerializationError(f"cannot enqueue {name!r}: {type(e).__name__}: {e}") from e
+
+
+#: Stands for a workflow node's input (its parents' results) while its template is encoded.
+_INPUT = "\x00aqueue-input\x00"
+
+
+def encode_job_template(
+    serializer: Callable[[Any], bytes],
+    name: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    takes_input: bool,
+    extra: dict[str, Any] | None = None,
+) -> tuple[bytes, bytes]:
+    """Encode a job envelope, by :func:`encode_job`, as two fragments around a hole for an input.
+
+    ``pre + input + post + enqueue_ms + b"}"`` is the job's payload, where ``input`` is a JSON value
+    (prepended to ``args``) if ``takes_input``, else empty. The workflow scripts splice parents'
+    results in this way. Needs a JSON serializer: raises TypeError for one that is not.
+    """
+    encoded = encode_job(serializer, name, [_INPUT, *args], kwargs, job_try=None, enqueue_ms=0, extra=extra)
+    hole, tail = serializer([_INPUT])[1:-1], b'"et":0}'
+    if not encoded.endswith(tail) or encoded.count(hole) != 1:
+        raise TypeError("workflows need a JSON job serializer (the default); pickle cannot be spliced")
+    pre, post = encoded[: -len(b"0}")].split(hole)
+    if not takes_input:
+        post = post.removeprefix(b",")
+    return pre, post
 
 
 def result_envelope(

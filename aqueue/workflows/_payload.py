@@ -1,8 +1,9 @@
 """Node job payloads as JSON fragments, so the Lua continuation script can splice inputs in.
 
-A node's job envelope is arq's ``{"t", "f", "k", "a", "et"}`` plus ``"wf": 1`` (a workflow node)
-and, for map/starmap nodes, ``"m"``. We pre-encode everything but the input and the enqueue time:
-``payload = pre + input_json + post + str(now_ms) + "}"``.
+A node's job envelope is arq's ``{"t", "f", "a", "k", "et"}`` plus ``"wf": 1`` (a workflow node)
+and, for map/starmap nodes, ``"m"``. It is built by the core's one envelope builder
+(:func:`aqueue._envelope.encode_job_template`), with everything but the input and the enqueue time
+pre-encoded: ``payload = pre + input_json + post + str(now_ms) + "}"``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from aqueue._envelope import encode_job_template
 from aqueue._redis.keys import Keys
 from aqueue.workflows._graph import Node
 from aqueue.workflows._options import TaskOptions
@@ -20,24 +22,24 @@ from aqueue.workflows._signature import Signature
 Serializer = Callable[[Any], bytes]
 
 
-def _head(task: str, kwargs: dict[str, Any], options: TaskOptions, extra: dict[str, Any]) -> dict[str, Any]:
-    head: dict[str, Any] = {"t": None, "f": task, "k": kwargs, **extra}
+def _extra(options: TaskOptions, extra: dict[str, Any]) -> dict[str, Any]:
     overrides = {k: v for k, v in (("timeout", options.timeout), ("max_tries", options.max_tries)) if v}
-    if overrides:
-        head["o"] = overrides
-    return head
+    return {**extra, "o": overrides} if overrides else extra
 
 
 def fragments(
-    serializer: Serializer, head: dict[str, Any], static_args: list[Any], takes_input: bool
+    serializer: Serializer,
+    task: str,
+    static_args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    takes_input: bool,
+    extra: dict[str, Any],
 ) -> dict[str, str]:
-    """Return ``pre`` and ``post`` around the input for an envelope with ``head`` and ``static_args``."""
-    encoded = serializer(head)
-    if not encoded.endswith(b"}"):
-        raise TypeError("workflows need a JSON job serializer (the default); pickle cannot be spliced")
-    pre = encoded[:-1] + (b',"a":[' if len(encoded) > 2 else b'"a":[')
-    inner = serializer(static_args)[1:-1]
-    post = (b"," + inner if takes_input and inner else inner) + b'],"et":'
+    """Return ``pre`` and ``post`` around the input of a node's job (the core's one envelope builder)."""
+    pre, post = encode_job_template(
+        serializer, task, static_args, kwargs, takes_input=takes_input, extra=extra
+    )
     return {"pre": pre.decode(), "post": post.decode()}
 
 
@@ -47,8 +49,14 @@ def node_spec(node: Node, keys: Keys, default_queue: str, serializer: Serializer
     static = list(node.args)
     if node.items is not None:
         static = [[list(i) for i in node.items] if node.kind == "starmap" else list(node.items), *static]
-    head = _head(node.task, dict(node.kwargs), node.options, extra)
-    spec: dict[str, Any] = fragments(serializer, head, static, node.input is not None)
+    spec: dict[str, Any] = fragments(
+        serializer,
+        node.task,
+        static,
+        dict(node.kwargs),
+        takes_input=node.input is not None,
+        extra=_extra(node.options, extra),
+    )
     spec |= {
         "q": _queue(keys, node.options.queue, default_queue),
         "in": node.input_parts(),
@@ -67,8 +75,14 @@ def errback_spec(
 ) -> dict[str, Any]:
     """Return the spec of an error callback: it receives the failure info first unless immutable."""
     takes_input = not handler.immutable
-    head = _head(handler.task, dict(handler.kwargs), handler.options, {})
-    spec: dict[str, Any] = fragments(serializer, head, list(handler.args), takes_input)
+    spec: dict[str, Any] = fragments(
+        serializer,
+        handler.task,
+        list(handler.args),
+        dict(handler.kwargs),
+        takes_input=takes_input,
+        extra=_extra(handler.options, {}),
+    )
     return spec | {"q": _queue(keys, handler.options.queue, default_queue), "i": takes_input}
 
 
