@@ -122,11 +122,11 @@ def result_envelope(
     finish_ms: int,
     queue: str,
 ) -> dict[str, Any]:
-    """Return arq's result envelope (encode it with the job serializer)."""
+    """Return arq's result envelope (encode it with the job serializer); a tuple of args stays a tuple."""
     return {
         "t": job_try,
         "f": name,
-        "a": list(args),
+        "a": args if isinstance(args, tuple) else list(args),
         "k": kwargs,
         "et": enqueue_ms,
         "s": success,
