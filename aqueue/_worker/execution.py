@@ -136,7 +136,9 @@ class JobRunner:
         attempt = self._decode(job)
         if isinstance(attempt, Outcome):
             return self._logged(self.seal(attempt), started=False)
-        job = await self._adopt_try(job, attempt)
+        wanted = attempt.envelope.job_try
+        if wanted is not None and wanted > job.job_try:
+            job = await self._adopt_try(job, wanted)
         problem = self._precheck(job, attempt)
         if problem is not None:
             return self._logged(self.seal(self._final(job, attempt, problem)), started=False)
@@ -150,17 +152,14 @@ class JobRunner:
             self.job_log.ended(outcome, outcome.task, started=started, max_tries=max_tries)
         return outcome
 
-    async def _adopt_try(self, job: ClaimedJob, attempt: Attempt) -> ClaimedJob:
-        """Count tries from the producer's ``_job_try`` (the envelope's ``t``) when it is higher, as arq.
+    async def _adopt_try(self, job: ClaimedJob, job_try: int) -> ClaimedJob:
+        """Count tries from the producer's ``_job_try`` (the envelope's ``t``), higher than ours, as arq.
 
-        The delivery counter is raised to it too, so the next delivery is ``t + 1``; the claim's
+        The delivery counter is raised to it too, so the next delivery is ``job_try + 1``; the claim's
         fencing token is unchanged.
         """
-        wanted = attempt.envelope.job_try
-        if wanted is None or wanted <= job.job_try:
-            return job
-        await self.ctx["redis"].set(self.keys.retry(job.job_id), wanted, ex=RETRY_KEY_TTL_S)
-        return job._replace(job_try=wanted)
+        await self.ctx["redis"].set(self.keys.retry(job.job_id), job_try, ex=RETRY_KEY_TTL_S)
+        return job._replace(job_try=job_try)
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:
         if not job.payload:
