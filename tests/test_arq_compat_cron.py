@@ -97,6 +97,12 @@ async def test_arq_cron_job_keeps_its_options_and_the_workers_zone(redis_url: st
     assert definition.next_run(after) == datetime(2030, 6, 1, 3, tzinfo=paris)
 
 
+def test_arq_unique_false_is_not_kept_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    job = from_arq(arq_cron(tick, hour=1, unique=False))
+    assert job.job_id is None and job.job_id_prefix == "cron:tick"
+    assert "unique=False is not kept" in caplog.text
+
+
 def test_arq_jobs_sharing_a_name_get_registry_names_of_their_own() -> None:
     jobs = cron_definitions(
         [arq_cron(tick, minute=10), arq_cron(tick, minute=20), aqueue_cron("@daily", add)]

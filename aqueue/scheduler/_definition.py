@@ -6,6 +6,7 @@ arq's keyword cron jobs (``arq.cron(coroutine, hour=9, minute={0, 30})``) become
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from aqueue.scheduler._zones import resolve_zone, zone_name
 from aqueue.tasks import Task
 
 Seconds = float | timedelta
+
+logger = logging.getLogger("aqueue.scheduler")
 
 
 @dataclass(frozen=True, eq=True)
@@ -226,6 +229,8 @@ def from_arq(job: ArqCronJob, *, tz: tzinfo | None = None, name: str | None = No
 
     """
     schedule = arq_schedule(job)
+    if not job.unique:
+        logger.warning("arq cron job %r: unique=False is not kept; each slot runs once", job.name)
     try:
         expression = parse_expression(schedule)
     except CronExpressionError as e:
