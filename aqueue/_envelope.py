@@ -156,11 +156,11 @@ def result_envelope(
     finish_ms: int,
     queue: str,
 ) -> dict[str, Any]:
-    """Return arq's result envelope (encode it with the job serializer)."""
+    """Return arq's result envelope (encode it with the job serializer); a list or tuple of args as given."""
     return {
         "t": job_try,
         "f": name,
-        "a": list(args),
+        "a": args if isinstance(args, list | tuple) else list(args),
         "k": kwargs,
         "et": enqueue_ms,
         "s": success,

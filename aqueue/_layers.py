@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aqueue.extensions import WorkerExtension, register_default
-from aqueue.scheduler._definition import CronJob
+from aqueue.scheduler._definition import cron_definitions
 from aqueue.scheduler._extension import CronExtension
 from aqueue.tasks import use_signatures
 from aqueue.workflows._continuation import WorkflowContinuations
@@ -25,7 +25,8 @@ def _workflows(options: Mapping[str, Any]) -> WorkerExtension:
 
 
 def _cron(options: Mapping[str, Any]) -> WorkerExtension:
-    jobs: list[CronJob] = list(options.get("cron_jobs") or [])
+    # arq's cron jobs become aqueue's, in the worker's ``timezone`` (arq's option)
+    jobs = cron_definitions(options.get("cron_jobs") or [], tz=options.get("timezone"))
     return CronExtension(jobs)
 
 

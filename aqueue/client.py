@@ -299,7 +299,7 @@ class Client:
         aborted = result_envelope(
             job_id=job_id,
             name="<aborted>",
-            args=(),
+            args=[],
             kwargs={},
             job_try=0,
             enqueue_ms=now,

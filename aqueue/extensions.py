@@ -14,7 +14,9 @@ Workflows and cron are extensions; so are metrics, events and flow-control rules
   :meth:`WorkerExtension.seal`, :meth:`WorkerExtension.finish`: workflow continuations);
 - **observe** jobs as they start and end (:meth:`WorkerExtension.on_start`,
   :meth:`WorkerExtension.on_outcome`: registries, metrics, events);
-- run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler).
+- run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler),
+  and do something once the worker has connected, before it takes its first job
+  (:meth:`WorkerExtension.startup`: cron's ``run_at_startup`` runs, which a burst worker must see).
 
 Every hook has a no-op default; the worker calls only the hooks an extension overrides, so an unused
 hook costs nothing on the hot path. Hooks run in the order the extensions are listed.
@@ -109,6 +111,9 @@ class WorkerExtension:
     def services(self) -> Sequence[Service]:
         """Return coroutines to run in the worker's task group while it runs."""
         return ()
+
+    async def startup(self) -> None:
+        """Run once after :meth:`bind`, before the worker claims its first job (awaited: keep it short)."""
 
     def job_context(self, job: ClaimedJob, envelope: JobEnvelope) -> Mapping[str, Any] | None:
         """Return entries to add to this job's ``ctx`` (None: none)."""

@@ -13,7 +13,7 @@ from arq.jobs import JobStatus
 
 from aqueue._clock import ms_to_datetime, now_ms
 from aqueue._redis.errors import redis_errors
-from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, TaskError
+from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, SerializationError
 from aqueue.progress import Progress, read_progress
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class JobResult:
             kwargs=dict(data.get("k") or {}),
             job_try=int(data.get("t") or 0),
             success=bool(data.get("s")),
-            result=data.get("r"),
+            result=_aborted(data.get("r")),
             enqueue_time=ms_to_datetime(data.get("et")),
             start_time=ms_to_datetime(data.get("st")),
             finish_time=ms_to_datetime(data.get("ft")),
@@ -65,7 +65,16 @@ class JobResult:
             return self.result
         if isinstance(self.result, BaseException):
             raise self.result
-        raise TaskError("Error", str(self.result))
+        # a failure stored as text: the worker could not encode it (arq's producers raise their
+        # SerializationError for it too)
+        raise SerializationError(str(self.result))
+
+
+def _aborted(value: Any) -> Any:
+    """Return a stored ``CancelledError`` (arq's record of an aborted job) as JobAborted; else ``value``."""
+    if isinstance(value, asyncio.CancelledError):
+        return JobAborted(str(value) or "the job was aborted")
+    return value
 
 
 class Job:

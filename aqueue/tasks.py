@@ -223,9 +223,14 @@ def task(
 
 
 def as_task(obj: TaskLike | str) -> Task[Any, Any]:
-    """Normalise a Task, an arq ``Function``, a plain function or an import path into a Task."""
+    """Normalise a Task, an arq ``Function``, a plain function or an import path into a Task.
+
+    A plain function given by import path is named by that path, as in arq (``"asyncio.sleep"``); a
+    Task or arq ``Function`` found there keeps its own name.
+    """
     if isinstance(obj, str):
-        return as_task(import_string(obj))
+        found = import_string(obj)
+        return as_task(found) if isinstance(found, Task | Function) else task(name=obj)(found)
     if isinstance(obj, Task):
         return obj
     if isinstance(obj, Function):

@@ -25,6 +25,7 @@ from typing import Any
 
 import arq.worker
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import default_queue_name as ARQ_DEFAULT_QUEUE
 
 from aqueue import _loop, serialization
 from aqueue._backoff import Backoff
@@ -41,6 +42,7 @@ from aqueue._redis.connection import (
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.wire import Wire, eligible
+from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.execution import Defaults, JobRunner
 from aqueue._worker.finisher import Finisher
 from aqueue._worker.heartbeat import Heartbeat
@@ -65,6 +67,13 @@ class Interrupt(StrEnum):
     SHUTDOWN = "shutdown"  # the worker is stopping; the job is handed back
 
 
+def _queue_key(keys: Keys, queue_name: str | None, redis_pool: ArqRedis | None) -> str:
+    """Return the queue key to serve: ``queue_name``'s, else (as arq) the pool's default queue."""
+    if queue_name is None and redis_pool is not None and redis_pool.default_queue_name != ARQ_DEFAULT_QUEUE:
+        return redis_pool.default_queue_name
+    return keys.queue(queue_name)
+
+
 @dataclass(slots=True)
 class _Running:
     job: ClaimedJob
@@ -85,7 +94,14 @@ class Worker(arq.worker.Worker):
     half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
     ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there),
     ``extensions`` (:class:`aqueue.extensions.WorkerExtension` objects, added to the default ones:
-    workflows, and cron when ``cron_jobs`` are given; ``default_extensions=False`` leaves those out).
+    workflows, and cron when ``cron_jobs`` are given; ``default_extensions=False`` leaves those out),
+    ``log_jobs`` (arq's INFO line as each job starts and ends, on the ``arq.worker`` logger; off by
+    default: it costs more than a small job).
+
+    arq's options keep arq's meaning (docs/arq.md), with one default of aqueue's own:
+    ``allow_abort_jobs`` is True, so ``job.abort()`` works out of the box (False: the worker never
+    cancels a job). A ``queue_name`` is a Redis key as in arq (see ``Keys.queue``; None with a
+    ``redis_pool``: the pool's ``default_queue_name``); ``cron_jobs`` takes aqueue's and arq's cron jobs.
     """
 
     def __init__(
@@ -106,10 +122,13 @@ class Worker(arq.worker.Worker):
         job_deserializer: Callable[[bytes], Any] | None = None,
         extensions: Sequence[WorkerExtension] = (),
         default_extensions: bool = True,
+        allow_abort_jobs: bool = True,
+        log_jobs: bool = False,
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
-        defaults = _defaults({"cron_jobs": self.cron_definitions}) if default_extensions else []
+        layer_options = {"cron_jobs": self.cron_definitions, "timezone": arq_options.get("timezone")}
+        defaults = _defaults(layer_options) if default_extensions else []
         self.extensions: list[WorkerExtension] = [*defaults, *extensions]
         tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
         self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
@@ -120,10 +139,11 @@ class Worker(arq.worker.Worker):
         try:
             super().__init__(
                 [t.to_arq() for t in self.task_defs.values()],
-                queue_name=self.keys.queue(queue_name),
+                queue_name=_queue_key(self.keys, queue_name, redis_pool),
                 redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
                 redis_pool=redis_pool,
                 handle_signals=False,
+                allow_abort_jobs=allow_abort_jobs,
                 job_completion_wait=job_completion_wait,  # type: ignore[arg-type]
                 job_serializer=job_serializer or serialization.job_serializer,
                 job_deserializer=job_deserializer or serialization.job_deserializer,
@@ -134,6 +154,7 @@ class Worker(arq.worker.Worker):
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._job_log = ArqJobLog(log_results=self.log_results) if log_jobs else None
         self._handle_os_signals = handle_signals
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
@@ -169,6 +190,9 @@ class Worker(arq.worker.Worker):
     async def main(self) -> None:
         """Connect, then run the fetch, lease, finish and service loops until stopped."""
         await self._open()
+        for extension in self.extensions:
+            if overrides(extension, "startup"):
+                await extension.startup()
         self._install_signals()
         try:
             async with asyncio.TaskGroup() as group:
@@ -238,6 +262,8 @@ class Worker(arq.worker.Worker):
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)
+        if self._job_log is not None:
+            self._job_log.worker_started(self.functions)
         logger.info(
             "worker %s on %s, queue %s: %d tasks (%s)",
             self.worker_id,
@@ -275,7 +301,14 @@ class Worker(arq.worker.Worker):
         )
 
     def _make_runner(self) -> JobRunner:
-        defaults = Defaults(self.job_timeout_s, self.max_tries, self.keep_result_s, self.keep_result_forever)
+        defaults = Defaults(
+            self.job_timeout_s,
+            self.max_tries,
+            self.keep_result_s,
+            self.keep_result_forever,
+            retry_jobs=self.retry_jobs,
+            allow_abort_jobs=self.allow_abort_jobs,
+        )
         return JobRunner(
             functions={k: v for k, v in self.functions.items() if isinstance(v, arq.worker.Function)},
             tasks=self.task_defs,
@@ -288,6 +321,7 @@ class Worker(arq.worker.Worker):
             keys=self.keys,
             on_job_end=self.on_job_end,
             extensions=self.extensions,
+            job_log=self._job_log,
         )
 
     def _heartbeat(self) -> Heartbeat:
@@ -467,7 +501,7 @@ class Worker(arq.worker.Worker):
             if observers:  # most jobs have none: no coroutine for them
                 await self._observe(outcome, observers)
             if self.after_job_end and recorded:
-                await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": job.job_try})
+                await self.after_job_end({**self.ctx, "job_id": job.job_id, "job_try": outcome.job.job_try})
         except asyncio.CancelledError:
             if running.reason not in (Interrupt.SHUTDOWN, Interrupt.LOST):
                 raise
@@ -517,7 +551,10 @@ class Worker(arq.worker.Worker):
                 continue
             backoff.succeeded()
             for job_id, state in actions:
-                self._interrupt(job_id, Interrupt.ABORT if state == "abort" else Interrupt.LOST)
+                if state != "abort":
+                    self._interrupt(job_id, Interrupt.LOST)
+                elif self.allow_abort_jobs:
+                    self._interrupt(job_id, Interrupt.ABORT)
 
     def _interrupt(self, job_id: str, reason: Interrupt) -> None:
         running = self._running.get(job_id)

@@ -15,8 +15,12 @@ class Peer:
 
     @property
     def queue_name(self) -> str:
-        """Return the queue name as the library's Worker/Client takes it."""
-        return "bench" if self.impl == "aqueue" else self.queue_key
+        """Return the queue name as the library's Worker/Client takes it: the whole key.
+
+        A key that starts with the prefix means the same key to every aqueue version (A/B runs
+        against older refs, which put a short name under ``arq:queue:``) and to arq.
+        """
+        return self.queue_key
 
 
 AQUEUE = Peer("aqueue", "aqueue", "aqueue", None, "arq:queue:bench")

@@ -443,7 +443,7 @@ async def test_enqueue_many_and_named_queue(client: Client, run_worker: Any) -> 
         assert all(jobs)
         results = await asyncio.gather(*(j.result(timeout=10) for j in jobs if j))
     assert results == [2 * i for i in range(300)]
-    assert await client.redis.exists("arq:queue:fast") == 0
+    assert await client.redis.exists("fast") == 0  # the queue key is its name (arq's layout), now empty
 
 
 async def test_worker_respects_max_jobs(client: Client, run_worker: Any) -> None:

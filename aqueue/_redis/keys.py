@@ -6,7 +6,7 @@ The layout is arq's, so plain arq producers and workers interoperate with aqueue
 key                        type                              holds
 =========================  ================================  =========================================
 ``{p}queue``               sorted set                        default queue: job id → run-at ms
-``{p}queue:{name}``        sorted set                        a named queue
+``{p}queue:{name}``        sorted set                        a named queue (under arq's prefix: ``{name}``)
 ``{p}job:{id}``            string                            the job envelope (``f a k t et``)
 ``{p}in-progress:{id}``    string, expiring                  the running attempt's fencing token
 ``{p}retry:{id}``          string (counter)                  how many times the job was delivered
@@ -41,13 +41,16 @@ class Keys:
     prefix: str = DEFAULT_PREFIX
 
     def queue(self, name: str | None = None) -> str:
-        """Return the sorted-set key of queue ``name`` (the default queue when None).
+        """Return the sorted-set key of queue ``name`` (the default queue, ``{p}queue``, when None).
 
-        A name that already starts with the prefix (arq style, e.g. ``arq:queue``) is used as is.
+        Under arq's prefix (the default) a queue name is its own key, as in arq: ``"fast"`` is the key
+        ``fast``, so arq producers and workers agree with aqueue ones on every queue. Under a prefix of
+        your own a name lives under it (``"fast"`` is ``{p}queue:fast``) unless it already starts with
+        the prefix; plain arq cannot share such a layout anyway (its keys are ``arq:…``).
         """
         if not name:
             return f"{self.prefix}queue"
-        if name.startswith(self.prefix):
+        if self.prefix == DEFAULT_PREFIX or name.startswith(self.prefix):
             return name
         return f"{self.prefix}queue:{name}"
 

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arq.worker import Function
+from arq.worker import Function, RetryJob
 from arq.worker import Retry as ArqRetry
 
 from aqueue._clock import ms_to_datetime, now_ms
 from aqueue._envelope import JobEnvelope, result_envelope
 from aqueue._redis.keys import Keys
+from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import (
     DeserializationError,
@@ -30,16 +31,20 @@ logger = logging.getLogger("aqueue.worker")
 
 Hook = Callable[[dict[str, Any]], Awaitable[Any]] | None
 _UNDECODED = JobEnvelope("<unknown>", (), {}, 0)
+#: How long a job's delivery counter lives (arq's, and claim.lua's).
+RETRY_KEY_TTL_S = 88400
 
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
-    """Worker-wide job defaults that tasks may override."""
+    """Worker-wide job defaults that tasks may override, and arq's ``retry_jobs``/``allow_abort_jobs``."""
 
     timeout_s: float | None
     max_tries: int
     keep_result_s: float
     keep_result_forever: bool
+    retry_jobs: bool = True
+    allow_abort_jobs: bool = True
 
 
 @dataclass(slots=True)
@@ -117,23 +122,44 @@ class JobRunner:
         on_job_end: Hook = None,
         keys: Keys | None = None,
         extensions: Sequence[WorkerExtension] = (),
+        job_log: ArqJobLog | None = None,
     ) -> None:
         self.functions, self.tasks, self.queue, self.ctx = functions, tasks, queue, ctx
         self.serializer, self.deserializer, self.defaults = serializer, deserializer, defaults
         self.on_job_start, self.on_job_end = on_job_start, on_job_end
         self.keys = keys or Keys()
         self._hooks = _Hooks(extensions)
+        self.job_log = job_log
 
     async def run(self, job: ClaimedJob, aborting: Callable[[], bool]) -> Outcome:
         """Run ``job``; ``aborting()`` tells whether a cancellation came from ``Job.abort``."""
         attempt = self._decode(job)
         if isinstance(attempt, Outcome):
-            return self.seal(attempt)
+            return self._logged(self.seal(attempt), started=False)
+        wanted = attempt.envelope.job_try
+        if wanted is not None and wanted > job.job_try:
+            job = await self._adopt_try(job, wanted)
         problem = self._precheck(job, attempt)
         if problem is not None:
-            return self.seal(self._final(job, attempt, problem))
+            return self._logged(self.seal(self._final(job, attempt, problem)), started=False)
         hooks = self._hooks.for_envelope(attempt.envelope)
-        return self.seal(await self._call(job, attempt, aborting, hooks), hooks)
+        return self._logged(self.seal(await self._call(job, attempt, aborting, hooks), hooks), started=True)
+
+    def _logged(self, outcome: Outcome, *, started: bool) -> Outcome:
+        """Write arq's line for how the job ended, if ``log_jobs`` is on."""
+        if self.job_log is not None:
+            max_tries = self._max_tries_of(self.functions.get(outcome.task), outcome.envelope)
+            self.job_log.ended(outcome, outcome.task, started=started, max_tries=max_tries)
+        return outcome
+
+    async def _adopt_try(self, job: ClaimedJob, job_try: int) -> ClaimedJob:
+        """Count tries from the producer's ``_job_try`` (the envelope's ``t``), higher than ours, as arq.
+
+        The delivery counter is raised to it too, so the next delivery is ``job_try + 1``; the claim's
+        fencing token is unchanged.
+        """
+        await self.ctx["redis"].set(self.keys.retry(job.job_id), job_try, ex=RETRY_KEY_TTL_S)
+        return job._replace(job_try=job_try)
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:
         if not job.payload:
@@ -150,22 +176,28 @@ class JobRunner:
     def _precheck(self, job: ClaimedJob, attempt: Attempt) -> BaseException | None:
         if attempt.function is None:
             known = ", ".join(sorted(self.functions)) or "none"
-            logger.warning("job %s: no task named %r (known: %s)", job.job_id, attempt.name, known)
+            if self.job_log is None:
+                logger.warning("job %s: no task named %r (known: %s)", job.job_id, attempt.name, known)
             return UnknownTaskError(
                 f"no task named {attempt.name!r} is registered on this worker (known: {known})"
             )
-        if job.aborted:
+        if job.aborted and self.defaults.allow_abort_jobs:
             return JobAborted(f"job {job.job_id} was aborted before it started")
         max_tries = self._max_tries(attempt)
         if job.job_try > max_tries:
-            return MaxTriesExceeded(f"{attempt.name}: job {job.job_id} used up its {max_tries} tries")
+            return MaxTriesExceeded(
+                f"{attempt.name}: job {job.job_id} used up its {max_tries} tries "
+                f"(max {max_tries} retries exceeded)"
+            )
         return None
 
     def _max_tries(self, attempt: Attempt) -> int:
-        override = attempt.envelope.options.get("max_tries")
+        return self._max_tries_of(attempt.function, attempt.envelope)
+
+    def _max_tries_of(self, fn: Function | None, envelope: JobEnvelope | None) -> int:
+        override = envelope.options.get("max_tries") if envelope is not None else None
         if override:
             return int(override)
-        fn = attempt.function
         return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
 
     def _timeout_s(self, attempt: Attempt) -> float | None:
@@ -211,17 +243,14 @@ class JobRunner:
         attempt.start_ms = now_ms()
         for extension in hooks.start:
             extension.on_start(job, attempt.envelope)
+        if self.job_log is not None:
+            self.job_log.started(job, attempt.envelope, attempt.start_ms)
         deadline = asyncio.timeout(timeout_s or None)
         try:
             async with deadline:
                 value = await call(ctx, *attempt.envelope.args, **attempt.envelope.kwargs)
-        except asyncio.CancelledError:
-            if not aborting():
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            outcome = self._final(job, attempt, JobAborted(f"job {job.job_id} was aborted while running"))
+        except asyncio.CancelledError as e:
+            outcome = self._cancelled(job, attempt, aborting(), e)
         except TimeoutError as e:
             expired = deadline.expired() and timeout_s
             err = TimeoutError(f"{attempt.name} timed out after {timeout_s:g}s") if expired else e
@@ -235,15 +264,43 @@ class JobRunner:
             await self.on_job_end(ctx)
         return outcome
 
+    def _cancelled(
+        self, job: ClaimedJob, attempt: Attempt, aborting: bool, error: asyncio.CancelledError
+    ) -> Outcome:
+        """Turn a cancellation into an outcome: aborted, or (raised by the task itself) retried as arq.
+
+        A cancellation of this asyncio task for shutdown or a lost lease propagates.
+        """
+        current = asyncio.current_task()
+        if aborting:
+            if current is not None:
+                current.uncancel()
+            return self._final(job, attempt, JobAborted(f"job {job.job_id} was aborted while running"))
+        if current is not None and current.cancelling():
+            raise error
+        return self._failed(job, attempt, RetryJob())  # the task raised CancelledError: arq runs it again
+
     def _failed(self, job: ClaimedJob, attempt: Attempt, exc: Exception) -> Outcome:
-        defer_ms = self._retry_delay_ms(job, attempt, exc)
+        """Retry the job or fail it with ``exc``.
+
+        An explicit ``Retry``/``RetryJob`` always goes back to the queue, as in arq (the delivery after
+        the last try fails without running); an exception the task retries on (``retry_on``) fails at
+        once on the last try, keeping the error. ``retry_jobs=False``: no retries at all.
+        """
+        defer_ms = self._retry_delay_ms(job, attempt, exc) if self.defaults.retry_jobs else None
         if defer_ms is None:
-            logger.error(
-                "%s job %s failed: %s: %s", attempt.name, job.job_id, type(exc).__name__, exc, exc_info=exc
-            )
+            if self.job_log is None:
+                logger.error(
+                    "%s job %s failed: %s: %s",
+                    attempt.name,
+                    job.job_id,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=exc,
+                )
             return self._final(job, attempt, exc)
         max_tries = self._max_tries(attempt)
-        if job.job_try >= max_tries:
+        if job.job_try >= max_tries and not isinstance(exc, ArqRetry | RetryJob):
             err = MaxTriesExceeded(
                 f"{attempt.name}: gave up after {job.job_try} of {max_tries} tries; "
                 f"last error {type(exc).__name__}: {exc}"
@@ -268,6 +325,8 @@ class JobRunner:
             if explicit or backoff is None:
                 return exc.defer_score or 0
             return int(backoff.delay_s(job.job_try) * 1000)
+        if isinstance(exc, RetryJob):
+            return 0
         if task is not None and task.retry_on and isinstance(exc, task.retry_on):
             return int(backoff.delay_s(job.job_try) * 1000) if backoff else 0
         return None
@@ -320,31 +379,56 @@ class JobRunner:
         try:
             return outcome.sealed(self.serializer(self._result_envelope(outcome)))
         except Exception as e:
-            what = "returned" if outcome.kind is OutcomeKind.OK else "raised"
-            error = SerializationError(f"{outcome.task} {what} a value that cannot be encoded: {e}")
-        failure = outcome.failed(error)
-        return failure.sealed(self._encode_failure(failure))
+            problem = _unencodable(outcome, e)
+            logger.warning("job %s: %s", outcome.job.job_id, problem)
+            if self.job_log is not None:
+                self.job_log.unencodable(outcome, e)
+        failure = outcome.failed(SerializationError(problem))
+        return failure.sealed(self._encode_failure(failure, problem))
 
-    def _encode_failure(self, outcome: Outcome) -> bytes:
+    def _encode_failure(self, outcome: Outcome, problem: str) -> bytes:
+        """Encode a failure to encode, trying simpler forms until the codec takes one.
+
+        The SerializationError itself; its text (arq's way: arq's producers raise their own
+        SerializationError for a failure stored as text); the text without the job's arguments. If
+        the codec takes none of them, the job still finishes, without a result.
+        """
         envelope = self._result_envelope(outcome)
-        try:
-            return self.serializer(envelope)
-        except Exception:  # a codec that cannot encode our exceptions either (e.g. msgpack): plain text
-            envelope["r"] = f"{type(outcome.value).__name__}: {outcome.value}"
-            return self.serializer(envelope)
+        for fallback in ({}, {"r": problem}, {"r": problem, "a": [], "k": {}}):
+            try:
+                return self.serializer({**envelope, **fallback})
+            except Exception:
+                continue
+        logger.critical(
+            "job %s: %s; nothing can be encoded: it finishes without a result", outcome.job.job_id, problem
+        )
+        return b""
 
     def _result_envelope(self, outcome: Outcome) -> dict[str, Any]:
         envelope = outcome.envelope or _UNDECODED
+        value = outcome.value
+        if isinstance(value, JobAborted) and outcome.envelope is not None:  # aborted (not expired)
+            value = asyncio.CancelledError(
+                str(value)
+            )  # arq's record of an abort: its Job.abort() looks for it
         return result_envelope(
             job_id=outcome.job.job_id,
             name=envelope.name,
-            args=envelope.args,
+            args=envelope.args,  # as decoded: a list from JSON (no tag), arq's tuple from pickle
             kwargs=envelope.kwargs,
             job_try=outcome.job.job_try,
             enqueue_ms=envelope.enqueue_ms,
             success=outcome.kind is OutcomeKind.OK,
-            value=outcome.value,
+            value=value,
             start_ms=outcome.started_ms,
             finish_ms=now_ms(),
             queue=self.queue,
         )
+
+
+def _unencodable(outcome: Outcome, error: Exception) -> str:
+    """Say which outcome the job serializer refused, and why."""
+    if outcome.kind is OutcomeKind.OK:
+        return f"{outcome.task} returned a value that cannot be encoded: {error}"
+    value = outcome.value
+    return f"{outcome.task} raised {type(value).__name__}: {value}, which cannot be encoded ({error})"

@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -17,7 +17,7 @@ from aqueue._cli_support import with_client as run_with_client
 from aqueue._imports import import_string
 from aqueue._redis.connection import resolve_settings
 from aqueue.errors import AqueueError, ConfigurationError
-from aqueue.scheduler._definition import CronJob
+from aqueue.scheduler._definition import CronJob, cron_definitions
 from aqueue.scheduler._expression import parse_expression
 from aqueue.scheduler._formatting import (
     JOB_HEADER,
@@ -94,17 +94,24 @@ def load_cron_jobs(path: str) -> list[CronJob]:
 
 
 def _cron_jobs_of(settings: object, path: str) -> list[CronJob]:
-    """Return the ``cron_jobs`` of a settings class or mapping, checking their type."""
-    if isinstance(settings, dict):
-        return _checked_jobs(settings.get("cron_jobs", []), path)
-    return _checked_jobs(getattr(settings, "cron_jobs", []), path)
+    """Return the ``cron_jobs`` of a settings class or mapping, checking their type (arq's converted)."""
+    return _checked_jobs(_option(settings, "cron_jobs", []), path, _option(settings, "timezone", None))
 
 
-def _checked_jobs(jobs: object, path: str) -> list[CronJob]:
-    """Return ``jobs`` as a list if it is a list or tuple of CronJob, else raise ConfigurationError."""
-    if not isinstance(jobs, list | tuple) or not all(isinstance(job, CronJob) for job in jobs):
+def _option(settings: object, name: str, default: Any) -> Any:
+    return settings.get(name, default) if isinstance(settings, dict) else getattr(settings, name, default)
+
+
+def _checked_jobs(jobs: object, path: str, tz: Any = None) -> list[CronJob]:
+    """Return ``jobs`` as CronJobs (arq's converted, in zone ``tz``), else raise ConfigurationError."""
+    if not isinstance(jobs, list | tuple):
         raise ConfigurationError(f"{path}.cron_jobs must be a list of CronJob (made with cron(...))")
-    return list(jobs)
+    try:
+        return cron_definitions(jobs, tz=tz)
+    except ConfigurationError as e:
+        raise ConfigurationError(
+            f"{path}.cron_jobs must be a list of CronJob (made with cron(...)): {e}"
+        ) from None
 
 
 def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:

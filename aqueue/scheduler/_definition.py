@@ -1,20 +1,32 @@
-"""Cron job definitions: :func:`cron` builds a validated, immutable :class:`CronJob`."""
+"""Cron job definitions: :func:`cron` builds a validated, immutable :class:`CronJob`.
+
+arq's keyword cron jobs (``arq.cron(coroutine, hour=9, minute={0, 30})``) become CronJobs too
+(:func:`from_arq`), so a worker given arq's ``cron_jobs`` runs them exactly once per slot.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from types import MappingProxyType
 from typing import Any
 
-from aqueue.errors import ConfigurationError
+from arq.cron import CronJob as ArqCronJob
+from arq.typing import WEEKDAYS
+
+from aqueue.errors import ConfigurationError, CronExpressionError
 from aqueue.scheduler._expression import CronExpression, parse_expression
 from aqueue.scheduler._policies import MissedPolicy, OverlapPolicy, check_missed, check_overlap
 from aqueue.scheduler._schedule import next_runs, runs_between
 from aqueue.scheduler._zones import resolve_zone, zone_name
+from aqueue.tasks import Task
 
 Seconds = float | timedelta
+
+logger = logging.getLogger("aqueue.scheduler")
 
 
 @dataclass(frozen=True, eq=True)
@@ -39,6 +51,8 @@ class CronJob:
     keep_result: Seconds | None
     job_id_prefix: str | None
     expression: CronExpression = field(repr=False, compare=False)
+    run_at_startup: bool = False  # also run once when a worker starts (arq's option)
+    job_id: str | None = None  # every run has this id, so one runs at a time (arq's option)
 
     @property
     def tz_name(self) -> str:
@@ -150,3 +164,124 @@ def check_unique_names(jobs: Iterable[CronJob]) -> None:
         if job.name in seen:
             raise ConfigurationError(f"two cron jobs are named {job.name!r}; pass name= to tell them apart")
         seen.add(job.name)
+
+
+def _arq_field(label: str, value: object, weekdays: bool = False) -> str:
+    """Return one arq cron option (None, an int, a set of ints; weekday names too) as a crontab field."""
+    if value is None:
+        return "*"
+    values = value if isinstance(value, set | frozenset | list | tuple) else [value]
+    numbers = sorted({_arq_value(label, v, weekdays) for v in values})
+    if not numbers:
+        raise ConfigurationError(f"arq cron option {label}={value!r} matches nothing")
+    return ",".join(map(str, numbers))
+
+
+def _arq_value(label: str, value: object, weekdays: bool) -> int:
+    if weekdays and isinstance(value, str) and value.lower() in WEEKDAYS:
+        value = WEEKDAYS.index(value.lower())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"arq cron option {label}={value!r}: expected an int or a set of ints")
+    if not weekdays:
+        return value
+    if not 0 <= value <= 6:
+        raise ConfigurationError(f"arq cron option weekday={value!r}: arq's weekdays are 0 (Monday) to 6")
+    return (value + 1) % 7  # crontab counts from Sunday
+
+
+def arq_schedule(job: ArqCronJob) -> str:
+    """Return the crontab expression (seconds last) of an arq cron job's keyword options.
+
+    Raises:
+        ConfigurationError: an option is not arq's kind of value, or both ``day`` and ``weekday``
+            are set (arq runs on days matching both; crontab on days matching either).
+
+    """
+    if job.day is not None and job.weekday is not None:
+        raise ConfigurationError(
+            f"arq cron job {job.name!r} sets both day and weekday: arq runs on days matching both, "
+            "crontab on days matching either; define it with aqueue.cron(...) instead"
+        )
+    fields = [
+        _arq_field("minute", job.minute),
+        _arq_field("hour", job.hour),
+        _arq_field("day", job.day),
+        _arq_field("month", job.month),
+        _arq_field("weekday", job.weekday, weekdays=True),
+        _arq_field("second", job.second),
+    ]
+    return " ".join(fields)
+
+
+def from_arq(job: ArqCronJob, *, tz: tzinfo | None = None, name: str | None = None) -> CronJob:
+    """Return aqueue's definition of an arq cron job (``arq.cron(coroutine, hour=…, …)``).
+
+    Its runs are claimed exactly once per slot like any aqueue cron job's; slots fall on whole
+    seconds (arq's ``microsecond`` offset is not kept). The task is registered under arq's job name
+    (``cron:coroutine``) with the job's ``timeout``, ``keep_result``, ``keep_result_forever`` and
+    ``max_tries``; ``run_at_startup`` and ``job_id`` keep arq's meaning. ``unique=False`` (one run
+    per worker) is not kept: every slot runs once. ``tz`` is the worker's ``timezone`` (arq's
+    default: the system's offset when the worker starts). ``name`` renames it in the registry (two
+    arq jobs may share a name; their runs share ids, so a slot both match runs once, as in arq).
+
+    Raises:
+        ConfigurationError: see :func:`arq_schedule`; also a value crontab cannot take (hour=25).
+
+    """
+    schedule = arq_schedule(job)
+    if not job.unique:
+        logger.warning("arq cron job %r: unique=False is not kept; each slot runs once", job.name)
+    try:
+        expression = parse_expression(schedule)
+    except CronExpressionError as e:
+        raise ConfigurationError(f"arq cron job {job.name!r}: {e}") from None
+    func: Task[..., Any] = Task(
+        func=job.coroutine,
+        name=job.name,
+        timeout_s=job.timeout_s,
+        max_tries=job.max_tries,
+        keep_result_s=job.keep_result_s,
+        keep_result_forever=job.keep_result_forever,
+    )
+    return CronJob(
+        name=name or job.name,
+        schedule=expression.text,
+        task=job.name,
+        func=func,
+        tz=resolve_zone(tz or datetime.now().astimezone().tzinfo),
+        args=(),
+        kwargs=MappingProxyType({}),
+        missed="skip",
+        catchup_window=timedelta(hours=1),
+        overlap="allow",
+        queue=None,
+        timeout=None,
+        keep_result=None,
+        job_id_prefix=job.name,
+        expression=expression,
+        run_at_startup=job.run_at_startup,
+        job_id=job.job_id,
+    )
+
+
+def cron_definitions(jobs: Iterable[Any], *, tz: tzinfo | None = None) -> list[CronJob]:
+    """Return a worker's ``cron_jobs`` as aqueue CronJobs, converting arq's (see :func:`from_arq`).
+
+    arq jobs that share a name are told apart in the registry as ``name#2``, ``name#3``, ….
+
+    Raises:
+        ConfigurationError: an entry is neither kind of cron job, or cannot be converted.
+
+    """
+    seen: Counter[str] = Counter()
+    out: list[CronJob] = []
+    for job in jobs:
+        if isinstance(job, CronJob):
+            out.append(job)
+        elif isinstance(job, ArqCronJob):
+            seen[job.name] += 1
+            count = seen[job.name]
+            out.append(from_arq(job, tz=tz, name=job.name if count == 1 else f"{job.name}#{count}"))
+        else:
+            raise ConfigurationError(f"cron_jobs must be made with aqueue.cron or arq.cron, not {job!r}")
+    return out

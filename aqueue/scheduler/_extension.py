@@ -65,6 +65,19 @@ class CronExtension(WorkerExtension):
         """Return the scheduler loop, if this worker carries cron jobs."""
         return [self._run] if self.jobs else []
 
+    async def startup(self) -> None:
+        """Register the jobs and enqueue their ``run_at_startup`` runs before the worker takes jobs.
+
+        A burst worker then runs them before it finds its queue empty. A failure (Redis away) is
+        logged; the scheduler loop's first step tries again.
+        """
+        if self.runner is None:
+            return
+        try:
+            await self.runner.start()
+        except Exception:
+            logger.exception("cron: registering jobs at start-up failed; the scheduler will retry")
+
     async def _run(self) -> None:
         assert self.runner is not None
         logger.info("cron: scheduling %s", ", ".join(job.name for job in self.jobs))

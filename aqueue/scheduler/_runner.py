@@ -128,12 +128,32 @@ class CronRunner:
         return self._core.queue(job.queue) if job.queue else self.default_queue
 
     async def start(self) -> None:
-        """Publish the jobs to the registry; the next :meth:`step` looks at every job."""
+        """Publish the jobs to the registry and enqueue the ``run_at_startup`` runs (once per runner).
+
+        The next :meth:`step` then looks at every job.
+        """
+        if self._started:
+            return
         now = self.clock.now()
         pairs = [(job, self.queue_of(job)) for job in self.jobs]
         await register_jobs(self.redis, self.keys, pairs, self.serializer, now)
+        await self._run_at_startup(slot_id(now))
         self._due = {job.name: now for job in self.jobs}
         self._started = True
+
+    async def _run_at_startup(self, now_ms: int) -> None:
+        """Enqueue one run now of each ``run_at_startup`` job, as arq does each time a worker starts.
+
+        The runs' ids are ``{prefix}:{now_ms}`` (or the job's ``job_id``), from one clock reading, so
+        jobs that share a prefix run once.
+        """
+        for job in self.jobs:
+            if job.run_at_startup:
+                job_id = job.job_id or f"{job_id_prefix(job)}:{now_ms}"
+                payload = self._payload(job, now_ms, now_ms)
+                queue = self.queue_of(job)
+                argv = [self.keys.prefix, job.name, now_ms, job_id, payload, queue, JOB_TTL_EXTRA_MS]
+                await self.scripts.trigger(args=argv)
 
     async def step(self) -> list[Claim]:
         """Fire due wake-ups and claim every slot due by ``now + lead``; return what was claimed."""
@@ -208,7 +228,7 @@ class CronRunner:
             JOB_TTL_EXTRA_MS,
             self.owner,
         ]
-        ids = [f"{job_id_prefix(job)}:{slot_id(slot)}" for slot in slots]
+        ids = [job.job_id or f"{job_id_prefix(job)}:{slot_id(slot)}" for slot in slots]
         for slot, job_id in zip(slots, ids, strict=True):
             argv += [slot_id(slot), job_id, self._payload(job, slot_id(slot), now_ms)]
         reply = await self.scripts.claim(args=argv)

@@ -70,7 +70,7 @@ async def test_registry_holds_definitions_and_state(make_runners, client) -> Non
     assert daily.next_run == datetime(2030, 1, 7, 9, tzinfo=ZoneInfo("Europe/Paris"))
     assert (daily.runs, daily.missed, daily.skipped, daily.paused) == (1, 0, 0, False)
     assert daily.last_outcome is None
-    assert refresh.queue == "arq:queue:low" and refresh.last_run == datetime(2030, 1, 4, 8, tzinfo=UTC)
+    assert refresh.queue == "low" and refresh.last_run == datetime(2030, 1, 4, 8, tzinfo=UTC)
     assert refresh.next_run == datetime(2030, 1, 4, 8, 15, tzinfo=UTC)
     record = daily.to_record()
     assert record["next_run"] == "2030-01-07T09:00:00+01:00" and record["paused"] is False

@@ -86,7 +86,7 @@ async def test_error_is_reraised_as_its_own_type(client: Client, run_worker: Any
             await run.result(timeout=10)
         assert str(caught.value) == "kaboom"
         retried = await client.run(sig("retry_then_fail", "x") | sig("inc"))
-        with pytest.raises(MaxTriesExceeded, match="gave up after 3 of 3 tries"):
+        with pytest.raises(MaxTriesExceeded, match="used up its 3 tries"):
             await retried.result(timeout=10)
     assert len(await calls(client, "fail")) == 1  # no retry_on: no retries
     assert len(await calls(client, "retry_then_fail")) == 3  # Retry until max_tries (task option)
