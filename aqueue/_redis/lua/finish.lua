@@ -1,9 +1,18 @@
--- Record a batch of outcomes. ARGV: prefix, queue, then per job: id, token, kind, result, ttl_ms, retry_score.
--- Returns one 1 (recorded) or 0 (fenced: the claim was lost) per job.
+-- Record a batch of outcomes, each only if its fencing token still holds the job's claim.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, queue, then per outcome 6 fields: id, token, kind ('ok' | 'err' | 'retry'),
+--   result (the encoded result envelope; '' keeps none), ttl_ms (of the result; -1: forever),
+--   retry_score (when a retry is due).
+-- Reply: per outcome, 1 (recorded) or 0 (fenced: the claim was lost).
 local prefix, queue = ARGV[1], ARGV[2]
+local ids = {}
+for i = 3, #ARGV, 6 do ids[#ids + 1] = ARGV[i] end
+local ips, tokens = aq_claims(prefix, ids)
 local out = {}
-for i = 3, #ARGV, 6 do
-  out[#out + 1] = aq_finish(prefix, queue, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    tonumber(ARGV[i + 4]), ARGV[i + 5])
+for n, id in ipairs(ids) do
+  local i = 3 + 6 * (n - 1)
+  out[n] = aq_finish(prefix, queue, id, ips[n], tokens[n] == ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    ARGV[i + 4], ARGV[i + 5])
 end
+aq_flush(prefix, queue)
 return out
