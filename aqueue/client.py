@@ -27,13 +27,13 @@ from aqueue._redis.connection import (
     lost_redis,
     reply_timeout,
     resolve_settings,
-    text,
     translate_errors,
 )
+from aqueue._redis.core import Abort, AbortArgs, Enqueue, EnqueueArgs, EnqueueJob
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
-from aqueue._redis.scripts import Scripts
-from aqueue._redis.wire import Wire, eligible
+from aqueue._redis.scripts import ScriptRegistry
+from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
 from aqueue.tasks import TaskLike, task_name, to_seconds
@@ -87,6 +87,9 @@ class Client:
     A command Redis leaves unanswered for ``reply_timeout_s`` fails (the connection is presumed dead,
     e.g. half-open) instead of waiting forever; raise it to run longer blocking commands on
     ``client.redis``. A pool passed in keeps its own settings.
+    ``transport`` picks the hot path's connection (see :mod:`aqueue._redis.transport`): ``"auto"``
+    (aqueue's lean connection on plain TCP and unix sockets, redis-py for TLS, Sentinel or a pool
+    passed in), ``"wire"`` or ``"redis-py"``.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class Client:
         job_deserializer: Deserializer | None = None,
         expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        transport: str = "auto",
     ) -> None:
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
         self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
@@ -106,13 +110,16 @@ class Client:
         self.settings: RedisSettings = (
             RedisSettings() if isinstance(redis, ArqRedis) else resolve_settings(redis)
         )
+        choose_transport(transport, self.settings if self._owns_pool else None)  # bad values fail here
+        self._transport_choice = transport
         self.keys = Keys(key_prefix)
         self.default_queue = self.keys.queue(queue_name)
         self.job_serializer = job_serializer or serialization.job_serializer
         self.job_deserializer = job_deserializer or serialization.job_deserializer
         self.expires_extra_ms = expires_extra_ms
-        self._scripts: Scripts | None = None
-        self._wire: Wire | None = None
+        self._transport: Transport | None = None
+        self._scripts: ScriptRegistry | None = None
+        self._enqueue: Enqueue | None = None
         self._notifier: Notifier | None = None
 
     async def __aenter__(self) -> Client:
@@ -133,11 +140,15 @@ class Client:
                 default_queue_name=self.default_queue,
                 expires_extra_ms=self.expires_extra_ms,
             )
-        if self._scripts is None:
-            if self._owns_pool and eligible(self.settings):
-                # the lean path for scripts; TLS/Sentinel keep redis-py
-                self._wire = Wire(self.settings, reply_timeout_s=self.reply_timeout_s)
-            self._scripts = Scripts(self._pool, self._wire)
+        if self._transport is None:
+            self._transport = open_transport(
+                self._transport_choice,
+                pool=self._pool,
+                settings=self.settings if self._owns_pool else None,
+                reply_timeout_s=self.reply_timeout_s,
+            )
+            self._scripts = ScriptRegistry(self._transport)
+            self._enqueue = self._scripts.get(Enqueue)
         return self
 
     async def aclose(self) -> None:
@@ -145,12 +156,12 @@ class Client:
         if self._notifier is not None:
             await self._notifier.aclose()
             self._notifier = None
-        if self._wire is not None:
-            await self._wire.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
         if self._pool is not None and self._owns_pool:
             await self._pool.aclose()
         self._pool = None
-        self._scripts = self._wire = None
+        self._transport = self._scripts = self._enqueue = None
 
     @property
     def redis(self) -> ArqRedis:
@@ -162,8 +173,15 @@ class Client:
         return self._pool
 
     @property
-    def scripts(self) -> Scripts:
-        """Return the registered Lua scripts."""
+    def transport(self) -> Transport:
+        """Return the hot path's transport (``transport.name``: ``"wire"`` or ``"redis-py"``)."""
+        if self._transport is None:
+            raise ConfigurationError("client is not connected")
+        return self._transport
+
+    @property
+    def scripts(self) -> ScriptRegistry:
+        """Return the Lua scripts bound to this client's transport (``client.scripts.get(Kind)``)."""
         if self._scripts is None:
             raise ConfigurationError("client is not connected")
         return self._scripts
@@ -208,9 +226,16 @@ class Client:
             score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
         job_id = _job_id or new_job_id()
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
-        argv = [self.keys.prefix, queue, now, 0 if _job_id is None else 1, job_id, payload, score, ttl]
+        if self._enqueue is None:
+            raise ConfigurationError(
+                "client is not connected: use 'async with Client(...)' or await connect()"
+            )
+        job = EnqueueJob(job_id=job_id, payload=payload, score=score, ttl_ms=ttl)
+        script_args = EnqueueArgs(
+            prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=_job_id is not None, jobs=(job,)
+        )
         try:
-            written = await self.scripts.enqueue(args=argv)
+            written = await self._enqueue(script_args)
         except CONNECTION_ERRORS as e:
             raise lost_redis(self.settings, e) from e
         return Job(job_id, self, queue) if written[0] else None
@@ -247,7 +272,7 @@ class Client:
             for a, k, job_id in specs
         ]
         check_ids = any(job_id is not None for _, _, job_id in specs)
-        table = [(i, p, score, ttl) for i, p in rows]
+        table = [EnqueueJob(job_id=i, payload=p, score=score, ttl_ms=ttl) for i, p in rows]
         written = await self.write_jobs(queue, table, now, check_ids=check_ids)
         return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
 
@@ -261,20 +286,22 @@ class Client:
         return score, ttl
 
     async def write_jobs(
-        self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int, *, check_ids: bool = True
+        self, queue: str, jobs: Sequence[EnqueueJob], now: int, *, check_ids: bool = True
     ) -> list[bool]:
-        """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers.
+        """Write encoded jobs to ``queue``; wake idle workers.
 
         An id whose job or result exists is skipped (False), unless ``check_ids`` is False: the ids
         are fresh random ones and the check would cost a Redis call per job for nothing.
         """
+        enqueue = self.scripts.get(Enqueue)
         flags: list[bool] = []
         with translate_errors(self.settings):
-            for start in range(0, len(rows), BATCH_SIZE):
-                argv: list[Any] = [self.keys.prefix, queue, now, int(check_ids)]
-                for row in rows[start : start + BATCH_SIZE]:
-                    argv.extend(row)
-                flags.extend(bool(x) for x in await self.scripts.enqueue(args=argv))
+            for start in range(0, len(jobs), BATCH_SIZE):
+                batch = jobs[start : start + BATCH_SIZE]
+                args = EnqueueArgs(
+                    prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=check_ids, jobs=batch
+                )
+                flags.extend(await enqueue(args))
         return flags
 
     async def abort_job(self, job_id: str, queue_key: str) -> str:
@@ -294,10 +321,16 @@ class Client:
             finish_ms=now,
             queue=queue_key,
         )
-        argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
+        args = AbortArgs(
+            prefix=self.keys.prefix,
+            queue=queue_key,
+            job_id=job_id,
+            now_ms=now,
+            result=self.job_serializer(aborted),
+            ttl_ms=3_600_000,
+        )
         with translate_errors(self.settings):
-            state = await self.scripts.abort(args=argv)
-        return text(state)
+            return await self.scripts.get(Abort)(args)
 
     async def run(self, workflow: Any, **options: Any) -> Any:
         """Start a workflow (chain, group, chord, …) and return its run handle."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from aqueue._redis.connection import text
-from aqueue._redis.scripts import register, source
+from aqueue._redis.core import DeadRequeue, DeadRequeueArgs
 
 if TYPE_CHECKING:
     from aqueue.client import Client
@@ -72,6 +72,7 @@ async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> 
         job_ids = [text(i) for i in await client.redis.zrange(client.keys.dead, 0, -1)]
     if not job_ids:
         return 0
-    script = register(client.redis, source("dead_requeue"))
-    argv: list[Any] = [client.keys.prefix, int(time.time() * 1000), REQUEUE_TTL_MS, *job_ids]
-    return int(await script(args=argv))
+    args = DeadRequeueArgs(
+        prefix=client.keys.prefix, now_ms=int(time.time() * 1000), ttl_ms=REQUEUE_TTL_MS, job_ids=job_ids
+    )
+    return await client.scripts.get(DeadRequeue)(args)

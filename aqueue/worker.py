@@ -35,7 +35,8 @@ from aqueue._redis.connection import (
     resolve_settings,
 )
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
-from aqueue._redis.wire import Wire, eligible
+from aqueue._redis.scripts import ScriptRegistry
+from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue._worker.execution import Defaults, JobRunner
 from aqueue._worker.finisher import Finisher, FinishExtension
 from aqueue._worker.heartbeat import Heartbeat
@@ -75,7 +76,9 @@ class Worker(arq.worker.Worker):
     a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
     ``reply_timeout_s`` (a command Redis leaves unanswered this long means the connection is dead, e.g.
     half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
-    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there).
+    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there), ``transport``
+    (the hot path's connection: ``"auto"``, ``"wire"`` or ``"redis-py"``; see
+    :mod:`aqueue._redis.transport`).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class Worker(arq.worker.Worker):
         max_deliveries: int = 5,
         job_completion_wait: float = 10,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        transport: str = "auto",
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
         job_deserializer: Callable[[bytes], Any] | None = None,
@@ -122,6 +126,8 @@ class Worker(arq.worker.Worker):
             raise ConfigurationError(f"invalid worker settings: {e}") from e
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
+        choose_transport(transport, self.redis_settings)  # a bad value fails here, not at connect
+        self._transport_choice = transport
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.finish_extensions = list(finish_extensions)
         self.services = list(services)
@@ -137,9 +143,8 @@ class Worker(arq.worker.Worker):
         self._slot_freed = asyncio.Event()
         self._force = False
         self._started = 0
-        self._blocking: ArqRedis | None = None  # the wake-up BLPOP when there is no Wire (TLS, a pool)
-        self._wire: Wire | None = None  # hot-path scripts
-        self._wake: Wire | None = None  # the wake-up BLPOP
+        self._transport: Transport | None = None  # hot-path scripts and the wake-up BLPOP
+        self.scripts: ScriptRegistry | None = None  # the scripts bound to that transport
         self._pending_wake: asyncio.Future[Any] | None = None
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
@@ -200,31 +205,29 @@ class Worker(arq.worker.Worker):
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
         await self._stop_waking()
-        for conn in (self._pool, self._wire):
+        for conn in (self._pool, self._transport):
             if conn is not None:
                 with contextlib.suppress(*CONNECTION_ERRORS):
                     await conn.aclose()
-        self._pool, self._wire = None, None
+        self._pool, self._transport, self.scripts = None, None, None
 
     async def _open(self) -> None:
         if self._pool is None:
             self._pool = await self._connect()
         settings = self.redis_settings or RedisSettings()
-        if self.redis_settings is not None and eligible(settings):
-            self._wire = self._wire or Wire(settings, reply_timeout_s=self.reply_timeout_s)
-            self._wake = self._wake or Wire(settings, reply_timeout_s=self.reply_timeout_s)
-        elif self._blocking is None:
-            self._blocking = (
-                await connect(settings, reply_timeout_s=self.reply_timeout_s + self.poll_delay_s)
-                if self.redis_settings
-                else ArqRedis(**self._pool.connection_pool.connection_kwargs)
+        if self._transport is None or self.scripts is None:
+            self._transport = open_transport(
+                self._transport_choice,
+                pool=self._pool,
+                settings=self.redis_settings,  # None: a pool passed in (redis-py)
+                reply_timeout_s=self.reply_timeout_s,
+                block_s=self.poll_delay_s,
             )
+            self.scripts = ScriptRegistry(self._transport)
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)
-        self._ops = QueueOps(
-            self._pool, self.keys, self.queue_name, self.worker_id, lease_ms, wire=self._wire
-        )
+        self._ops = QueueOps(self.scripts, self.keys, self.queue_name, self.worker_id, lease_ms)
         serializer = self.job_serializer or serialization.job_serializer
         continuations = WorkflowContinuations(self._ops, serializer)
         self._finisher = Finisher(
@@ -380,12 +383,8 @@ class Worker(arq.worker.Worker):
         job that was already popped for us. Whenever it answers, :meth:`_on_wake` starts that job.
         """
         if self._pending_wake is None or self._pending_wake.done():
-            key = self.keys.wake(self.worker_id)
-            if self._wake is not None:
-                fut = self._wake.call("BLPOP", key, timeout, wait_s=timeout)
-            else:
-                assert self._blocking is not None
-                fut = asyncio.ensure_future(self._blocking.blpop([key], timeout=timeout))  # type: ignore[arg-type]
+            assert self._transport is not None
+            fut = self._transport.blpop(self.keys.wake(self.worker_id), timeout)
             fut.add_done_callback(self._on_wake)
             self._pending_wake = fut
         return self._pending_wake
@@ -405,11 +404,9 @@ class Worker(arq.worker.Worker):
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, *CONNECTION_ERRORS):
                 await pending
-        for conn in (self._wake, self._blocking):
-            if conn is not None:
-                with contextlib.suppress(*CONNECTION_ERRORS):
-                    await conn.aclose()
-        self._wake, self._blocking = None, None
+        if self._transport is not None:
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                await self._transport.stop_blocking()
         # A BLPOP that answered just before we got here has its _on_wake callback scheduled, not run:
         # let it start the handed-over job now, so the drain and hand-back below see it.
         await asyncio.sleep(0)

@@ -13,7 +13,6 @@ Self-contained on purpose (aqueue, arq and redis-py only): :func:`redis_cpu_s` a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
 import uuid
@@ -69,7 +68,9 @@ async def arq_drain(redis: Redis, url: str, jobs: int, poll_delay: float) -> flo
         async with redis.pipeline(transaction=False) as pipe:
             for _ in range(start, min(start + 1000, jobs)):
                 job_id = uuid.uuid4().hex
-                pipe.psetex(job_key_prefix + job_id, expires_extra_ms, serialize_job("noop", (), {}, None, now))
+                pipe.psetex(
+                    job_key_prefix + job_id, expires_extra_ms, serialize_job("noop", (), {}, None, now)
+                )
                 pipe.zadd(ARQ_QUEUE, {job_id: now})
             await pipe.execute()
     pool = await create_pool(RedisSettings.from_dsn(url))
@@ -127,7 +128,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.redis_cpu", description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default=",".join(PEERS), help=f"comma-separated subset of: {', '.join(PEERS)}")
+    parser.add_argument(
+        "--only", default=",".join(PEERS), help=f"comma-separated subset of: {', '.join(PEERS)}"
+    )
     parser.add_argument("--url", help="an existing Redis (FLUSHALLed!); default: a throwaway redis-server")
     args = parser.parse_args()
     peers = [name.strip() for name in args.only.split(",") if name.strip()]

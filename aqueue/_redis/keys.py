@@ -65,7 +65,7 @@ class Keys:
 
     @property
     def deliveries(self) -> str:
-        """Return the hash of job id → deliveries without an outcome (``worker@ms`` entries, space-separated)."""
+        """Return the hash: job id → its deliveries without an outcome (``worker@ms``, space-separated)."""
         return f"{self.prefix}deliveries"
 
     def progress(self, job_id: str) -> str:

@@ -20,7 +20,7 @@ from aqueue._redis.connection import text
 from aqueue.errors import AqueueError, ConfigurationError
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._keys import CronKeys
-from aqueue.scheduler._scripts import CronScripts
+from aqueue.scheduler._scripts import CronState, CronStateArgs, CronTrigger, CronTriggerArgs
 from aqueue.scheduler._zones import resolve_zone, slot_id
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ async def list_jobs(client: Client) -> list[CronEntry]:
 
 async def _set_paused(client: Client, name: str, paused: bool) -> None:
     keys = _cron_keys(client)
-    done = await CronScripts(client.redis).state(args=[keys.prefix, name, "1" if paused else "0"])
+    done = await client.scripts.get(CronState)(CronStateArgs(prefix=keys.prefix, name=name, paused=paused))
     if not done:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
 
@@ -219,7 +219,15 @@ async def trigger(client: Client, name: str) -> Job:
         enqueue_ms=now,
         extra={"cron": [name, now]},
     )
-    argv: list[Any] = [keys.prefix, name, now, job_id, payload, queue, JOB_TTL_EXTRA_MS]
-    if not await CronScripts(client.redis).trigger(args=argv):
+    args = CronTriggerArgs(
+        prefix=keys.prefix,
+        name=name,
+        now_ms=now,
+        job_id=job_id,
+        payload=payload,
+        queue=queue,
+        job_ttl_ms=JOB_TTL_EXTRA_MS,
+    )
+    if not await client.scripts.get(CronTrigger)(args):
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
     return client.job(job_id, queue)

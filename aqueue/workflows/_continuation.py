@@ -6,15 +6,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from aqueue._redis.connection import text
-from aqueue._redis.scripts import register, source
 from aqueue._worker.queue_ops import ClaimedJob, Outcome, QueueOps, now_ms
 from aqueue.errors import SerializationError
 from aqueue.workflows._failure import failure_info
-
-LUA = "aqueue.workflows._lua"
-
-FIELDS_PER_CLAIM = 5
+from aqueue.workflows._scripts import WfFinish, WfFinishArgs, WfOutcome
 
 
 class WorkflowContinuations:
@@ -23,7 +18,7 @@ class WorkflowContinuations:
     def __init__(self, ops: QueueOps, serializer: Callable[[Any], bytes]) -> None:
         self.ops = ops
         self.serializer = serializer
-        self.script = register(ops.redis, source("wf_lib", LUA), source("wf_finish", LUA), wire=ops.wire)
+        self.script = ops.scripts.get(WfFinish)
 
     def handles(self, outcome: Outcome) -> bool:
         """Return whether ``outcome`` is a workflow node's."""
@@ -33,23 +28,20 @@ class WorkflowContinuations:
         """Record ``outcomes``; return whether each was recorded and the dependents claimed for us."""
         ops = self.ops
         now = now_ms()
-        argv: list[Any] = [ops.keys.prefix, ops.queue, now, ops.worker_id, ops.lease_ms, max(capacity, 0)]
-        for outcome in outcomes:
-            argv += self._fields(outcome, now)
-        reply: list[Any] = await self.script(args=argv)
-        flags = [bool(x) for x in reply[: len(outcomes)]]
-        rest = reply[len(outcomes) :]
-        claimed = [
-            self._claimed(rest[i : i + FIELDS_PER_CLAIM]) for i in range(0, len(rest), FIELDS_PER_CLAIM)
-        ]
-        return flags, claimed
+        reply = await self.script(
+            WfFinishArgs(
+                prefix=ops.keys.prefix,
+                queue=ops.queue,
+                now_ms=now,
+                worker_id=ops.worker_id,
+                lease_ms=ops.lease_ms,
+                claim_limit=max(capacity, 0),
+                outcomes=[self._fields(outcome, now) for outcome in outcomes],
+            )
+        )
+        return reply.recorded, reply.claimed
 
-    def _claimed(self, fields: list[Any]) -> ClaimedJob:
-        job_id = text(fields[0])
-        tries = int(fields[3])
-        return ClaimedJob(job_id, fields[1], int(fields[2]), tries, False, f"{self.ops.worker_id}:{tries}")
-
-    def _fields(self, outcome: Outcome, now: int) -> list[Any]:
+    def _fields(self, outcome: Outcome, now: int) -> WfOutcome:
         kind, value, error, info = outcome.kind, b"", b"", b""
         if kind == "ok":
             try:
@@ -62,17 +54,16 @@ class WorkflowContinuations:
         if kind == "err":
             error, info = self._failure(outcome)
         times = f"{outcome.started_ms},{now},{outcome.job.job_try}"
-        return [
-            outcome.job.job_id,
-            outcome.job.token,
-            kind,
-            outcome.retry_score,
-            times,
-            value,
-            error,
-            info,
-            "",
-        ]
+        return WfOutcome(
+            job_id=outcome.job.job_id,
+            token=outcome.job.token,
+            kind=kind,
+            retry_score=outcome.retry_score,
+            times=times,
+            value=value,
+            error=error,
+            info=info,
+        )
 
     def _failure(self, outcome: Outcome) -> tuple[bytes, bytes]:
         exc = outcome.value if isinstance(outcome.value, BaseException) else RuntimeError(str(outcome.value))

@@ -113,7 +113,7 @@ class FakeWorker:
     """Claims and finishes workflow jobs the way a worker does, without running any task."""
 
     def __init__(self, client: Client, name: str, lease_ms: int = 30_000) -> None:
-        self.ops = QueueOps(client.redis, client.keys, client.default_queue, name, lease_ms)
+        self.ops = QueueOps(client.scripts, client.keys, client.default_queue, name, lease_ms)
         self.continuations = WorkflowContinuations(self.ops, client.job_serializer)
         self.direct: dict[str, ClaimedJob] = {}
 

@@ -1,6 +1,6 @@
 -- Abort a job.
 -- KEYS: none (derived from the prefix).
--- ARGV: prefix, queue, id, now_ms, result (the encoded result envelope to store if not yet running),
+-- ARGV: prefix, queue, job_id, now_ms, result (the encoded result envelope to store if not yet running),
 --   ttl_ms (of that result).
 -- Reply: 'aborted' (it was waiting: removed from the queue, given `result` at once), 'flagged'
 -- (running: flagged in the abort set for its worker) or 'missing' (neither).

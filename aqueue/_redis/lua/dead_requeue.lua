@@ -1,6 +1,6 @@
 -- Put dead-lettered jobs back on their queues, due now, with a fresh delivery count.
 -- KEYS: none (derived from the prefix).
--- ARGV: prefix, now_ms, ttl_ms (of the job key written back), then the job ids.
+-- ARGV: prefix, now_ms, ttl_ms (of the job keys written back), then per job: job_id
 -- Reply: how many were requeued (an id without a dead letter, or whose payload is gone, is skipped).
 local prefix, now, ttl = ARGV[1], ARGV[2], ARGV[3]
 local n = 0

@@ -1,6 +1,6 @@
 -- Record a batch of outcomes, each only if its fencing token still holds the job's claim.
 -- KEYS: none (derived from the prefix).
--- ARGV: prefix, queue, then per outcome 6 fields: id, token, kind ('ok' | 'err' | 'retry'),
+-- ARGV: prefix, queue, then per outcome 6 fields: job_id, token, kind ('ok' | 'err' | 'retry'),
 --   result (the encoded result envelope; '' keeps none), ttl_ms (of the result; -1: forever),
 --   retry_score (when a retry is due).
 -- Reply: per outcome, 1 (recorded) or 0 (fenced: the claim was lost).

@@ -1,7 +1,7 @@
 -- A worker retires (graceful shutdown): it leaves the idle set and hands its claimed jobs back to
 -- the queue, due now, together with jobs handed over to it that it never read.
 -- KEYS: none (derived from the prefix).
--- ARGV: prefix, queue, now_ms, worker_id, lease_ms, then per held job 2 fields: id, token.
+-- ARGV: prefix, queue, now_ms, worker_id, lease_ms, then per held job 2 fields: job_id, token
 -- Only jobs whose token still holds go back; the interrupted delivery counts neither as a try nor
 -- towards dead-lettering.
 -- Reply: how many jobs were handed back.

@@ -1,6 +1,6 @@
 -- Extend the leases this worker holds.
 -- KEYS: none (derived from the prefix).
--- ARGV: prefix, queue, now_ms, lease_ms, then per held job 2 fields: id, token.
+-- ARGV: prefix, queue, now_ms, lease_ms, then per held job 2 fields: job_id, token
 -- A lease holds while the job's in-progress key holds the token: it is extended by lease_ms (the key's
 -- expiry and the job's score together).
 -- Reply: a flat list, 2 fields per job that needs action: id, 'lost' (the claim is gone) or 'abort'

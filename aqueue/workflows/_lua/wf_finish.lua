@@ -1,11 +1,13 @@
 -- Record workflow nodes' outcomes and release their dependents, atomically.
--- ARGV: prefix, queue, now_ms, worker_id, lease_ms, claim_limit, then per outcome 9 fields:
---   job_id, token, kind, retry_score, times ("start,finish,try"), value (result JSON),
---   error (exception JSON), info (failure-info JSON for error callbacks), unused.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, queue, now_ms, worker_id, lease_ms, claim_limit, then per outcome 8 fields:
+--   job_id, token, kind, retry_score, times, value, error, info
+--   (times: "start_ms,finish_ms,try"; value: the result, encoded; error: the exception, encoded;
+--   info: the failure info passed to error callbacks, encoded).
 -- A released dependent on this worker's queue is claimed for this worker directly while
 -- claim_limit allows (its payload comes back in the reply); others are queued and wake workers.
--- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job
--- (id, payload, score, try, 0), as in claim.lua.
+-- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job:
+--   id, payload, score, try, aborted (0), as in claim.lua.
 local prefix, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, lease, limit = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local flags, claimed = {}, {}
@@ -86,10 +88,10 @@ local function record(i, ip, holds)
 end
 
 local ids = {}
-for i = 7, #ARGV, 9 do ids[#ids + 1] = ARGV[i] end
+for i = 7, #ARGV, 8 do ids[#ids + 1] = ARGV[i] end
 local ips, tokens = aq_claims(prefix, ids)
 for n = 1, #ids do
-  local i = 7 + 9 * (n - 1)
+  local i = 7 + 8 * (n - 1)
   flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1])
 end
 aq_flush(prefix, queue)
