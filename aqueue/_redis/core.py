@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from aqueue._redis.connection import text
-from aqueue._redis.scripts import Script
+from aqueue._redis.scripts import LUA_PACKAGE, Script
 
 __all__ = [
+    "FINISH_LIB",
     "Abort",
     "AbortArgs",
     "Claim",
@@ -35,22 +36,23 @@ __all__ = [
     "ReleaseArgs",
     "Renew",
     "RenewArgs",
+    "claimed_jobs",
     "fencing_token",
-    "parse_token",
 ]
 
 WF_LUA = "aqueue.workflows._lua"
+#: Core Lua libraries some scripts need after lib.lua.
+HANDOFF_LIB = (LUA_PACKAGE, "handoff_lib")
+FINISH_LIB = (LUA_PACKAGE, "finish_lib")
 
 
 def fencing_token(worker_id: str, job_try: int) -> str:
-    """Return the token fencing one delivery: ``worker_id:try`` (the Lua builds the same)."""
+    """Return the token fencing one delivery: ``worker_id:try``.
+
+    The Lua builds the same (``aq_claim_for``); a handed-over job's wake-up message carries the try
+    (``aqueue._worker.queue_ops.parse_handoff``).
+    """
     return f"{worker_id}:{job_try}"
-
-
-def parse_token(token: str) -> tuple[str, int]:
-    """Return the worker id and the try of a fencing token."""
-    worker_id, _, job_try = token.rpartition(":")
-    return worker_id, int(job_try)
 
 
 @dataclass(slots=True)
@@ -162,7 +164,7 @@ class Claim(Script[ClaimArgs, ClaimReply]):
     """Claim due jobs (handed-over ones first), dead-letter over-delivered ones, or register idle."""
 
     name = "claim"
-    libraries = ((WF_LUA, "wf_lib"),)  # a dead-lettered workflow node fails its run
+    libraries = (HANDOFF_LIB, (WF_LUA, "wf_lib"))  # wf_lib: a dead-lettered workflow node fails its run
 
     def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
         """Return the claimed jobs (5 fields each) and the queue's head score (the last field)."""
@@ -203,6 +205,7 @@ class Finish(Script[FinishArgs, list[bool]]):
     """Record outcomes, each only while its token holds. Reply: per outcome, whether it was recorded."""
 
     name = "finish"
+    libraries = (FINISH_LIB,)
 
     def parse(self, args: FinishArgs, reply: Any) -> list[bool]:
         """Return one flag per outcome: False where the claim was lost (fenced)."""
@@ -275,6 +278,7 @@ class Release(Script[ReleaseArgs, int]):
     """Leave the idle set, hand claimed and unread handed-over jobs back. Reply: how many went back."""
 
     name = "release"
+    libraries = (HANDOFF_LIB,)
 
     def parse(self, args: ReleaseArgs, reply: Any) -> int:
         """Return the count."""

@@ -21,22 +21,15 @@ import hashlib
 from collections.abc import Awaitable
 from functools import cache
 from importlib import resources
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from redis.asyncio.client import Pipeline
 
-from aqueue._redis.transport import Transport
+from aqueue._redis.transport import ScriptArgs, Transport
 
 __all__ = ["LUA_PACKAGE", "Script", "ScriptArgs", "ScriptRegistry", "compose", "source"]
 
 LUA_PACKAGE = "aqueue._redis.lua"
-
-
-class ScriptArgs(Protocol):
-    """A script's arguments: a NamedTuple whose ``argv()`` returns its ARGV."""
-
-    def argv(self) -> list[Any]:
-        """Return the script's ARGV: the fields in order, then the records' fields, record by record."""
 
 
 ArgsT = TypeVar("ArgsT", bound=ScriptArgs)
@@ -82,17 +75,13 @@ class Script(Generic[ArgsT, ReplyT]):
         """Run the script with ``args``; the awaitable gives the parsed reply."""
         return self.transport.run(self, args)  # the transport's coroutine, nothing wrapped around it
 
-    def argv(self, args: ArgsT) -> list[Any]:
-        """Return the ARGV for ``args``."""
-        return args.argv()
-
     def parse(self, args: ArgsT, reply: Any) -> ReplyT:
         """Turn the raw reply to ``args`` into the typed reply."""
         raise NotImplementedError
 
     async def queue_on(self, pipe: Pipeline, args: ArgsT) -> None:
         """Queue the script on a redis-py pipeline (loaded, if need be, when the pipeline runs)."""
-        await pipe.register_script(self.text)(args=self.argv(args), client=pipe)
+        await pipe.register_script(self.text)(args=args.argv(), client=pipe)
 
 
 @cache

@@ -33,6 +33,7 @@ __all__ = [
     "ENV_TRANSPORT",
     "TRANSPORTS",
     "RedisPyTransport",
+    "ScriptArgs",
     "ScriptCall",
     "Transport",
     "WireTransport",
@@ -45,13 +46,20 @@ ENV_TRANSPORT = "AQUEUE_TRANSPORT"
 TransportName = Literal["auto", "wire", "redis-py"]
 TRANSPORTS: tuple[str, ...] = ("auto", "wire", "redis-py")
 
-ArgsT = TypeVar("ArgsT")
+ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
 ReplyT = TypeVar("ReplyT")
 ArgsT_contra = TypeVar("ArgsT_contra", contravariant=True)
 ReplyT_co = TypeVar("ReplyT_co", covariant=True)
 
 #: Sends one command and returns (an awaitable of) its reply: ``Wire.call`` or redis-py's.
 _Send = Callable[..., Awaitable[Any]]
+
+
+class ScriptArgs(Protocol):
+    """A script's arguments: ``argv()`` returns its ARGV (see :mod:`aqueue._redis.scripts`)."""
+
+    def argv(self) -> list[Any]:
+        """Return the script's ARGV: the fields in order, then the records' fields, record by record."""
 
 
 class ScriptCall(Protocol[ArgsT_contra, ReplyT_co]):
@@ -64,9 +72,6 @@ class ScriptCall(Protocol[ArgsT_contra, ReplyT_co]):
     @property
     def text(self) -> str:
         """Return the script's text (loaded on NOSCRIPT)."""
-
-    def argv(self, args: ArgsT_contra) -> Sequence[Any]:
-        """Return the script's ARGV for ``args``."""
 
     def parse(self, args: ArgsT_contra, reply: Any) -> ReplyT_co:
         """Turn the script's raw reply (to ``args``) into its typed reply."""
@@ -101,7 +106,7 @@ class Transport(Protocol):
 
 async def _run(send: _Send, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> ReplyT:
     """EVALSHA over ``send``; on NOSCRIPT, SCRIPT LOAD and retry once. The hot path's one coroutine."""
-    argv = script.argv(args)
+    argv = args.argv()
     try:
         reply = await send("EVALSHA", script.sha, 0, *argv)
     except NoScriptError:

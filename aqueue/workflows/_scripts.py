@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from aqueue._redis.core import ClaimedJob, claimed_jobs
+from aqueue._redis.core import FINISH_LIB, ClaimedJob, claimed_jobs
 from aqueue._redis.scripts import Script
 
 __all__ = ["WfCancel", "WfCancelArgs", "WfFinish", "WfFinishArgs", "WfFinishReply", "WfOutcome"]
@@ -69,7 +69,7 @@ class WfFinish(Script[WfFinishArgs, WfFinishReply]):
 
     name = "wf_finish"
     package = LUA
-    libraries = (WF_LIB,)
+    libraries = (FINISH_LIB, WF_LIB)
 
     def parse(self, args: WfFinishArgs, reply: Any) -> WfFinishReply:
         """Split the reply: one flag per outcome, then 5 fields per claimed job."""
