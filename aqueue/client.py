@@ -44,6 +44,7 @@ Serializer = Any  # Callable[[Any], bytes]
 Deserializer = Any  # Callable[[bytes], Any]
 #: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
 BATCH_SIZE = 500
+NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
 
 
 def new_job_id() -> str:
@@ -167,23 +168,21 @@ class Client:
     def redis(self) -> ArqRedis:
         """Return the arq Redis pool (an ``ArqRedis``: arq's own ``enqueue_job`` works on it too)."""
         if self._pool is None:
-            raise ConfigurationError(
-                "client is not connected: use 'async with Client(...)' or await connect()"
-            )
+            raise ConfigurationError(NOT_CONNECTED)
         return self._pool
 
     @property
     def transport(self) -> Transport:
         """Return the hot path's transport (``transport.name``: ``"wire"`` or ``"redis-py"``)."""
         if self._transport is None:
-            raise ConfigurationError("client is not connected")
+            raise ConfigurationError(NOT_CONNECTED)
         return self._transport
 
     @property
     def scripts(self) -> ScriptRegistry:
         """Return the Lua scripts bound to this client's transport (``client.scripts.get(Kind)``)."""
         if self._scripts is None:
-            raise ConfigurationError("client is not connected")
+            raise ConfigurationError(NOT_CONNECTED)
         return self._scripts
 
     @property
@@ -227,9 +226,7 @@ class Client:
         job_id = _job_id or new_job_id()
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
         if self._enqueue is None:
-            raise ConfigurationError(
-                "client is not connected: use 'async with Client(...)' or await connect()"
-            )
+            raise ConfigurationError(NOT_CONNECTED)
         job = EnqueueJob(job_id=job_id, payload=payload, score=score, ttl_ms=ttl)
         script_args = EnqueueArgs(
             prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=_job_id is not None, jobs=(job,)
