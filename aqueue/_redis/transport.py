@@ -43,7 +43,6 @@ __all__ = [
 
 #: Set to ``redis-py``, makes ``transport="auto"`` mean redis-py (``wire`` or ``auto``: by the settings).
 ENV_TRANSPORT = "AQUEUE_TRANSPORT"
-TransportName = Literal["auto", "wire", "redis-py"]
 TRANSPORTS: tuple[str, ...] = ("auto", "wire", "redis-py")
 
 ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
@@ -83,7 +82,8 @@ class Transport(Protocol):
     ``run`` runs a script by SHA (loading it on NOSCRIPT, after a restart or a SCRIPT FLUSH) and
     returns its parsed reply. ``blpop`` starts a blocking pop on a connection of its own and returns
     its future at once (one pop at a time): a caller that stops waiting must not cancel it (a
-    handed-over job may already be popped); ``stop_blocking`` closes the blocking side. ``aclose``
+    handed-over job may already be popped); ``stop_blocking`` closes the blocking side (the worker
+    cancels its pending pop first, and takes back what was handed over since, see release.lua). ``aclose``
     closes the transport's own connections (never a pool it was given).
     """
 
@@ -98,7 +98,7 @@ class Transport(Protocol):
         """Pop from list ``key``, waiting up to ``timeout`` seconds: (key, value) or None."""
 
     async def stop_blocking(self) -> None:
-        """Close the blocking pop's connection (an outstanding pop fails; a later one reopens it)."""
+        """Close the blocking pop's connection (cancel an outstanding pop first); a later pop reopens it."""
 
     async def aclose(self) -> None:
         """Close this transport's connections."""
