@@ -28,13 +28,13 @@ from aqueue._redis.connection import (
     describe,
     reply_timeout,
     resolve_settings,
-    text,
 )
+from aqueue._redis.core import Abort, AbortArgs, Enqueue, EnqueueArgs, EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
-from aqueue._redis.scripts import Scripts
-from aqueue._redis.wire import Wire, eligible
+from aqueue._redis.scripts import ScriptRegistry
+from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
 
@@ -44,6 +44,7 @@ Serializer = Any  # Callable[[Any], bytes]
 Deserializer = Any  # Callable[[bytes], Any]
 #: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
 BATCH_SIZE = 500
+NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
 
 
 def new_job_id() -> str:
@@ -95,10 +96,14 @@ class Client:
     A command Redis leaves unanswered for ``reply_timeout_s`` fails (the connection is presumed dead,
     e.g. half-open) instead of waiting forever; raise it to run longer blocking commands on
     ``client.redis``. A pool passed in keeps its own settings.
+    ``transport`` picks the hot path's connection (see :mod:`aqueue._redis.transport`): ``"auto"``
+    (aqueue's lean connection on plain TCP and unix sockets, redis-py for TLS, Sentinel or a pool
+    passed in), ``"wire"`` or ``"redis-py"``.
 
     Redis failures raise :class:`aqueue.errors.RedisFailure` subclasses: ``RedisUnavailableError``
     (unreachable, or the connection dropped) and ``RedisRefusedError`` (an error reply: out of memory,
-    a read-only replica, …), never redis-py's exceptions. ``client.redis`` itself is redis-py's.
+    a read-only replica, …), never redis-py's exceptions, on either transport. ``client.redis``
+    itself is redis-py's.
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class Client:
         job_deserializer: Deserializer | None = None,
         expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        transport: str = "auto",
     ) -> None:
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
         self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
@@ -120,13 +126,16 @@ class Client:
         )
         #: The server's address, without password, as error messages name it.
         self.address = describe_pool(redis) if isinstance(redis, ArqRedis) else describe(self.settings)
+        choose_transport(transport, self.settings if self._owns_pool else None)  # bad values fail here
+        self._transport_choice = transport
         self.keys = Keys(key_prefix)
         self.default_queue = self.keys.queue(queue_name)
         self.job_serializer = job_serializer or serialization.job_serializer
         self.job_deserializer = job_deserializer or serialization.job_deserializer
         self.expires_extra_ms = expires_extra_ms
-        self._scripts: Scripts | None = None
-        self._wire: Wire | None = None
+        self._transport: Transport | None = None
+        self._scripts: ScriptRegistry | None = None
+        self._enqueue: Enqueue | None = None
         self._notifier: Notifier | None = None
 
     async def __aenter__(self) -> Client:
@@ -147,11 +156,15 @@ class Client:
                 default_queue_name=self.default_queue,
                 expires_extra_ms=self.expires_extra_ms,
             )
-        if self._scripts is None:
-            if self._owns_pool and eligible(self.settings):
-                # the lean path for scripts; TLS/Sentinel keep redis-py
-                self._wire = Wire(self.settings, reply_timeout_s=self.reply_timeout_s)
-            self._scripts = Scripts(self._pool, self._wire)
+        if self._transport is None:
+            self._transport = open_transport(
+                self._transport_choice,
+                pool=self._pool,
+                settings=self.settings if self._owns_pool else None,
+                reply_timeout_s=self.reply_timeout_s,
+            )
+            self._scripts = ScriptRegistry(self._transport)
+            self._enqueue = self._scripts.get(Enqueue)
         return self
 
     async def aclose(self) -> None:
@@ -159,28 +172,33 @@ class Client:
         if self._notifier is not None:
             await self._notifier.aclose()
             self._notifier = None
-        if self._wire is not None:
-            await self._wire.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
         if self._pool is not None and self._owns_pool:
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._pool.aclose()
         self._pool = None
-        self._scripts = self._wire = None
+        self._transport = self._scripts = self._enqueue = None
 
     @property
     def redis(self) -> ArqRedis:
         """Return the arq Redis pool (an ``ArqRedis``: arq's own ``enqueue_job`` works on it too)."""
         if self._pool is None:
-            raise ConfigurationError(
-                "client is not connected: use 'async with Client(...)' or await connect()"
-            )
+            raise ConfigurationError(NOT_CONNECTED)
         return self._pool
 
     @property
-    def scripts(self) -> Scripts:
-        """Return the registered Lua scripts."""
+    def transport(self) -> Transport:
+        """Return the hot path's transport (``transport.name``: ``"wire"`` or ``"redis-py"``)."""
+        if self._transport is None:
+            raise ConfigurationError(NOT_CONNECTED)
+        return self._transport
+
+    @property
+    def scripts(self) -> ScriptRegistry:
+        """Return the Lua scripts bound to this client's transport (``client.scripts.get(Kind)``)."""
         if self._scripts is None:
-            raise ConfigurationError("client is not connected")
+            raise ConfigurationError(NOT_CONNECTED)
         return self._scripts
 
     @property
@@ -223,9 +241,14 @@ class Client:
             score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
         job_id = _job_id or new_job_id()
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
-        argv = [self.keys.prefix, queue, now, 0 if _job_id is None else 1, job_id, payload, score, ttl]
+        if self._enqueue is None:
+            raise ConfigurationError(NOT_CONNECTED)
+        job = EnqueueJob(job_id=job_id, payload=payload, score=score, ttl_ms=ttl)
+        script_args = EnqueueArgs(
+            prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=_job_id is not None, jobs=(job,)
+        )
         try:
-            written = await self.scripts.enqueue(args=argv)
+            written = await self._enqueue(script_args)
         except REDIS_ERRORS as e:  # the seam, inline: no extra coroutine or context on the hot path
             raise redis_failure(e, self.address) from e
         return Job(job_id, self, queue) if written[0] else None
@@ -262,7 +285,7 @@ class Client:
             for a, k, job_id in specs
         ]
         check_ids = any(job_id is not None for _, _, job_id in specs)
-        table = [(i, p, score, ttl) for i, p in rows]
+        table = [EnqueueJob(job_id=i, payload=p, score=score, ttl_ms=ttl) for i, p in rows]
         written = await self.write_jobs(queue, table, now, check_ids=check_ids)
         return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
 
@@ -276,20 +299,22 @@ class Client:
         return score, ttl
 
     async def write_jobs(
-        self, queue: str, rows: list[tuple[str, bytes, int, int]], now: int, *, check_ids: bool = True
+        self, queue: str, jobs: Sequence[EnqueueJob], now: int, *, check_ids: bool = True
     ) -> list[bool]:
-        """Write encoded jobs (id, payload, score, ttl ms) to ``queue``; wake idle workers.
+        """Write encoded jobs to ``queue``; wake idle workers.
 
         An id whose job or result exists is skipped (False), unless ``check_ids`` is False: the ids
         are fresh random ones and the check would cost a Redis call per job for nothing.
         """
+        enqueue = self.scripts.get(Enqueue)
         flags: list[bool] = []
         with redis_errors(self.address):
-            for start in range(0, len(rows), BATCH_SIZE):
-                argv: list[Any] = [self.keys.prefix, queue, now, int(check_ids)]
-                for row in rows[start : start + BATCH_SIZE]:
-                    argv.extend(row)
-                flags.extend(bool(x) for x in await self.scripts.enqueue(args=argv))
+            for start in range(0, len(jobs), BATCH_SIZE):
+                batch = jobs[start : start + BATCH_SIZE]
+                args = EnqueueArgs(
+                    prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=check_ids, jobs=batch
+                )
+                flags.extend(await enqueue(args))
         return flags
 
     async def abort_job(self, job_id: str, queue_key: str) -> str:
@@ -309,10 +334,16 @@ class Client:
             finish_ms=now,
             queue=queue_key,
         )
-        argv = [self.keys.prefix, queue_key, job_id, now, self.job_serializer(aborted), 3_600_000]
+        args = AbortArgs(
+            prefix=self.keys.prefix,
+            queue=queue_key,
+            job_id=job_id,
+            now_ms=now,
+            result=self.job_serializer(aborted),
+            ttl_ms=3_600_000,
+        )
         with redis_errors(self.address):
-            state = await self.scripts.abort(args=argv)
-        return text(state)
+            return await self.scripts.get(Abort)(args)
 
     async def run(self, workflow: Workflow[R], **options: Any) -> R:
         """Start a workflow (chain, group, chord, …) and return its run handle."""

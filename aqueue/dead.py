@@ -15,8 +15,8 @@ import orjson
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
+from aqueue._redis.core import DeadRequeue, DeadRequeueArgs
 from aqueue._redis.errors import redis_errors
-from aqueue._redis.scripts import register, source
 
 if TYPE_CHECKING:
     from aqueue.client import Client
@@ -75,6 +75,7 @@ async def requeue_dead(client: Client, job_ids: Sequence[str] | None = None) -> 
             job_ids = [text(i) for i in await client.redis.zrange(client.keys.dead, 0, -1)]
         if not job_ids:
             return 0
-        script = register(client.redis, source("dead_requeue"))
-        argv: list[Any] = [client.keys.prefix, now_ms(), REQUEUE_TTL_MS, *job_ids]
-        return int(await script(args=argv))
+        args = DeadRequeueArgs(
+            prefix=client.keys.prefix, now_ms=now_ms(), ttl_ms=REQUEUE_TTL_MS, job_ids=job_ids
+        )
+        return await client.scripts.get(DeadRequeue)(args)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from aqueue._envelope import JobEnvelope
     from aqueue._redis.keys import Keys
+    from aqueue._redis.scripts import ScriptRegistry
     from aqueue._worker.queue_ops import QueueOps
     from aqueue._worker.types import ClaimedJob, Outcome
     from aqueue.tasks import Task
@@ -77,9 +78,14 @@ class LuaHooks:
 
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
-    """What a worker hands its extensions when it starts (:meth:`WorkerExtension.bind`)."""
+    """What a worker hands its extensions when it starts (:meth:`WorkerExtension.bind`).
+
+    ``redis`` is the worker's redis-py pool (status reads, MULTI, pub/sub); ``scripts`` its hot-path
+    scripts, bound to the transport it chose (``scripts.get(Kind)``, see :mod:`aqueue._redis.scripts`).
+    """
 
     redis: Redis
+    scripts: ScriptRegistry
     keys: Keys
     queue: str
     worker_id: str

@@ -41,7 +41,8 @@ from aqueue._redis.connection import (
 )
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
-from aqueue._redis.wire import Wire, eligible
+from aqueue._redis.scripts import ScriptRegistry
+from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.execution import Defaults, JobRunner
 from aqueue._worker.finisher import Finisher
@@ -92,9 +93,11 @@ class Worker(arq.worker.Worker):
     a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
     ``reply_timeout_s`` (a command Redis leaves unanswered this long means the connection is dead, e.g.
     half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
-    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there),
-    ``extensions`` (:class:`aqueue.extensions.WorkerExtension` objects, added to the default ones:
-    workflows, and cron when ``cron_jobs`` are given; ``default_extensions=False`` leaves those out),
+    ``ctx["redis"]`` too: raise it for tasks that run longer blocking commands there), ``transport``
+    (the hot path's connection: ``"auto"``, ``"wire"`` or ``"redis-py"``; see
+    :mod:`aqueue._redis.transport`), ``extensions`` (:class:`aqueue.extensions.WorkerExtension`
+    objects, added to the default ones: workflows, and cron when ``cron_jobs`` are given;
+    ``default_extensions=False`` leaves those out),
     ``log_jobs`` (arq's INFO line as each job starts and ends, on the ``arq.worker`` logger; off by
     default: it costs more than a small job).
 
@@ -117,6 +120,7 @@ class Worker(arq.worker.Worker):
         max_deliveries: int = 5,
         job_completion_wait: float = 10,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        transport: str = "auto",
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
         job_deserializer: Callable[[bytes], Any] | None = None,
@@ -153,6 +157,8 @@ class Worker(arq.worker.Worker):
             raise ConfigurationError(f"invalid worker settings: {e}") from e
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
+        choose_transport(transport, self.redis_settings)  # a bad value fails here, not at connect
+        self._transport_choice = transport
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._job_log = ArqJobLog(log_results=self.log_results) if log_jobs else None
         self._handle_os_signals = handle_signals
@@ -162,9 +168,8 @@ class Worker(arq.worker.Worker):
         self._slot_freed = asyncio.Event()
         self._force = False
         self._started = 0
-        self._blocking: ArqRedis | None = None  # the wake-up BLPOP when there is no Wire (TLS, a pool)
-        self._wire: Wire | None = None  # hot-path scripts
-        self._wake: Wire | None = None  # the wake-up BLPOP
+        self._transport: Transport | None = None  # hot-path scripts and the wake-up BLPOP
+        self.scripts: ScriptRegistry | None = None  # the scripts bound to that transport
         self._pending_wake: asyncio.Future[Any] | None = None
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
@@ -230,35 +235,35 @@ class Worker(arq.worker.Worker):
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
         await self._stop_waking()
-        for conn in (self._pool, self._wire):
+        for conn in (self._pool, self._transport):
             if conn is not None:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await conn.aclose()
-        self._pool, self._wire = None, None
+        self._pool, self._transport, self.scripts = None, None, None
 
     async def _open(self) -> None:
         if self._pool is None:
             self._pool = await self._connect()
         settings = self.redis_settings or RedisSettings()
-        if self.redis_settings is not None and eligible(settings):
-            self._wire = self._wire or Wire(settings, reply_timeout_s=self.reply_timeout_s)
-            self._wake = self._wake or Wire(settings, reply_timeout_s=self.reply_timeout_s)
-        elif self._blocking is None:
-            self._blocking = (
-                await connect(settings, reply_timeout_s=self.reply_timeout_s + self.poll_delay_s)
-                if self.redis_settings
-                else ArqRedis(**self._pool.connection_pool.connection_kwargs)
+        if self._transport is None or self.scripts is None:
+            self._transport = open_transport(
+                self._transport_choice,
+                pool=self._pool,
+                settings=self.redis_settings,  # None: a pool passed in (redis-py)
+                reply_timeout_s=self.reply_timeout_s,
+                block_s=self.poll_delay_s,
             )
+            hooks = [h for h in (e.lua() for e in self.extensions) if h is not None]
+            self.scripts = ScriptRegistry(self._transport, hooks)  # extensions' Lua in claim and finish
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)
-        hooks = [h for h in (e.lua() for e in self.extensions) if h is not None]
-        self._ops = QueueOps(
-            self._pool, self.keys, self.queue_name, self.worker_id, lease_ms, wire=self._wire, hooks=hooks
-        )
+        self._ops = QueueOps(self.scripts, self.keys, self.queue_name, self.worker_id, lease_ms)
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
-        self._finisher = Finisher(self._ops, recorders, capacity=self._capacity, start=self._start)
+        self._finisher = Finisher(
+            self._ops, recorders, capacity=self._capacity, start=self._start, where=describe_pool(self._pool)
+        )
         self._runner = self._make_runner()
         if self.on_startup:
             await self.on_startup(self.ctx)
@@ -274,9 +279,10 @@ class Worker(arq.worker.Worker):
         )
 
     def _bind_extensions(self, lease_ms: int) -> None:
-        assert self._pool is not None and self._ops is not None
+        assert self._pool is not None and self._ops is not None and self.scripts is not None
         context = WorkerContext(
             redis=self._pool,
+            scripts=self.scripts,
             keys=self.keys,
             queue=self.queue_name,
             worker_id=self.worker_id,
@@ -431,12 +437,8 @@ class Worker(arq.worker.Worker):
         job that was already popped for us. Whenever it answers, :meth:`_on_wake` starts that job.
         """
         if self._pending_wake is None or self._pending_wake.done():
-            key = self.keys.wake(self.worker_id)
-            if self._wake is not None:
-                fut = self._wake.call("BLPOP", key, timeout, wait_s=timeout)
-            else:
-                assert self._blocking is not None
-                fut = asyncio.ensure_future(self._blocking.blpop([key], timeout=timeout))  # type: ignore[arg-type]
+            assert self._transport is not None
+            fut = self._transport.blpop(self.keys.wake(self.worker_id), timeout)
             fut.add_done_callback(self._on_wake)
             self._pending_wake = fut
         return self._pending_wake
@@ -456,11 +458,9 @@ class Worker(arq.worker.Worker):
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
                 await pending
-        for conn in (self._wake, self._blocking):
-            if conn is not None:
-                with contextlib.suppress(*REDIS_ERRORS):
-                    await conn.aclose()
-        self._wake, self._blocking = None, None
+        if self._transport is not None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._transport.stop_blocking()
         # A BLPOP that answered just before we got here has its _on_wake callback scheduled, not run:
         # let it start the handed-over job now, so the drain and hand-back below see it.
         await asyncio.sleep(0)

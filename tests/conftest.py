@@ -1,4 +1,12 @@
-"""Shared fixtures: one real redis-server for the session, flushed before every test."""
+"""Shared fixtures: one real redis-server for the session, flushed before every test.
+
+Every test that talks to it (through ``redis_url`` and the fixtures built on it) runs twice, once per
+hot-path transport (``[wire]`` and ``[redis-py]``, see :mod:`aqueue._redis.transport`): the redis-py
+path is the one TLS and Sentinel users take. ``AQUEUE_TRANSPORT`` is set for the test, so clients and
+workers the test makes, in this process or in child processes, use that transport.
+``pytest --transport wire`` (or ``redis-py``) runs one; ``@pytest.mark.transport("wire")`` pins a test
+that is about one transport.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +24,41 @@ import redis as sync_redis
 
 from aqueue import Client, Worker
 from aqueue._redis.connection import resolve_settings
+from aqueue._redis.transport import ENV_TRANSPORT
 from aqueue._redis.wire import Wire
 from aqueue.embedded import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The hot-path transports the suite runs on.
+TRANSPORTS = ("wire", "redis-py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--transport",
+        choices=("both", *TRANSPORTS),
+        default="both",
+        help="the hot-path transport(s) tests that use Redis run on (default: both)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "transport" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.config.getoption("--transport")
+    names = list(TRANSPORTS) if chosen == "both" else [chosen]
+    pinned = metafunc.definition.get_closest_marker("transport")
+    if pinned is not None:
+        names = [name for name in names if name == pinned.args[0]] or [pinned.args[0]]
+    metafunc.parametrize("transport", names, indirect=True)
+
+
+@pytest.fixture
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The hot-path transport of this test run: what ``transport="auto"`` means while it runs."""
+    name: str = request.param
+    monkeypatch.setenv(ENV_TRANSPORT, name)
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +68,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
+def redis_url(redis_server: RedisServer, transport: str) -> str:
     r = sync_redis.Redis.from_url(redis_server.url)
     r.flushall()
     r.close()

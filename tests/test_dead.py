@@ -15,10 +15,11 @@ async def add(ctx: dict[str, Any], x: int, y: int) -> int:
 
 
 async def make_dead(client: Client, job_id: str, deliveries: int = 3) -> None:
-    """Simulate a job whose worker died ``deliveries`` times: history in place, no outcome."""
+    """Simulate a job whose worker died ``deliveries`` times: tries counted, history in place, no outcome."""
     await client.enqueue("add", 1, 2, _job_id=job_id)
-    for n in range(deliveries):
-        await client.redis.rpush(client.keys.deliveries(job_id), f"w{n}@{n}")
+    await client.redis.set(client.keys.retry(job_id), deliveries)
+    history = " ".join(f"w{n}@{n}" for n in range(deliveries))
+    await client.redis.hset(client.keys.deliveries, job_id, history)  # type: ignore[misc]
 
 
 async def test_claim_moves_over_delivered_job_to_dead_letters(client: Client, run_worker: Any) -> None:

@@ -25,6 +25,7 @@ import aqueue.scheduler
 import aqueue.workflows
 from aqueue import Client, JobTimeout, RedisFailure, RedisRefusedError, RedisUnavailableError
 from aqueue._redis.connection import resolve_settings
+from aqueue._redis.core import EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, redis_errors, redis_failure, reply_of
 from aqueue._redis.wire import Wire
 from aqueue.dead import list_dead, requeue_dead
@@ -125,13 +126,15 @@ def test_reply_codes_are_the_same_whether_redis_py_cut_them_off_or_not() -> None
 
 
 @pytest.fixture
-def oom_server() -> Iterator[RedisServer]:
-    """A server of its own, turned out of memory (``maxmemory 1``, ``noeviction``) by ``starve``."""
+def oom_server(transport: str) -> Iterator[RedisServer]:
+    """A server of its own, turned out of memory (``maxmemory 1``, ``noeviction``) by ``starve``.
+
+    Its tests run on both hot-path transports (``transport``), as the suite's shared server's do.
+    """
     with RedisServer() as server:
         yield server
 
 
-@pytest.mark.parametrize("transport", ["redis-py", "wire"])
 async def test_real_error_replies_give_their_code_on_both_transports(
     oom_server: RedisServer, transport: str
 ) -> None:
@@ -185,7 +188,7 @@ PUBLIC_CALLS: dict[str, Call] = {
     "Client.enqueue": lambda c: c.enqueue("noop", 1),
     "Client.enqueue_many": lambda c: c.enqueue_many("noop", [(1,), (2,)]),
     "Client.run": lambda c: c.run(chain(sig("noop"), sig("noop"))),
-    "Client.write_jobs": lambda c: c.write_jobs(c.default_queue, [("w", b"{}", 0, 60_000)], 0),
+    "Client.write_jobs": lambda c: c.write_jobs(c.default_queue, [EnqueueJob("w", b"{}", 0, 60_000)], 0),
     "Client.abort_job": lambda c: c.abort_job(JOB, c.default_queue),
     "workflows.start_workflow": lambda c: start_workflow(c, chain(sig("noop"), sig("noop"))),
     "chain(...).enqueue": lambda c: chain(sig("noop"), sig("noop")).enqueue(c),
@@ -306,7 +309,7 @@ async def test_a_port_nothing_listens_on() -> None:
     await pool.aclose()
 
 
-async def test_a_redis_that_died() -> None:
+async def test_a_redis_that_died(transport: str) -> None:
     server = RedisServer().start()
     try:
         await seed(server.url)
@@ -345,7 +348,7 @@ async def test_a_redis_out_of_memory_refuses_writes_and_answers_reads(oom_server
     assert all(e.code == "OOM" for e in refused.values())  # type: ignore[attr-defined]
 
 
-async def test_a_redis_busy_in_a_long_script_refuses_every_call() -> None:
+async def test_a_redis_busy_in_a_long_script_refuses_every_call(transport: str) -> None:
     with RedisServer() as server:
         await seed(server.url)
         async with Client(server.url) as client:
@@ -356,7 +359,7 @@ async def test_a_redis_busy_in_a_long_script_refuses_every_call() -> None:
         assert all(e.code == "BUSY" for e in raised.values())  # type: ignore[union-attr]
 
 
-async def test_a_read_only_replica_refuses_writes_and_answers_reads() -> None:
+async def test_a_read_only_replica_refuses_writes_and_answers_reads(transport: str) -> None:
     with RedisServer() as primary, RedisServer() as replica:
         await seed(primary.url)
         replicate(replica, primary)
@@ -389,7 +392,7 @@ def test_cli_enqueue_on_a_redis_out_of_memory(oom_server: RedisServer) -> None:
     assert_one_line_error(done, f"Redis at {oom_server.url} refused the write: it is out of memory", "OOM")
 
 
-def test_cli_enqueue_on_a_read_only_replica() -> None:
+def test_cli_enqueue_on_a_read_only_replica(transport: str) -> None:
     with RedisServer() as primary, RedisServer() as replica:
         replicate(replica, primary)
         done = run_cli("enqueue", "noop", redis_url=replica.url)

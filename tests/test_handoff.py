@@ -56,7 +56,7 @@ async def test_retiring_worker_leaves_idle_set(client: Client, run_worker: Any) 
 
 
 async def test_retire_hands_back_jobs_handed_over_but_never_read(client: Client) -> None:
-    ops = QueueOps(client.redis, client.keys, client.default_queue, "w1", lease_ms=5000)
+    ops = QueueOps(client.scripts, client.keys, client.default_queue, "w1", lease_ms=5000)
     jobs, _ = await ops.claim(10, register_idle=True, max_deliveries=5)
     assert jobs == []
     job = await client.enqueue("who")
@@ -70,7 +70,7 @@ async def test_retire_hands_back_jobs_handed_over_but_never_read(client: Client)
 
 
 async def test_claim_takes_unread_handoffs_first(client: Client) -> None:
-    ops = QueueOps(client.redis, client.keys, client.default_queue, "w1", lease_ms=5000)
+    ops = QueueOps(client.scripts, client.keys, client.default_queue, "w1", lease_ms=5000)
     await ops.claim(10, register_idle=True, max_deliveries=5)
     job = await client.enqueue("who")
     assert job is not None

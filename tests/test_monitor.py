@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 from aqueue import Client, JobStatus, task
@@ -10,7 +11,12 @@ from aqueue.monitor import live_workers, queue_stats
 from tests.conftest import aqueue_cli, run_cli
 from tests.support import eventually
 
-GATE = asyncio.Event()
+GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = weakref.WeakKeyDictionary()
+
+
+def gate() -> asyncio.Event:
+    """This test's gate (an Event belongs to one event loop, and each test has its own)."""
+    return GATES.setdefault(asyncio.get_running_loop(), asyncio.Event())
 
 
 @task
@@ -18,19 +24,19 @@ async def crunch(ctx: dict[str, Any], steps: int) -> str:
     for i in range(1, steps + 1):
         await ctx["progress"](i / steps, f"step {i} of {steps}")
         if i == 1:
-            await GATE.wait()
+            await gate().wait()
     return "crunched"
 
 
 async def test_task_reports_progress_and_producer_reads_it(client: Client, run_worker: Any) -> None:
-    GATE.clear()
+    gate().clear()
     async with run_worker([crunch]):
         job = await client.enqueue("crunch", 4)
         assert job is not None
         first = await eventually(job.progress, "the first progress report")
         assert (first.value, first.message) == (0.25, "step 1 of 4")
         assert await job.status() == JobStatus.in_progress
-        GATE.set()
+        gate().set()
         assert await job.result(timeout=5) == "crunched"
     last = await job.progress()
     assert last is not None and (last.value, last.message) == (1.0, "step 4 of 4")

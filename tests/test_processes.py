@@ -179,7 +179,7 @@ async def test_sigterm_hands_back_a_job_longer_than_the_grace_period(
     assert "handed 1 unfinished jobs back to the queue" in a.log
     assert await job.status() == JobStatus.queued
     assert not sync_r.exists(f"arq:in-progress:{job.job_id}")
-    assert sync_r.llen(f"arq:deliveries:{job.job_id}") == 0, "a handed-back delivery must not count"
+    assert not sync_r.hexists("arq:deliveries", job.job_id), "a handed-back delivery must not count"
     assert ints(sync_r, "proc:finished:long") == []
 
     sync_r.set("proc:duration:long", 0.2)  # the next attempt is short
@@ -285,7 +285,7 @@ async def test_sigstop_fencing(
         assert ints(sync_r, f"proc:started:{tag}") == [a.pid, b.pid], "no third run"
         assert sync_r.zscore("arq:queue", job_id) is None
         assert not sync_r.exists(f"arq:in-progress:{job_id}", f"arq:job:{job_id}", f"arq:retry:{job_id}")
-        assert sync_r.llen(f"arq:deliveries:{job_id}") == 0
+        assert not sync_r.hexists("arq:deliveries", job_id)
         published = []
         deadline = time.monotonic() + 0.5  # get_message returns None for the (ignored) subscribe reply too
         while time.monotonic() < deadline:
@@ -337,8 +337,9 @@ async def test_job_killing_its_worker_is_dead_lettered(
     for entry, pid in zip(history, dead_pids, strict=True):  # one delivery per dead worker, in order
         assert f"-{pid}-" in entry and "@" in entry, history
     assert sync_r.zscore("arq:queue", job.job_id) is None
-    leftovers = [f"arq:{kind}:{job.job_id}" for kind in ("job", "retry", "deliveries")]
+    leftovers = [f"arq:{kind}:{job.job_id}" for kind in ("job", "retry")]
     assert not sync_r.exists(*leftovers)
+    assert not sync_r.hexists("arq:deliveries", job.job_id)
 
     with pytest.raises(MaxTriesExceeded, match="dead-lettered"):
         await job.result(timeout=5)

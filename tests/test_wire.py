@@ -7,13 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 import redis as sync_redis
-from redis.exceptions import AuthenticationError, ConnectionError, NoScriptError, ResponseError
+from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 
 from aqueue import Client
 from aqueue._redis.connection import resolve_settings
 from aqueue._redis.wire import Wire, eligible
 from aqueue.embedded import RedisServer
 from aqueue.errors import RedisUnavailableError
+
+pytestmark = pytest.mark.transport("wire")  # the Wire itself (a pool passed in is redis-py by design)
 
 
 async def test_concurrent_calls_pipeline_and_each_gets_its_own_reply(wire: Wire) -> None:
@@ -33,15 +35,6 @@ async def test_an_error_reply_raises_and_later_replies_stay_matched(wire: Wire) 
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await bad
     assert await good == b"x"
-
-
-async def test_evalsha_loads_the_script_after_a_script_flush(wire: Wire) -> None:
-    text = "return ARGV[1] .. '!'"
-    sha = await wire.execute("SCRIPT", "LOAD", text)
-    await wire.execute("SCRIPT", "FLUSH")
-    with pytest.raises(NoScriptError):
-        await wire.execute("EVALSHA", sha, 0, "hi")
-    assert await wire.evalsha(sha.decode(), text, [], ["hi"]) == b"hi!"
 
 
 async def test_a_reply_nobody_waits_for_is_dropped_not_handed_to_the_next_caller(wire: Wire) -> None:
@@ -150,7 +143,7 @@ async def test_without_a_wire_a_pool_passed_in_serves_producer_and_worker(redis_
     runner = asyncio.create_task(worker.async_run())
     try:
         async with Client(pool) as client:
-            assert client._wire is None
+            assert client.transport.name == "redis-py"
             for i in range(20):  # the idle worker gets each job handed over through redis-py's BLPOP
                 while not await client.redis.smembers(client.keys.idle(client.default_queue)):
                     await asyncio.sleep(0.002)
@@ -159,7 +152,7 @@ async def test_without_a_wire_a_pool_passed_in_serves_producer_and_worker(redis_
                 job = await client.enqueue("double", i)
                 assert job is not None
                 assert await job.result(timeout=5) == 2 * i
-        assert worker._wake is None and worker._wire is None
+        assert worker._transport is not None and worker._transport.name == "redis-py"
     finally:
         worker.request_stop(force=True)
         await asyncio.wait_for(runner, 15)

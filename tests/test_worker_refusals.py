@@ -39,7 +39,10 @@ async def slow(ctx: dict[str, Any], i: int, seconds: float = 0.3) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _fast_heartbeat(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def _fast_heartbeat(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
+    """Beat fast, log the worker's lines; every test here runs on both hot-path transports."""
     monkeypatch.setattr(aqueue._worker.heartbeat, "BEAT_S", BEAT_S)
     caplog.set_level(logging.INFO, logger="aqueue")
     RUNS.clear()

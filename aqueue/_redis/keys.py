@@ -10,7 +10,7 @@ key                        type                              holds
 ``{p}job:{id}``            string                            the job envelope (``f a k t et``)
 ``{p}in-progress:{id}``    string, expiring                  the running attempt's fencing token
 ``{p}retry:{id}``          string (counter)                  how many times the job was delivered
-``{p}deliveries:{id}``     list                              deliveries without an outcome (history)
+``{p}deliveries``          hash                              job id → its deliveries without an outcome
 ``{p}result:{id}``         string, expiring                  the result envelope
 ``{p}abort``               sorted set                        ids asked to abort → request ms
 ``{p}done:{id}``           pub/sub channel                   announces that a result was written
@@ -66,9 +66,10 @@ class Keys:
         """Return the key counting a job's deliveries."""
         return f"{self.prefix}retry:{job_id}"
 
-    def deliveries(self, job_id: str) -> str:
-        """Return the list of a job's deliveries that have not ended in an outcome."""
-        return f"{self.prefix}deliveries:{job_id}"
+    @property
+    def deliveries(self) -> str:
+        """Return the hash: job id → its deliveries without an outcome (``worker@ms``, space-separated)."""
+        return f"{self.prefix}deliveries"
 
     def progress(self, job_id: str) -> str:
         """Return the key (and pub/sub channel) of a job's latest progress."""

@@ -1,21 +1,48 @@
-"""Lua scripts: loaded from ``aqueue/_lua``, with the shared library prepended, run by SHA."""
+"""Typed Lua scripts: the generic machinery, written once.
+
+A script is a ``.lua`` file run with the core library (``lib.lua``) and the libraries it names
+prepended. Its Python wrapper is a :class:`Script` subclass that names the file and binds two types:
+its arguments (a ``NamedTuple`` whose fields, in order, are the script's ARGV, and whose ``argv()``
+flattens them, repeated records last) and its reply (what ``parse`` makes of the raw one). Call sites
+build the arguments by name and get the typed reply::
+
+    reply = await scripts.get(Claim)(ClaimArgs(prefix=..., queue=..., ...))
+
+Each ``.lua`` file states its KEYS, ARGV and reply in its header, in the wrapper's names;
+``tests/test_scripts.py`` checks every file has a wrapper and that both sides agree.
+
+A :class:`ScriptRegistry` binds scripts to one transport, each once; a worker's registry also
+composes its extensions' Lua (:class:`~aqueue.extensions.LuaHooks`) into the core claim and finish
+scripts, which name :data:`EXTENSIONS` among their libraries. Redis loads a script once per server
+(on the first NOSCRIPT).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.asyncio.client import Pipeline
 
 from aqueue._redis.hooks import hook_source
-from aqueue._redis.wire import Wire
+from aqueue._redis.transport import ScriptArgs, Transport
 from aqueue.extensions import LuaHooks
 
+__all__ = ["EXTENSIONS", "LUA_PACKAGE", "Script", "ScriptArgs", "ScriptRegistry", "compose", "source"]
+
 LUA_PACKAGE = "aqueue._redis.lua"
+#: In ``Script.libraries``: where the worker's extensions' Lua goes (their libraries, then the hook
+#: dispatchers ``aq_hook_dead``/``aq_hook_finish``; see :mod:`aqueue._redis.hooks`), composed from
+#: the :class:`LuaHooks` its registry was given.
+EXTENSIONS = ("aqueue._redis.hooks", "<extensions>")
+
+
+ArgsT = TypeVar("ArgsT", bound=ScriptArgs)
+ReplyT = TypeVar("ReplyT")
+ScriptT = TypeVar("ScriptT", bound="Script[Any, Any]")
 
 
 @cache
@@ -29,58 +56,68 @@ def compose(*parts: str) -> str:
     return "\n".join((source("lib"), *parts))
 
 
-class FastScript:
-    """A script called with a bare EVALSHA on the hot path; loaded on NOSCRIPT; pipelines supported.
+class Script(Generic[ArgsT, ReplyT]):
+    """One Lua script bound to a transport: ``await script(args)`` runs it and returns its reply.
 
-    With a :class:`Wire` the call skips redis-py altogether; without one (TLS, Sentinel, a pool the
-    caller passed in) it is a bare ``execute_command``, which skips ``Script.__call__`` (~20 µs).
+    A subclass sets ``name`` (its ``.lua`` file), ``package`` (where that file is) and ``libraries``
+    (``(package, name)`` of the Lua libraries it needs after ``lib.lua``; :data:`EXTENSIONS` among
+    them places the extensions' Lua ``hooks`` there), and implements ``parse``.
     """
 
-    def __init__(self, redis: Redis, text: str, wire: Wire | None = None) -> None:
-        self._redis = redis
-        self._wire = wire
-        self._text = text
-        self._script: AsyncScript = redis.register_script(text)
-        self.sha = self._script.sha
+    name: ClassVar[str]
+    package: ClassVar[str] = LUA_PACKAGE
+    libraries: ClassVar[tuple[tuple[str, str], ...]] = ()
 
-    def __call__(
-        self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
-    ) -> Awaitable[Any]:
-        """Run the script with ``args`` (and ``keys``), or queue it on ``client`` (a pipeline)."""
-        if client is None and self._wire is not None:
-            return self._wire.evalsha(self.sha, self._text, keys, args)  # no extra coroutine on the hot path
-        return self._redis_py(keys, args, client)
+    def __init__(self, transport: Transport, hooks: Sequence[LuaHooks] = ()) -> None:
+        self.transport = transport
+        self.text = self.source_text(hooks)
+        self.sha = _sha(self.text)
 
-    async def _redis_py(self, keys: Sequence[Any], args: Sequence[Any], client: Any) -> Any:
-        if client is not None:
-            return await self._script(keys=keys, args=args, client=client)
-        try:
-            return await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self.sha, len(keys), *keys, *args
-            )
-        except NoScriptError:
-            return await self._script(keys=keys, args=args)  # loads it, then runs it
+    @classmethod
+    def source_text(cls, hooks: Sequence[LuaHooks] = ()) -> str:
+        """Return the script's full text: ``lib.lua``, its libraries, then its own file.
+
+        ``hooks`` fill in :data:`EXTENSIONS` (with none, its dispatchers do nothing).
+        """
+        libraries = (
+            hook_source(hooks) if library == EXTENSIONS else source(library[1], library[0])
+            for library in cls.libraries
+        )
+        return compose(*libraries, source(cls.name, cls.package))
+
+    def __call__(self, args: ArgsT) -> Awaitable[ReplyT]:
+        """Run the script with ``args``; the awaitable gives the parsed reply."""
+        return self.transport.run(self, args)  # the transport's coroutine, nothing wrapped around it
+
+    def parse(self, args: ArgsT, reply: Any) -> ReplyT:
+        """Turn the raw reply to ``args`` into the typed reply."""
+        raise NotImplementedError
+
+    async def queue_on(self, pipe: Pipeline, args: ArgsT) -> None:
+        """Queue the script on a redis-py pipeline (loaded, if need be, when the pipeline runs)."""
+        await pipe.register_script(self.text)(args=args.argv(), client=pipe)
 
 
-class Scripts:
-    """The core scripts, registered on one Redis client (run over ``wire`` when given).
+@cache
+def _sha(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
-    ``hooks``: the worker's extensions' Lua, composed into the claim and finish scripts.
+
+class ScriptRegistry:
+    """The scripts of one transport, each bound once, on first use: ``registry.get(Claim)``.
+
+    ``hooks`` are a worker's extensions' Lua, composed into the scripts that name
+    :data:`EXTENSIONS` (the core claim and finish scripts).
     """
 
-    def __init__(self, redis: Redis, wire: Wire | None = None, hooks: Sequence[LuaHooks] = ()) -> None:
-        def script(*parts: str) -> FastScript:
-            return FastScript(redis, compose(*parts), wire)
+    def __init__(self, transport: Transport, hooks: Sequence[LuaHooks] = ()) -> None:
+        self.transport = transport
+        self.hooks = tuple(hooks)
+        self._bound: dict[type[Script[Any, Any]], Script[Any, Any]] = {}
 
-        hooked = hook_source(hooks)
-        self.enqueue = script(source("enqueue"))
-        self.claim = script(hooked, source("claim"))
-        self.finish = script(hooked, source("finish"))
-        self.renew = script(source("renew"))
-        self.release = script(source("release"))
-        self.abort = script(source("abort"))
-
-
-def register(redis: Redis, *parts: str, wire: Wire | None = None) -> FastScript:
-    """Register a script made of the core library and ``parts`` (for extensions)."""
-    return FastScript(redis, compose(*parts), wire)
+    def get(self, kind: type[ScriptT]) -> ScriptT:
+        """Return the script ``kind`` bound to this registry's transport."""
+        script = self._bound.get(kind)
+        if script is None:
+            script = self._bound[kind] = kind(self.transport, self.hooks)
+        return cast(ScriptT, script)

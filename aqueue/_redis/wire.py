@@ -28,7 +28,6 @@ import asyncio
 import collections
 import functools
 import socket
-from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
@@ -189,14 +188,6 @@ class Wire:
     async def execute(self, *args: Any) -> Any:
         """Run one command and return its reply."""
         return await self.call(*args)
-
-    async def evalsha(self, sha: str, text: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run a script by SHA; on NOSCRIPT (a restarted or flushed server) load ``text`` and retry."""
-        try:
-            return await self.call("EVALSHA", sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await self.call("SCRIPT", "LOAD", text)
-            return await self.call("EVALSHA", sha, len(keys), *keys, *args)
 
     async def aclose(self) -> None:
         """Close the socket; later calls raise."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from aqueue._backoff import Backoff
-from aqueue._redis.errors import REDIS_ERRORS, describe_pool
+from aqueue._redis.errors import REDIS_ERRORS
 from aqueue._worker.queue_ops import QueueOps
 from aqueue._worker.types import ClaimedJob, Outcome
 from aqueue.extensions import WorkerExtension
@@ -22,7 +22,7 @@ class Finisher:
     An outcome that one of ``extensions`` handles is recorded by it (atomically with its own state);
     the rest go through the core finish script. An outcome Redis cannot take (unreachable, out of
     memory, a read-only replica, …) waits here and is recorded once Redis takes writes again, or
-    fenced if another worker claimed its job meanwhile.
+    fenced if another worker claimed its job meanwhile. ``where`` names the server in its log lines.
     """
 
     def __init__(
@@ -32,6 +32,7 @@ class Finisher:
         *,
         capacity: Callable[[], int | None] = lambda: None,
         start: Callable[[ClaimedJob], None] | None = None,
+        where: str = "",
     ) -> None:
         self.ops = ops
         self.extensions = list(extensions)
@@ -41,7 +42,7 @@ class Finisher:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._give_up_at: float | None = None
-        self._backoff = Backoff("recording results", logger, where=describe_pool(ops.redis))
+        self._backoff = Backoff("recording results", logger, where=where)
 
     def submit(self, outcome: Outcome) -> asyncio.Future[bool]:
         """Queue ``outcome`` for recording; the future resolves to whether it was recorded."""

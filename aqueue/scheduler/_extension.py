@@ -12,17 +12,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-
 from aqueue._clock import ms_to_datetime
 from aqueue._envelope import JobEnvelope
+from aqueue._redis.scripts import ScriptRegistry
 from aqueue._worker.types import ClaimedJob, Outcome
 from aqueue.extensions import Service, WorkerContext, WorkerExtension
 from aqueue.scheduler._clock import Clock
 from aqueue.scheduler._definition import CronJob, check_unique_names
 from aqueue.scheduler._keys import CronKeys
 from aqueue.scheduler._runner import CronRunner, record_outcome
-from aqueue.scheduler._scripts import CronScripts
 from aqueue.tasks import Task, as_task
 
 __all__ = ["CronExtension"]
@@ -40,15 +38,15 @@ class CronExtension(WorkerExtension):
         self.jobs = list(jobs)
         self.clock = clock
         self.runner: CronRunner | None = None
-        self._recorder: tuple[Redis, CronKeys, CronScripts] | None = None
+        self._recorder: tuple[CronKeys, ScriptRegistry] | None = None
 
     def tasks(self) -> Sequence[Task[Any, Any]]:
         """Return the cron jobs given as functions (not by task name), as tasks."""
         return [as_task(job.func) for job in self.jobs if job.func is not None]
 
     def bind(self, context: WorkerContext) -> None:
-        """Build the runner (if there are jobs) on the worker's connection, queue and serializer."""
-        self._recorder = (context.redis, CronKeys(context.keys), CronScripts(context.redis))
+        """Build the runner (if there are jobs) on the worker's connection, scripts, queue and serializer."""
+        self._recorder = (CronKeys(context.keys), context.scripts)
         if not self.jobs:
             return
         self.runner = CronRunner(
@@ -59,6 +57,7 @@ class CronExtension(WorkerExtension):
             clock=self.clock,
             serializer=context.serializer,
             owner=context.worker_id,
+            scripts=context.scripts,
         )
 
     def services(self) -> Sequence[Service]:

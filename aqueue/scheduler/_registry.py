@@ -21,7 +21,7 @@ from aqueue._redis.errors import redis_errors
 from aqueue.errors import ConfigurationError, CronJobNotFound
 from aqueue.scheduler._definition import CronJob
 from aqueue.scheduler._keys import CronKeys
-from aqueue.scheduler._scripts import CronScripts
+from aqueue.scheduler._scripts import CronState, CronStateArgs, CronTrigger, CronTriggerArgs
 from aqueue.scheduler._zones import resolve_zone, slot_id
 
 if TYPE_CHECKING:
@@ -165,8 +165,9 @@ async def list_jobs(client: Client) -> list[CronEntry]:
 
 async def _set_paused(client: Client, name: str, paused: bool) -> None:
     keys = _cron_keys(client)
+    args = CronStateArgs(prefix=keys.prefix, name=name, paused=paused)
     with redis_errors(client.address):
-        done = await CronScripts(client.redis).state(args=[keys.prefix, name, "1" if paused else "0"])
+        done = await client.scripts.get(CronState)(args)
     if not done:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
 
@@ -219,9 +220,17 @@ async def trigger(client: Client, name: str) -> Job:
         enqueue_ms=now,
         extra={"cron": [name, now]},
     )
-    argv: list[Any] = [keys.prefix, name, now, job_id, payload, queue, JOB_TTL_EXTRA_MS]
+    args = CronTriggerArgs(
+        prefix=keys.prefix,
+        name=name,
+        now_ms=now,
+        job_id=job_id,
+        payload=payload,
+        queue=queue,
+        job_ttl_ms=JOB_TTL_EXTRA_MS,
+    )
     with redis_errors(client.address):
-        triggered = await CronScripts(client.redis).trigger(args=argv)
+        triggered = await client.scripts.get(CronTrigger)(args)
     if not triggered:
         raise CronJobNotFound(f"no cron job named {name!r} is registered (is a worker running it?)")
     return client.job(job_id, queue)

@@ -32,13 +32,25 @@ from aqueue._clock import now_ms, to_seconds
 from aqueue._envelope import encode_job
 from aqueue._redis.errors import describe_pool
 from aqueue._redis.keys import Keys
+from aqueue._redis.scripts import ScriptRegistry
+from aqueue._redis.transport import RedisPyTransport
 from aqueue._worker.types import Outcome, OutcomeKind
 from aqueue.scheduler._catchup import MAX_CATCHUP, due_slots
 from aqueue.scheduler._clock import Clock, SystemClock
 from aqueue.scheduler._definition import CronJob, check_unique_names
 from aqueue.scheduler._keys import CronKeys
 from aqueue.scheduler._registry import JOB_TTL_EXTRA_MS, job_id_prefix, register_jobs
-from aqueue.scheduler._scripts import CronScripts
+from aqueue.scheduler._scripts import (
+    CronClaim,
+    CronClaimArgs,
+    CronFinish,
+    CronFinishArgs,
+    CronSlot,
+    CronTrigger,
+    CronTriggerArgs,
+    CronWake,
+    CronWakeArgs,
+)
 from aqueue.scheduler._zones import slot_id
 
 __all__ = ["DEFAULT_LEAD", "Claim", "ClaimStatus", "CronRunner", "record_outcome"]
@@ -91,7 +103,8 @@ class CronRunner:
     """Claims the slots of ``jobs`` in Redis and enqueues their runs, exactly once per slot.
 
     ``queue`` is the queue key for jobs without a ``queue`` of their own; ``serializer`` encodes
-    the job envelopes (the workers' ``job_serializer``); ``owner`` names this runner in claim keys.
+    the job envelopes (the workers' ``job_serializer``); ``owner`` names this runner in claim keys;
+    ``scripts`` runs the scripts (a worker's, on its hot-path transport; default: over ``redis``).
     Drive it with :meth:`run` (a loop on ``clock``) or, in tests, :meth:`step` and
     :meth:`next_wakeup`.
     """
@@ -107,6 +120,7 @@ class CronRunner:
         serializer: Callable[[Any], bytes] | None = None,
         lead: timedelta = DEFAULT_LEAD,
         owner: str = "",
+        scripts: ScriptRegistry | None = None,
     ) -> None:
         check_unique_names(jobs)
         self.redis, self.jobs = redis, list(jobs)
@@ -118,7 +132,7 @@ class CronRunner:
         self.serializer = serializer or serialization.job_serializer
         self.lead = lead
         self.owner = owner or f"{socket.gethostname()[:20]}-{os.getpid()}"
-        self.scripts = CronScripts(redis)
+        self.scripts = scripts or ScriptRegistry(RedisPyTransport(redis))
         self._due: dict[str, datetime | None] = {}
         self._wakes: set[tuple[datetime, str]] = set()
         self._started = False
@@ -147,13 +161,19 @@ class CronRunner:
         The runs' ids are ``{prefix}:{now_ms}`` (or the job's ``job_id``), from one clock reading, so
         jobs that share a prefix run once.
         """
+        trigger = self.scripts.get(CronTrigger)
         for job in self.jobs:
             if job.run_at_startup:
-                job_id = job.job_id or f"{job_id_prefix(job)}:{now_ms}"
-                payload = self._payload(job, now_ms, now_ms)
-                queue = self.queue_of(job)
-                argv = [self.keys.prefix, job.name, now_ms, job_id, payload, queue, JOB_TTL_EXTRA_MS]
-                await self.scripts.trigger(args=argv)
+                args = CronTriggerArgs(
+                    prefix=self.keys.prefix,
+                    name=job.name,
+                    now_ms=now_ms,
+                    job_id=job.job_id or f"{job_id_prefix(job)}:{now_ms}",
+                    payload=self._payload(job, now_ms, now_ms),
+                    queue=self.queue_of(job),
+                    job_ttl_ms=JOB_TTL_EXTRA_MS,
+                )
+                await trigger(args)
 
     async def step(self) -> list[Claim]:
         """Fire due wake-ups and claim every slot due by ``now + lead``; return what was claimed."""
@@ -195,7 +215,7 @@ class CronRunner:
 
     async def record(self, outcome: Outcome) -> None:
         """Record a finished cron run in the registry (an outcome observer); release a buffered slot."""
-        await record_outcome(self.redis, self.keys, self.scripts, outcome)
+        await record_outcome(self.keys, self.scripts, outcome)
 
     # -- one job ---------------------------------------------------------------------------------
 
@@ -215,28 +235,28 @@ class CronRunner:
     ) -> list[Claim]:
         queue, now_ms = self.queue_of(job), slot_id(now)
         upcoming = job.next_run(max(now + self.lead, slots[-1]))
-        argv: list[Any] = [
-            self.keys.prefix,
-            job.name,
-            queue,
-            now_ms,
-            seen,
-            _dropped(job, last, slots[0]),
-            "" if upcoming is None else slot_id(upcoming),
-            int((job.catchup_window + CLAIM_TTL_EXTRA) / timedelta(milliseconds=1)),
-            job.overlap,
-            JOB_TTL_EXTRA_MS,
-            self.owner,
-        ]
         ids = [job.job_id or f"{job_id_prefix(job)}:{slot_id(slot)}" for slot in slots]
-        for slot, job_id in zip(slots, ids, strict=True):
-            argv += [slot_id(slot), job_id, self._payload(job, slot_id(slot), now_ms)]
-        reply = await self.scripts.claim(args=argv)
+        args = CronClaimArgs(
+            prefix=self.keys.prefix,
+            name=job.name,
+            queue=queue,
+            now_ms=now_ms,
+            seen_last=seen,
+            dropped=_dropped(job, last, slots[0]),
+            next_ms=None if upcoming is None else slot_id(upcoming),
+            claim_ttl_ms=int((job.catchup_window + CLAIM_TTL_EXTRA) / timedelta(milliseconds=1)),
+            overlap=job.overlap,
+            job_ttl_extra_ms=JOB_TTL_EXTRA_MS,
+            owner=self.owner,
+            slots=[
+                CronSlot(slot_id(slot), job_id, self._payload(job, slot_id(slot), now_ms))
+                for slot, job_id in zip(slots, ids, strict=True)
+            ],
+        )
+        statuses = await self.scripts.get(CronClaim)(args)
         claims = [
-            Claim(
-                job.name, slot, job_id, ClaimStatus(status.decode() if isinstance(status, bytes) else status)
-            )
-            for slot, job_id, status in zip(slots, ids, reply, strict=True)
+            Claim(job.name, slot, job_id, ClaimStatus(status))
+            for slot, job_id, status in zip(slots, ids, statuses, strict=True)
         ]
         self._wakes.update((c.slot, queue) for c in claims if c.status is ClaimStatus.RUN and c.slot > now)
         return claims
@@ -254,8 +274,9 @@ class CronRunner:
 
     async def _fire_wakes(self, now: datetime) -> None:
         due = {entry for entry in self._wakes if entry[0] <= now}
+        wake = self.scripts.get(CronWake)
         for queue in {queue for _, queue in due}:
-            await self.scripts.wake(args=[self.keys.prefix, queue])
+            await wake(CronWakeArgs(prefix=self.keys.prefix, queue=queue))
         self._wakes -= due
 
 
@@ -266,15 +287,21 @@ def _dropped(job: CronJob, last: datetime | None, first: datetime) -> int:
     return len(job.slots_between(last, first - _TICK, limit=MISSED_COUNT_LIMIT))
 
 
-async def record_outcome(redis: Redis, keys: CronKeys, scripts: CronScripts, outcome: Outcome) -> bool:
+async def record_outcome(keys: CronKeys, scripts: ScriptRegistry, outcome: Outcome) -> bool:
     """Record how a cron run ended (ok/err, duration); return True if a buffered slot was released."""
     cron = outcome.envelope.extra.get("cron") if outcome.envelope is not None else None
     if not cron or outcome.kind is OutcomeKind.RETRY:
         return False
     now = now_ms()
-    duration = max(now - outcome.started_ms, 0) if outcome.started_ms else ""
-    argv: list[Any] = [keys.prefix, str(cron[0]), now, outcome.job.job_id, outcome.kind.value, duration]
-    return bool(await scripts.finish(args=argv))
+    args = CronFinishArgs(
+        prefix=keys.prefix,
+        name=str(cron[0]),
+        now_ms=now,
+        job_id=outcome.job.job_id,
+        kind=outcome.kind.value,
+        duration_ms=max(now - outcome.started_ms, 0) if outcome.started_ms else None,
+    )
+    return await scripts.get(CronFinish)(args)
 
 
 def job_overrides(job: CronJob) -> dict[str, Any]:

@@ -12,15 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from aqueue._clock import now_ms
-from aqueue._redis.connection import text
-from aqueue._redis.scripts import FastScript, register, source
-from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind, fencing_token
+from aqueue._redis.scripts import source
+from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import SerializationError
 from aqueue.extensions import Call, LuaHooks, WorkerContext, WorkerExtension
 from aqueue.workflows._failure import failure_info
-
-LUA = "aqueue.workflows._lua"
-FIELDS_PER_CLAIM = 5
+from aqueue.workflows._scripts import LUA, WfFinish, WfFinishArgs, WfOutcome
 
 __all__ = ["WorkflowContinuations"]
 
@@ -43,17 +40,14 @@ class WorkflowContinuations(WorkerExtension):
 
     def __init__(self) -> None:
         self._context: WorkerContext | None = None
-        self._script: FastScript | None = None
 
     def lua(self) -> LuaHooks:
         """Return the workflow library and its dead-letter hook (a dead node fails its run)."""
         return LuaHooks(library=source("wf_lib", LUA), on_dead="wf_dead_letter")
 
     def bind(self, context: WorkerContext) -> None:
-        """Register ``wf_finish`` on the worker's connection."""
+        """Keep the worker's context: its scripts run ``wf_finish`` on the worker's transport."""
         self._context = context
-        wire = context.ops.wire
-        self._script = register(context.redis, source("wf_lib", LUA), source("wf_finish", LUA), wire=wire)
 
     def wrap_call(self, call: Call, envelope: Any) -> Call:
         """Invoke a map/starmap node's task once per item."""
@@ -79,26 +73,20 @@ class WorkflowContinuations(WorkerExtension):
 
     async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
         """Record ``outcomes``; return whether each was recorded and the dependents claimed for us."""
-        context, script = self._bound, self._script
-        assert script is not None
+        context = self._bound
         now = now_ms()
-        argv: list[Any] = [
-            context.keys.prefix,
-            context.queue,
-            now,
-            context.worker_id,
-            context.lease_ms,
-            max(capacity, 0),
-        ]
-        for outcome in outcomes:
-            argv += self._fields(outcome, now)
-        reply: list[Any] = await script(args=argv)
-        flags = [bool(x) for x in reply[: len(outcomes)]]
-        rest = reply[len(outcomes) :]
-        claimed = [
-            self._claimed(rest[i : i + FIELDS_PER_CLAIM]) for i in range(0, len(rest), FIELDS_PER_CLAIM)
-        ]
-        return flags, claimed
+        reply = await context.scripts.get(WfFinish)(
+            WfFinishArgs(
+                prefix=context.keys.prefix,
+                queue=context.queue,
+                now_ms=now,
+                worker_id=context.worker_id,
+                lease_ms=context.lease_ms,
+                claim_limit=max(capacity, 0),
+                outcomes=[self._fields(outcome, now) for outcome in outcomes],
+            )
+        )
+        return reply.recorded, reply.claimed
 
     @property
     def _bound(self) -> WorkerContext:
@@ -106,19 +94,19 @@ class WorkflowContinuations(WorkerExtension):
             raise RuntimeError("WorkflowContinuations used before the worker bound it")
         return self._context
 
-    def _claimed(self, fields: list[Any]) -> ClaimedJob:
-        job_id, tries = text(fields[0]), int(fields[3])
-        return ClaimedJob(
-            job_id, fields[1], int(fields[2]), tries, False, fencing_token(self._bound.worker_id, tries)
-        )
-
-    def _fields(self, outcome: Outcome, now: int) -> list[Any]:
-        value = outcome.result if outcome.kind is OutcomeKind.OK else b""
-        error = outcome.result if outcome.kind is OutcomeKind.ERR else b""
-        info = self._failure_info(outcome) if outcome.kind is OutcomeKind.ERR else b""
-        times = f"{outcome.started_ms},{now},{outcome.job.job_try}"
+    def _fields(self, outcome: Outcome, now: int) -> WfOutcome:
+        kind = outcome.kind
         job = outcome.job
-        return [job.job_id, job.token, outcome.kind.value, outcome.retry_score, times, value, error, info, ""]
+        return WfOutcome(
+            job_id=job.job_id,
+            token=job.token,
+            kind=kind.value,
+            retry_score=outcome.retry_score,
+            times=f"{outcome.started_ms},{now},{job.job_try}",
+            value=outcome.result if kind is OutcomeKind.OK else b"",
+            error=outcome.result if kind is OutcomeKind.ERR else b"",
+            info=self._failure_info(outcome) if kind is OutcomeKind.ERR else b"",
+        )
 
     def _failure_info(self, outcome: Outcome) -> bytes:
         exc = _exception(outcome.value)

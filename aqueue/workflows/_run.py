@@ -13,18 +13,17 @@ from redis.exceptions import WatchError
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
+from aqueue._redis.core import Enqueue, EnqueueArgs, EnqueueJob
 from aqueue._redis.errors import redis_errors
-from aqueue._redis.scripts import register, source
 from aqueue.errors import ResultNotFound, WorkflowCancelled, WorkflowError
 from aqueue.jobs import wait_until
 from aqueue.workflows._base import CanvasElement
 from aqueue.workflows._compiler import compile_workflow
 from aqueue.workflows._graph import WorkflowGraph
 from aqueue.workflows._payload import dumps, errback_spec, node_spec, root_payload
+from aqueue.workflows._scripts import WfCancel, WfCancelArgs
 from aqueue.workflows._signature import Signature
 from aqueue.workflows._template import template_parts
-
-LUA = "aqueue.workflows._lua"
 
 if TYPE_CHECKING:
     from aqueue.client import Client
@@ -128,10 +127,10 @@ class WorkflowRun:
 
     async def cancel(self) -> bool:
         """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
-        script = register(self._client.redis, source("wf_lib", LUA), source("wf_cancel", LUA))
+        cancel = self._client.scripts.get(WfCancel)
+        args = WfCancelArgs(prefix=self._client.keys.prefix, run_id=self.run_id, now_ms=now_ms())
         with redis_errors(self._client.address):
-            done: Any = await script(args=[self._client.keys.prefix, self.run_id, now_ms()])
-        return bool(done)
+            return await cancel(args)
 
     async def status(self) -> WorkflowStatus:
         """Return the run's state and every node's state, timing and error."""
@@ -241,19 +240,23 @@ class _RunPlan:
         if pending:
             pipe.hset(run.key(":pending"), mapping=pending)
 
-    def root_batches(self, prefix: str) -> list[list[Any]]:
-        """Return enqueue-script arguments, one list per queue, for the run's root nodes."""
-        batches: dict[str, list[Any]] = {}
+    def root_batches(self, prefix: str) -> list[EnqueueArgs]:
+        """Return enqueue-script arguments, one per queue, for the run's root nodes."""
+        batches: dict[str, list[EnqueueJob]] = {}
         for root in self.graph.roots:
             queue_key = self.specs[root]["q"]
-            argv = batches.setdefault(queue_key, [prefix, queue_key, self.now, 1])  # 1: check ids
-            argv += [
-                f"{self.run.run_id}:{root}",
-                root_payload(self.specs[root], self.now),
-                self.now,
-                0,  # no expiry: a node's job lives as long as its run
-            ]
-        return list(batches.values())
+            batches.setdefault(queue_key, []).append(
+                EnqueueJob(
+                    job_id=f"{self.run.run_id}:{root}",
+                    payload=root_payload(self.specs[root], self.now),
+                    score=self.now,
+                    ttl_ms=0,  # no expiry: a node's job lives as long as its run
+                )
+            )
+        return [
+            EnqueueArgs(prefix=prefix, queue=queue, now_ms=self.now, check_ids=True, jobs=jobs)
+            for queue, jobs in batches.items()
+        ]
 
 
 async def start_workflow(
@@ -273,6 +276,7 @@ async def start_workflow(
     graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
     plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
     taken = WorkflowError(f"a workflow run {plan.run.run_id} exists already; pick another run id")
+    enqueue = client.scripts.get(Enqueue)
     with redis_errors(client.address):
         async with client.redis.pipeline(transaction=True) as pipe:  # one MULTI: state and roots together
             await pipe.watch(plan.run.key())  # a reused run id would merge into the old run's state
@@ -280,8 +284,8 @@ async def start_workflow(
                 raise taken
             pipe.multi()  # type: ignore[no-untyped-call]
             plan.write(pipe)
-            for argv in plan.root_batches(client.keys.prefix):
-                await client.scripts.enqueue(args=argv, client=pipe)
+            for args in plan.root_batches(client.keys.prefix):
+                await enqueue.queue_on(pipe, args)
             try:
                 await pipe.execute()
             except WatchError as e:

@@ -235,7 +235,7 @@ async def test_unknown_task_and_unencodable_result_fail_the_run(client: Client, 
 
 async def test_a_dead_lettered_node_ends_the_run(client: Client, run_worker: Any) -> None:
     run = await client.run(sig("add", 1, 1) | sig("inc"))
-    ops = QueueOps(client.redis, client.keys, client.default_queue, "doomed", 100)
+    ops = QueueOps(client.scripts, client.keys, client.default_queue, "doomed", 100)
     for _ in range(2):  # two deliveries whose workers die before recording anything
         jobs, _ = await ops.claim(10, register_idle=False, max_deliveries=0)
         assert [j.job_id for j in jobs] == [f"{run.run_id}:0"]

@@ -117,11 +117,12 @@ class FakeWorker:
     """Claims and finishes workflow jobs the way a worker does, without running any task."""
 
     def __init__(self, client: Client, name: str, lease_ms: int = 30_000) -> None:
-        self.ops = QueueOps(client.redis, client.keys, client.default_queue, name, lease_ms)
+        self.ops = QueueOps(client.scripts, client.keys, client.default_queue, name, lease_ms)
         self.continuations = WorkflowContinuations()
         self.continuations.bind(
             WorkerContext(
                 redis=client.redis,
+                scripts=client.scripts,
                 keys=client.keys,
                 queue=client.default_queue,
                 worker_id=name,

@@ -1,6 +1,9 @@
--- Abort a job. ARGV: prefix, queue, id, now_ms, result_if_queued, ttl_ms.
--- Not yet running: removed from the queue and given `result_if_queued` at once; returns 'aborted'.
--- Running: flagged in the abort set for its worker; returns 'flagged'. Unknown: returns 'missing'.
+-- Abort a job.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, queue, job_id, now_ms, result (the encoded result envelope to store if not yet running),
+--   ttl_ms (of that result).
+-- Reply: 'aborted' (it was waiting: removed from the queue, given `result` at once), 'flagged'
+-- (running: flagged in the abort set for its worker) or 'missing' (neither).
 local prefix, queue, id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', prefix .. 'in-progress:' .. id) == 1 then
   redis.call('ZADD', prefix .. 'abort', now, id)
@@ -8,7 +11,8 @@ if redis.call('EXISTS', prefix .. 'in-progress:' .. id) == 1 then
 end
 if not redis.call('ZSCORE', queue, id) then return 'missing' end
 redis.call('ZREM', queue, id)
-redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id, prefix .. 'deliveries:' .. id)
+redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
+redis.call('HDEL', prefix .. 'deliveries', id)
 redis.call('SET', prefix .. 'result:' .. id, ARGV[5], 'PX', ARGV[6])
 redis.call('PUBLISH', prefix .. 'done:' .. id, 'err')
 return 'aborted'

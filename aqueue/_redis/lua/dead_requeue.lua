@@ -1,5 +1,7 @@
 -- Put dead-lettered jobs back on their queues, due now, with a fresh delivery count.
--- ARGV: prefix, now_ms, ttl_ms, ids... Returns how many were requeued.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, now_ms, ttl_ms (of the job keys written back), then per job: job_id
+-- Reply: how many were requeued (an id without a dead letter, or whose payload is gone, is skipped).
 local prefix, now, ttl = ARGV[1], ARGV[2], ARGV[3]
 local n = 0
 for i = 4, #ARGV do
@@ -9,7 +11,8 @@ for i = 4, #ARGV do
   if payload and payload ~= '' and queue then
     redis.call('SET', prefix .. 'job:' .. id, payload, 'PX', ttl)
     redis.call('ZADD', queue, now, id)
-    redis.call('DEL', dkey, prefix .. 'deliveries:' .. id, prefix .. 'retry:' .. id)
+    redis.call('DEL', dkey, prefix .. 'retry:' .. id)
+    redis.call('HDEL', prefix .. 'deliveries', id)
     redis.call('ZREM', prefix .. 'dead', id)
     aq_wake(prefix, queue)
     n = n + 1

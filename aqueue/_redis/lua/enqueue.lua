@@ -1,10 +1,10 @@
 -- Enqueue a batch of jobs, arq-style: skip an id whose job or result key exists.
--- KEYS: none (derived).  ARGV: prefix, queue, now_ms, check_ids (1: skip ids that exist; 0: the
--- ids are fresh random ones, nothing to check), then per job: id, payload, score, expires_ms
--- (0: no expiry).
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, queue, now_ms, check_ids (1: skip ids that exist; 0: the ids are fresh random ones,
+--   nothing to check), then per job 4 fields: job_id, payload, score, ttl_ms (0: no expiry)
 -- A due job is handed straight to an idle worker when there is one; the idle workers left are woken
 -- only if a written job was not handed over (a deferred one may be due before their next poll).
--- Returns one 1 (written) or 0 (duplicate id) per job.
+-- Reply: per job, 1 (written) or 0 (its id exists).
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local handing = true -- false once no worker is idle: nobody is left to hand to or to wake
 local unhanded = false

@@ -1,13 +1,28 @@
--- Shared helpers, prepended to every aqueue script. Keys are derived from a prefix (ARGV) the way
--- aqueue/_keys.py derives them; keep the two in step.
+-- Shared helpers, prepended to every aqueue script (handoff_lib.lua and finish_lib.lua follow it in
+-- the scripts that need them: every function defined costs Redis CPU on every call). Keys are
+-- derived from a prefix (ARGV) the way aqueue/_redis/keys.py derives them; keep the two in step.
+--
+-- Per-job Redis work is what bounds a fleet (one Redis core serves every worker), so the hot helpers
+-- create as few keys as they can: a claim writes arq's in-progress and retry keys and one field of
+-- the {prefix}deliveries hash; a finish defers its deletions to one DEL/HDEL/ZREM per batch.
 
 -- Idle workers register in {prefix}idle:{queue} as "worker_id/lease_ms" and block on
 -- {prefix}wake:{worker_id}, which receives '1' (look again) or a handed-over job:
 -- 'J' .. try .. ':' .. #id .. ':' .. id .. payload, already claimed for that worker.
 
+-- {prefix}deliveries is a hash: job id -> the deliveries of that job without an outcome yet, as
+-- space-separated "worker_id@ms" entries, oldest first (the dead-letter history). A finish, a retry,
+-- a dead letter, an abort or a requeue removes the field.
+
+local AQ_UNPACK = 1000 -- arguments per command when a batch is spread over several calls
+-- Numbers passed to redis.call are formatted with sprintf on every call: the hot helpers pass
+-- strings (ARGV as given, or formatted once per script call).
+local AQ_RETRY_TTL_S = '88400' -- arq's retry counter expiry, set from a job's second delivery on
+
 local function aq_parse_idle(member)
+  -- Return the worker id and its lease (ms, as text; nil for a member without one).
   local worker, lease = string.match(member, '^(.*)/(%d+)$')
-  return worker or member, tonumber(lease)
+  return worker or member, lease
 end
 
 local function aq_wake(prefix, queue)
@@ -21,6 +36,16 @@ local function aq_wake(prefix, queue)
   end
   if #idle > 0 then redis.call('DEL', idle_key) end
   return #idle
+end
+
+local function aq_batched(command, head, items)
+  -- Run `command head... items...` in as few calls as Lua's stack allows (`head`: leading arguments,
+  -- e.g. the key; an even AQ_UNPACK keeps score-member pairs together).
+  for first = 1, #items, AQ_UNPACK do
+    local args = {unpack(head)}
+    for i = first, math.min(first + AQ_UNPACK - 1, #items) do args[#args + 1] = items[i] end
+    redis.call(command, unpack(args))
+  end
 end
 
 local function aq_store_job(prefix, id, payload, ttl_ms, fresh)
@@ -44,20 +69,76 @@ local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
   return 1
 end
 
-local function aq_claim_for(prefix, queue, id, worker, lease, now)
-  -- Claim job `id` for `worker` (queueing it at its lease end): token, lease, try and delivery
-  -- history. Returns the try. A first try costs one call (SET NX), not INCR + EXPIRE.
-  local rkey = prefix .. 'retry:' .. id
-  local tries = 1
-  if not redis.call('SET', rkey, 1, 'EX', 88400, 'NX') then
+local function aq_split(history)
+  local entries = {}
+  for entry in string.gmatch(history, '%S+') do entries[#entries + 1] = entry end
+  return entries
+end
+
+local function aq_claimer(prefix, worker, lease, now)
+  -- What the claims of one script call share, built once: `lease` and `now` are ms, as text.
+  -- The history entry is padded past 64 bytes (hash-max-ziplist-value): a hash holding such a value
+  -- is a real hash table, whose HSET/HDEL cost stays flat, where a small (ziplist) hash is scanned
+  -- and rewritten on every change (about twice the Redis CPU per job with 100 jobs in flight).
+  local delivery = worker .. '@' .. now
+  return {prefix = prefix, worker = worker, lease = lease, token1 = worker .. ':1',
+    delivery = delivery .. string.rep(' ', 65 - #delivery), deliveries = prefix .. 'deliveries'}
+end
+
+local function aq_claim_for(c, id, max_deliveries, histories)
+  -- Claim job `id` for the claimer `c` (aq_claimer): count the try (arq's retry counter), take the
+  -- in-progress key with the fencing token "worker:try" (expiring with the lease) and record the
+  -- delivery in the job's history (or append id, history to `histories`, for the caller to HSET in
+  -- one call). The caller moves the job's score to the lease end.
+  -- Returns the try, or:
+  --   false, 'held', ms   another claim holds the job (a plain arq worker's, or a lease of ours
+  --                       lapsing this very moment) for about `ms` more (-1: no expiry); nothing changed
+  --   false, 'dead', h    `max_deliveries` (> 0) deliveries had no outcome (history h): dead-letter it
+  -- A first try costs one call for the counter (SET NX), not INCR + EXPIRE, and no history read.
+  -- Its counter has no expiry yet (an expiry costs Redis CPU on every job): every way a job leaves
+  -- deletes it, and a second delivery (INCR) gives it arq's expiry.
+  local rkey = c.prefix .. 'retry:' .. id
+  local tries, token = 1, c.token1
+  if not redis.call('SET', rkey, '1', 'NX') then
     tries = redis.call('INCR', rkey)
-    redis.call('EXPIRE', rkey, 88400)
+    redis.call('EXPIRE', rkey, AQ_RETRY_TTL_S)
+    token = c.worker .. ':' .. tries
   end
-  redis.call('SET', prefix .. 'in-progress:' .. id, worker .. ':' .. tries, 'PX', lease)
-  redis.call('ZADD', queue, now + lease, id)
-  redis.call('RPUSH', prefix .. 'deliveries:' .. id, worker .. '@' .. now)
-  redis.call('PEXPIRE', prefix .. 'deliveries:' .. id, 86400000)
+  local ip = c.prefix .. 'in-progress:' .. id
+  if not redis.call('SET', ip, token, 'PX', c.lease, 'NX') then
+    if tries == 1 then redis.call('DEL', rkey) else redis.call('DECR', rkey) end
+    return false, 'held', redis.call('PTTL', ip)
+  end
+  local delivery = c.delivery
+  if tries > 1 then -- a first try has no history (each entry is a counted try)
+    local history = redis.call('HGET', c.deliveries, id)
+    if history then
+      if max_deliveries > 0 and #aq_split(history) >= max_deliveries then
+        redis.call('DEL', ip)
+        redis.call('DECR', rkey)
+        return false, 'dead', history
+      end
+      delivery = history .. ' ' .. delivery
+    end
+  end
+  if histories then
+    histories[#histories + 1] = id
+    histories[#histories + 1] = delivery
+  else
+    redis.call('HSET', c.deliveries, id, delivery)
+  end
   return tries
+end
+
+local function aq_mget(keys)
+  -- MGET in as few calls as Lua's stack allows; returns the values in order (false: missing).
+  local values = {}
+  for first = 1, #keys, AQ_UNPACK do
+    for _, v in ipairs(redis.call('MGET', unpack(keys, first, math.min(first + AQ_UNPACK - 1, #keys)))) do
+      values[#values + 1] = v
+    end
+  end
+  return values
 end
 
 local function aq_handoff(prefix, queue, id, payload, now)
@@ -68,64 +149,13 @@ local function aq_handoff(prefix, queue, id, payload, now)
   if not member then return false end
   local worker, lease = aq_parse_idle(member)
   local wake_key = prefix .. 'wake:' .. worker
-  local state = 'woken'
-  if lease then
-    local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
+  local tries = lease and aq_claim_for(aq_claimer(prefix, worker, lease, tostring(now)), id, 0)
+  if tries then
+    redis.call('ZADD', queue, now + tonumber(lease), id)
     redis.call('LPUSH', wake_key, 'J' .. tries .. ':' .. #id .. ':' .. id .. payload)
-    state = 'claimed'
   else
     redis.call('LPUSH', wake_key, '1')
   end
   redis.call('PEXPIRE', wake_key, 60000)
-  return state
-end
-
-local function aq_parse_handoff(message)
-  -- Return id, try of a handed-over job message, or nil for a plain wake-up.
-  local tries, idlen, rest = string.match(message, '^J(%d+):(%d+):(.*)$')
-  if not tries then return nil end
-  return string.sub(rest, 1, tonumber(idlen)), tonumber(tries)
-end
-
-local function aq_take_handoffs(prefix, queue, worker, lease, now)
-  -- Drain this worker's wake list; return the handed-over jobs it still holds (leases refreshed).
-  local wake_key = prefix .. 'wake:' .. worker
-  local messages = redis.call('LRANGE', wake_key, 0, -1)
-  local held = {}
-  if #messages > 0 then redis.call('DEL', wake_key) end
-  for _, message in ipairs(messages) do
-    local id, tries = aq_parse_handoff(message)
-    local ip = id and (prefix .. 'in-progress:' .. id)
-    if ip and redis.call('GET', ip) == worker .. ':' .. tries then
-      redis.call('PEXPIRE', ip, lease)
-      redis.call('ZADD', queue, 'XX', now + lease, id)
-      held[#held + 1] = {id, tries}
-    end
-  end
-  return held
-end
-
-local function aq_finish(prefix, queue, id, token, kind, result, ttl_ms, retry_score)
-  -- Record one attempt's outcome if `token` still holds the job's claim. Returns 1, or 0 if fenced.
-  -- kind: 'ok' | 'err' (final, writes the result) | 'retry' (back to the queue at retry_score).
-  local ip = prefix .. 'in-progress:' .. id
-  if redis.call('GET', ip) ~= token then return 0 end
-  redis.call('DEL', ip, prefix .. 'deliveries:' .. id)
-  if kind == 'retry' then
-    redis.call('ZADD', queue, retry_score, id)
-    return 1
-  end
-  if result ~= '' then
-    local rkey = prefix .. 'result:' .. id
-    if ttl_ms > 0 then
-      redis.call('SET', rkey, result, 'PX', ttl_ms)
-    elseif ttl_ms < 0 then
-      redis.call('SET', rkey, result)
-    end
-  end
-  redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
-  redis.call('ZREM', queue, id)
-  redis.call('ZREM', prefix .. 'abort', id)
-  redis.call('PUBLISH', prefix .. 'done:' .. id, kind)
-  return 1
+  return tries and 'claimed' or 'woken'
 end

@@ -1,9 +1,12 @@
 -- Claim the due slots of one cron job and enqueue their runs, atomically.
+-- KEYS: none (derived from the prefix).
 -- ARGV: prefix, name, queue, now_ms, seen_last ('' = never ran), dropped, next_ms ('' = none),
---       claim_ttl_ms, overlap policy, job_ttl_extra_ms, owner, then per slot: slot_ms, job_id, payload.
+--   claim_ttl_ms, overlap (policy), job_ttl_extra_ms, owner, then per slot 3 fields:
+--   slot_ms, job_id, payload
 -- A slot is claimed once: its claim key is SET NX, and slots at or before the job's last claimed
 -- slot are refused. A claimed slot is then run, skipped or buffered (overlap), or counted as missed
--- while the job is paused. Returns one status per slot: run | skip | buffer | paused | taken.
+-- while the job is paused.
+-- Reply: one status per slot: run | skip | buffer | paused | taken.
 local prefix, name, queue = ARGV[1], ARGV[2], ARGV[3]
 local now, seen, dropped = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local next_ms, claim_ttl, overlap = ARGV[7], ARGV[8], ARGV[9]

@@ -1,6 +1,7 @@
 -- Record a finished cron run in the registry, then release a buffered slot if one waits.
--- ARGV: prefix, name, now_ms, job_id ('' = only release), kind ('ok' | 'err'), duration_ms.
--- Returns 1 if a buffered slot was enqueued, else 0 (also when the job is not registered).
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, name, now_ms, job_id ('' = only release), kind ('ok' | 'err'), duration_ms ('' = unknown)
+-- Reply: 1 if a buffered slot was enqueued, else 0 (also when the job is not registered).
 local prefix, name, now, id = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local hkey = prefix .. 'cron:job:' .. name
 if redis.call('EXISTS', hkey) == 0 then return 0 end

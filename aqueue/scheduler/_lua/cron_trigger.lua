@@ -1,5 +1,7 @@
 -- Run a registered cron job now (trigger), whatever its schedule, pause or overlap state.
--- ARGV: prefix, name, now_ms, job_id, payload, queue, job_ttl_ms. Returns 1, or 0 if not registered.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, name, now_ms, job_id, payload, queue, job_ttl_ms
+-- Reply: 1, or 0 if no such job is registered.
 local prefix, name, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local hkey = prefix .. 'cron:job:' .. name
 if redis.call('EXISTS', hkey) == 0 then return 0 end

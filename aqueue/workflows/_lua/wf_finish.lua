@@ -1,19 +1,28 @@
 -- Record workflow nodes' outcomes and release their dependents, atomically.
--- ARGV: prefix, queue, now_ms, worker_id, lease_ms, claim_limit, then per outcome 9 fields:
---   job_id, token, kind, retry_score, times ("start,finish,try"), value (result JSON),
---   error (exception JSON), info (failure-info JSON for error callbacks), unused.
+-- KEYS: none (derived from the prefix).
+-- ARGV: prefix, queue, now_ms, worker_id, lease_ms, claim_limit, then per outcome 8 fields:
+--   job_id, token, kind, retry_score, times, value, error, info
+--   (times: "start_ms,finish_ms,try"; value: the result, encoded; error: the exception, encoded;
+--   info: the failure info passed to error callbacks, encoded).
 -- A released dependent on this worker's queue is claimed for this worker directly while
 -- claim_limit allows (its payload comes back in the reply); others are queued and wake workers.
--- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job
--- (id, payload, score, try, 0), as in claim.lua.
+-- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job:
+--   id, payload, score, try, aborted (0), as in claim.lua.
 local prefix, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, lease, limit = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local flags, claimed = {}, {}
+local claimer = aq_claimer(prefix, worker, ARGV[5], ARGV[3])
 
 local function claim_direct(id, payload)
   -- Write the released job and claim it for this worker; its payload goes back in the reply.
   if aq_store_job(prefix, id, payload, nil) == 0 then return end
-  local tries = aq_claim_for(prefix, queue, id, worker, lease, now)
+  local tries = aq_claim_for(claimer, id, 0)
+  if not tries then -- held by another claim: queue it like any released job
+    redis.call('ZADD', queue, now, id)
+    aq_wake(prefix, queue)
+    return
+  end
+  redis.call('ZADD', queue, now + lease, id)
   for _, v in ipairs({id, payload, now, tries, 0}) do claimed[#claimed + 1] = v end
 end
 
@@ -36,17 +45,17 @@ local function complete(run)
   wf_end(prefix, run, 'complete', now)
 end
 
-local function record(i)
-  local id, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+local function record(i, ip, holds)
+  local id, kind = ARGV[i], ARGV[i + 2]
   local run, node = string.match(id, '^(.*):(%d+)$')
   if run == nil then
-    return aq_finish(prefix, queue, id, token, kind, '', 0, ARGV[i + 3])
+    return aq_finish(prefix, queue, id, ip, holds, kind, '', '0', ARGV[i + 3])
   end
   local meta = wf_key(prefix, run, '')
   local ended = redis.call('HGET', meta, 'state') ~= 'running'
   -- once the run has ended, a node that asks for a retry gets no new try
   local final = (ended and kind == 'retry') and 'err' or kind
-  if aq_finish(prefix, queue, id, token, final, '', 0, ARGV[i + 3]) == 0 then return 0 end
+  if aq_finish(prefix, queue, id, ip, holds, final, '', '0', ARGV[i + 3]) == 0 then return 0 end
   local states = wf_key(prefix, run, ':state')
   if ended then
     -- the node ran on after the run ended: show how it ended (its result is not kept)
@@ -78,8 +87,13 @@ local function record(i)
   return 1
 end
 
-for i = 7, #ARGV, 9 do
-  flags[#flags + 1] = record(i)
+local ids = {}
+for i = 7, #ARGV, 8 do ids[#ids + 1] = ARGV[i] end
+local ips, tokens = aq_claims(prefix, ids)
+for n = 1, #ids do
+  local i = 7 + 8 * (n - 1)
+  flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1])
 end
+aq_flush(prefix, queue)
 for _, v in ipairs(claimed) do flags[#flags + 1] = v end
 return flags

@@ -59,6 +59,7 @@ local function wf_sweep(prefix, run, abort_running, now)
         local spec = cjson.decode(redis.call('HGET', specs, node))
         redis.call('ZREM', spec.q, id)
         redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
+        redis.call('HDEL', prefix .. 'deliveries', id)
         redis.call('HSET', wf_key(prefix, run, ':state'), node, 'cancelled')
       end
     end

@@ -1,0 +1,312 @@
+"""The core scripts' typed wrappers (``aqueue/_redis/lua``): their arguments and replies.
+
+Every argument tuple's fields, in order, are the script's ARGV (the header of its ``.lua`` file uses
+the same names); repeated records come last, field by field. KEYS are none: the scripts derive their
+keys from the prefix, as arq's layout requires (Redis Cluster is not supported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from aqueue._redis.connection import text
+from aqueue._redis.scripts import EXTENSIONS, LUA_PACKAGE, Script
+from aqueue._worker.types import ClaimedJob, fencing_token
+
+__all__ = [
+    "FINISH_LIB",
+    "Abort",
+    "AbortArgs",
+    "Claim",
+    "ClaimArgs",
+    "ClaimReply",
+    "DeadRequeue",
+    "DeadRequeueArgs",
+    "Enqueue",
+    "EnqueueArgs",
+    "EnqueueJob",
+    "Finish",
+    "FinishArgs",
+    "FinishRecord",
+    "Held",
+    "LeaseAction",
+    "Release",
+    "ReleaseArgs",
+    "Renew",
+    "RenewArgs",
+    "claimed_jobs",
+]
+
+#: Core Lua libraries some scripts need after lib.lua.
+HANDOFF_LIB = (LUA_PACKAGE, "handoff_lib")
+FINISH_LIB = (LUA_PACKAGE, "finish_lib")
+
+
+def claimed_job(fields: Sequence[Any], worker_id: str) -> ClaimedJob:
+    """Build a delivery from a script's 5 reply fields: id, payload, score, try, aborted (1/0)."""
+    job_try = int(fields[3])
+    return ClaimedJob(
+        text(fields[0]),
+        fields[1],
+        int(float(fields[2])),
+        job_try,
+        fields[4] == 1,
+        fencing_token(worker_id, job_try),
+    )
+
+
+def claimed_jobs(fields: Sequence[Any], worker_id: str) -> list[ClaimedJob]:
+    """Return the jobs in a flat reply of 5 fields per job (claim.lua, wf_finish.lua)."""
+    return [claimed_job(fields[i : i + 5], worker_id) for i in range(0, len(fields), 5)]
+
+
+# -- enqueue.lua --------------------------------------------------------------------------------------
+
+
+class EnqueueJob(NamedTuple):
+    """One job to write: ``ttl_ms`` 0 means no expiry (workflow nodes)."""
+
+    job_id: str
+    payload: bytes
+    score: int
+    ttl_ms: int
+
+
+class EnqueueArgs(NamedTuple):
+    """Jobs for one queue; ``check_ids`` False: the ids are fresh random ones, skip the existence check."""
+
+    prefix: str
+    queue: str
+    now_ms: int
+    check_ids: bool
+    jobs: Sequence[EnqueueJob]
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        out: list[Any] = [self.prefix, self.queue, self.now_ms, 1 if self.check_ids else 0]
+        for job in self.jobs:
+            out.extend(job)
+        return out
+
+
+class Enqueue(Script[EnqueueArgs, list[bool]]):
+    """Write jobs, arq-style; hand due ones to idle workers. Reply: per job, whether it was written."""
+
+    name = "enqueue"
+
+    def parse(self, args: EnqueueArgs, reply: Any) -> list[bool]:
+        """Return one flag per job: False for an id that exists."""
+        return [bool(x) for x in reply]
+
+
+# -- claim.lua ----------------------------------------------------------------------------------------
+
+
+class ClaimArgs(NamedTuple):
+    """Claim up to ``limit`` due jobs for ``worker_id``, each leased for ``lease_ms``."""
+
+    prefix: str
+    queue: str
+    now_ms: int
+    limit: int
+    lease_ms: int
+    worker_id: str
+    register_idle: bool
+    max_deliveries: int
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        return [
+            self.prefix,
+            self.queue,
+            self.now_ms,
+            self.limit,
+            self.lease_ms,
+            self.worker_id,
+            1 if self.register_idle else 0,
+            self.max_deliveries,
+        ]
+
+
+class ClaimReply(NamedTuple):
+    """The claimed jobs, and the earliest score left in the queue (None: it is empty)."""
+
+    jobs: list[ClaimedJob]
+    head: int | None
+
+
+class Claim(Script[ClaimArgs, ClaimReply]):
+    """Claim due jobs (handed-over ones first), dead-letter over-delivered ones, or register idle."""
+
+    name = "claim"
+    libraries = (HANDOFF_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_dead after each dead letter
+
+    def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
+        """Return the claimed jobs (5 fields each) and the queue's head score (the last field)."""
+        head = reply[-1]
+        return ClaimReply(claimed_jobs(reply[:-1], args.worker_id), int(float(head)) if head else None)
+
+
+# -- finish.lua ---------------------------------------------------------------------------------------
+
+
+class FinishRecord(NamedTuple):
+    """One attempt's outcome: ``kind`` 'ok' | 'err' | 'retry'; ``ttl_ms`` of the result (-1: forever)."""
+
+    job_id: str
+    token: str
+    kind: str
+    result: bytes
+    ttl_ms: int
+    retry_score: int
+
+
+class FinishArgs(NamedTuple):
+    """Outcomes to record on ``queue``."""
+
+    prefix: str
+    queue: str
+    outcomes: Sequence[FinishRecord]
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        out: list[Any] = [self.prefix, self.queue]
+        for record in self.outcomes:
+            out.extend(record)
+        return out
+
+
+class Finish(Script[FinishArgs, list[bool]]):
+    """Record outcomes, each only while its token holds. Reply: per outcome, whether it was recorded."""
+
+    name = "finish"
+    libraries = (FINISH_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_finish after each recorded outcome
+
+    def parse(self, args: FinishArgs, reply: Any) -> list[bool]:
+        """Return one flag per outcome: False where the claim was lost (fenced)."""
+        return [bool(x) for x in reply]
+
+
+# -- renew.lua, release.lua ---------------------------------------------------------------------------
+
+
+class Held(NamedTuple):
+    """A claim this worker holds."""
+
+    job_id: str
+    token: str
+
+
+class LeaseAction(NamedTuple):
+    """What a renewal found: ``action`` 'lost' (the claim is gone) or 'abort' (asked to abort)."""
+
+    job_id: str
+    action: str
+
+
+class RenewArgs(NamedTuple):
+    """Extend the leases of ``held`` by ``lease_ms`` from ``now_ms``."""
+
+    prefix: str
+    queue: str
+    now_ms: int
+    lease_ms: int
+    held: Sequence[Held]
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        out: list[Any] = [self.prefix, self.queue, self.now_ms, self.lease_ms]
+        for claim in self.held:
+            out.extend(claim)
+        return out
+
+
+class Renew(Script[RenewArgs, list[LeaseAction]]):
+    """Extend leases. Reply: the claims that need action (lost, or asked to abort)."""
+
+    name = "renew"
+
+    def parse(self, args: RenewArgs, reply: Any) -> list[LeaseAction]:
+        """Return the (job id, action) pairs of the flat reply."""
+        return [LeaseAction(text(reply[i]), text(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+
+class ReleaseArgs(NamedTuple):
+    """Worker ``worker_id`` (leases of ``lease_ms``) retires: ``held`` go back to ``queue``, due now."""
+
+    prefix: str
+    queue: str
+    now_ms: int
+    worker_id: str
+    lease_ms: int
+    held: Sequence[Held]
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        out: list[Any] = [self.prefix, self.queue, self.now_ms, self.worker_id, self.lease_ms]
+        for claim in self.held:
+            out.extend(claim)
+        return out
+
+
+class Release(Script[ReleaseArgs, int]):
+    """Leave the idle set, hand claimed and unread handed-over jobs back. Reply: how many went back."""
+
+    name = "release"
+    libraries = (HANDOFF_LIB,)
+
+    def parse(self, args: ReleaseArgs, reply: Any) -> int:
+        """Return the count."""
+        return int(reply)
+
+
+# -- abort.lua, dead_requeue.lua ----------------------------------------------------------------------
+
+
+class AbortArgs(NamedTuple):
+    """Abort ``job_id``; a job not yet running gets ``result`` (kept ``ttl_ms``) at once."""
+
+    prefix: str
+    queue: str
+    job_id: str
+    now_ms: int
+    result: bytes
+    ttl_ms: int
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        return list(self)
+
+
+class Abort(Script[AbortArgs, str]):
+    """Abort a job. Reply: 'aborted' (it was waiting), 'flagged' (running) or 'missing'."""
+
+    name = "abort"
+
+    def parse(self, args: AbortArgs, reply: Any) -> str:
+        """Return the state as text."""
+        return text(reply)
+
+
+class DeadRequeueArgs(NamedTuple):
+    """Requeue the dead-lettered ``job_ids``, due at ``now_ms``, their job keys kept ``ttl_ms``."""
+
+    prefix: str
+    now_ms: int
+    ttl_ms: int
+    job_ids: Sequence[str]
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        return [self.prefix, self.now_ms, self.ttl_ms, *self.job_ids]
+
+
+class DeadRequeue(Script[DeadRequeueArgs, int]):
+    """Put dead-lettered jobs back on their queues. Reply: how many were requeued."""
+
+    name = "dead_requeue"
+
+    def parse(self, args: DeadRequeueArgs, reply: Any) -> int:
+        """Return the count."""
+        return int(reply)

@@ -1,0 +1,52 @@
+-- Recording outcomes (finish.lua, and the workflow layer's wf_finish.lua), after lib.lua.
+
+-- Deletions of finished jobs, deferred to aq_flush: keys to delete, ids leaving their queue.
+local aq_gone_keys, aq_gone_ids = {}, {}
+
+local function aq_claims(prefix, ids)
+  -- Return the in-progress keys of `ids` and the tokens they hold now (false: none), in one MGET.
+  local ips = {}
+  for n, id in ipairs(ids) do ips[n] = prefix .. 'in-progress:' .. id end
+  return ips, aq_mget(ips)
+end
+
+local function aq_finish(prefix, queue, id, ip, holds, kind, result, ttl_ms, retry_score)
+  -- Record one attempt's outcome if its token still holds the job's claim (`holds`: compared with
+  -- aq_claims; `ip`: the in-progress key). Returns 1, or 0 if fenced.
+  -- kind: 'ok' | 'err' (final, writes the result) | 'retry' (back to the queue at retry_score).
+  -- ttl_ms (as text: it is passed on as is): the result's expiry; negative keeps it forever, 0 (or
+  -- result '') keeps none.
+  -- A final outcome's deletions wait for aq_flush(prefix, queue), which the script must call once.
+  if not holds then return 0 end
+  if kind == 'retry' then
+    redis.call('DEL', ip)
+    redis.call('HDEL', prefix .. 'deliveries', id)
+    redis.call('ZADD', queue, retry_score, id)
+    return 1
+  end
+  local ttl = result ~= '' and tonumber(ttl_ms) or 0
+  if ttl > 0 then
+    redis.call('SET', prefix .. 'result:' .. id, result, 'PX', ttl_ms)
+  elseif ttl < 0 then
+    redis.call('SET', prefix .. 'result:' .. id, result)
+  end
+  local keys = aq_gone_keys -- arq's result key and the done notice stay; the rest goes
+  keys[#keys + 1] = ip
+  keys[#keys + 1] = prefix .. 'job:' .. id
+  keys[#keys + 1] = prefix .. 'retry:' .. id
+  aq_gone_ids[#aq_gone_ids + 1] = id
+  redis.call('PUBLISH', prefix .. 'done:' .. id, kind)
+  return 1
+end
+
+local function aq_flush(prefix, queue)
+  -- Apply the deletions aq_finish deferred: job, retry and in-progress keys, deliveries, queue and
+  -- abort entries, a few calls for the whole batch.
+  if #aq_gone_ids == 0 then return end
+  aq_batched('DEL', {}, aq_gone_keys)
+  aq_batched('HDEL', {prefix .. 'deliveries'}, aq_gone_ids)
+  aq_batched('ZREM', {queue}, aq_gone_ids)
+  local abort = prefix .. 'abort'
+  if redis.call('EXISTS', abort) == 1 then aq_batched('ZREM', {abort}, aq_gone_ids) end
+  aq_gone_keys, aq_gone_ids = {}, {}
+end

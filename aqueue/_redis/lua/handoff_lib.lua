@@ -1,0 +1,35 @@
+-- Taking back handed-over jobs (claim.lua, release.lua), after lib.lua.
+
+local function aq_parse_handoff(message)
+  -- Return id, try of a handed-over job message, or nil for a plain wake-up.
+  local tries, idlen, rest = string.match(message, '^J(%d+):(%d+):(.*)$')
+  if not tries then return nil end
+  return string.sub(rest, 1, tonumber(idlen)), tonumber(tries)
+end
+
+local function aq_take_handoffs(prefix, queue, worker, lease, now)
+  -- Drain this worker's wake list; return the handed-over jobs it still holds (leases refreshed).
+  local wake_key = prefix .. 'wake:' .. worker
+  local messages = redis.call('LRANGE', wake_key, 0, -1)
+  local held = {}
+  if #messages > 0 then redis.call('DEL', wake_key) end
+  for _, message in ipairs(messages) do
+    local id, tries = aq_parse_handoff(message)
+    local ip = id and (prefix .. 'in-progress:' .. id)
+    if ip and redis.call('GET', ip) == worker .. ':' .. tries then
+      redis.call('PEXPIRE', ip, lease)
+      redis.call('ZADD', queue, 'XX', now + lease, id)
+      held[#held + 1] = {id, tries}
+    end
+  end
+  return held
+end
+
+local function aq_undeliver(prefix, id)
+  -- Forget the latest delivery of `id` (handed back unfinished): no try, no dead-letter history.
+  local dkey, rkey = prefix .. 'deliveries', prefix .. 'retry:' .. id
+  local history = redis.call('HGET', dkey, id)
+  local rest = history and string.match(history, '^(.-)%s+%S+%s*$')
+  if rest then redis.call('HSET', dkey, id, rest) else redis.call('HDEL', dkey, id) end
+  if tonumber(redis.call('GET', rkey) or '0') > 0 then redis.call('DECR', rkey) end
+end

@@ -1,0 +1,251 @@
+"""The hot path's connection, chosen once at connect time: the lean :class:`Wire` or redis-py.
+
+The hot path is what every job pays for: a producer's enqueue, the worker's claim, finish and renew
+scripts, and its wake-up ``BLPOP``. It runs over one :class:`Transport`:
+
+* :class:`WireTransport` (plain TCP and unix sockets, aqueue's own connections): a :class:`Wire` for
+  scripts and a second one for the blocking pop, about half redis-py's client CPU per call;
+* :class:`RedisPyTransport` (TLS, Sentinel, or a pool the caller passed in): the same calls through
+  redis-py, scripts on the caller's pool and the blocking pop on a connection of its own.
+
+:func:`open_transport` picks one from the settings and the ``transport`` option (``"auto"``, or
+``"wire"`` / ``"redis-py"`` to force one; ``AQUEUE_TRANSPORT`` sets what ``"auto"`` means, which is
+how the test suite runs everything on both). Everything else (status reads, pub/sub, MULTI, the CLI)
+uses the redis-py pool whichever transport runs the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar, cast
+
+from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, NoScriptError
+
+from aqueue._redis.connection import DEFAULT_REPLY_TIMEOUT_S, connect
+from aqueue._redis.errors import REDIS_ERRORS
+from aqueue._redis.wire import Wire, eligible
+from aqueue.errors import ConfigurationError, RedisFailure
+
+__all__ = [
+    "ENV_TRANSPORT",
+    "TRANSPORTS",
+    "RedisPyTransport",
+    "ScriptArgs",
+    "ScriptCall",
+    "Transport",
+    "WireTransport",
+    "choose_transport",
+    "open_transport",
+]
+
+#: Set to ``redis-py``, makes ``transport="auto"`` mean redis-py (``wire`` or ``auto``: by the settings).
+ENV_TRANSPORT = "AQUEUE_TRANSPORT"
+TRANSPORTS: tuple[str, ...] = ("auto", "wire", "redis-py")
+
+ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
+ReplyT = TypeVar("ReplyT")
+ArgsT_contra = TypeVar("ArgsT_contra", contravariant=True)
+ReplyT_co = TypeVar("ReplyT_co", covariant=True)
+
+#: Sends one command and returns (an awaitable of) its reply: ``Wire.call`` or redis-py's.
+_Send = Callable[..., Awaitable[Any]]
+
+
+class ScriptArgs(Protocol):
+    """A script's arguments: ``argv()`` returns its ARGV (see :mod:`aqueue._redis.scripts`)."""
+
+    def argv(self) -> list[Any]:
+        """Return the script's ARGV: the fields in order, then the records' fields, record by record."""
+
+
+class ScriptCall(Protocol[ArgsT_contra, ReplyT_co]):
+    """What a transport needs of a script to run it (see :class:`aqueue._redis.scripts.Script`)."""
+
+    @property
+    def sha(self) -> str:
+        """Return the SHA1 of the script's text."""
+
+    @property
+    def text(self) -> str:
+        """Return the script's text (loaded on NOSCRIPT)."""
+
+    def parse(self, args: ArgsT_contra, reply: Any) -> ReplyT_co:
+        """Turn the script's raw reply (to ``args``) into its typed reply."""
+
+
+class Transport(Protocol):
+    """The hot path's Redis operations over one kind of connection.
+
+    ``run`` runs a script by SHA (loading it on NOSCRIPT, after a restart or a SCRIPT FLUSH) and
+    returns its parsed reply. ``blpop`` starts a blocking pop on a connection of its own and returns
+    its future at once (one pop at a time): a caller that stops waiting must not cancel it (a
+    handed-over job may already be popped); ``stop_blocking`` closes the blocking side (the worker
+    cancels its pending pop first, and takes back what was handed over since, see release.lua). ``aclose``
+    closes the transport's own connections (never a pool it was given).
+    """
+
+    @property
+    def name(self) -> str:
+        """Return ``"wire"`` or ``"redis-py"``."""
+
+    def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
+        """Run ``script`` with ``args``; the awaitable gives its parsed reply."""
+
+    def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
+        """Pop from list ``key``, waiting up to ``timeout`` seconds: (key, value) or None."""
+
+    async def stop_blocking(self) -> None:
+        """Close the blocking pop's connection (cancel an outstanding pop first); a later pop reopens it."""
+
+    async def aclose(self) -> None:
+        """Close this transport's connections."""
+
+
+async def _run(send: _Send, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> ReplyT:
+    """EVALSHA over ``send``; on NOSCRIPT, SCRIPT LOAD and retry once. The hot path's one coroutine."""
+    argv = args.argv()
+    try:
+        reply = await send("EVALSHA", script.sha, 0, *argv)
+    except NoScriptError:
+        await send("SCRIPT", "LOAD", script.text)
+        reply = await send("EVALSHA", script.sha, 0, *argv)
+    return script.parse(args, reply)
+
+
+class WireTransport:
+    """The hot path over two :class:`Wire` connections: one for scripts, one for the blocking pop."""
+
+    name = "wire"
+
+    def __init__(self, settings: RedisSettings, *, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+        self._settings = settings
+        self._reply_timeout_s = reply_timeout_s
+        self._wire = Wire(settings, reply_timeout_s=reply_timeout_s)
+        self._blocking: Wire | None = None
+
+    def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
+        """Run ``script`` with ``args`` on the scripts' Wire (no extra coroutine: see :func:`_run`)."""
+        return _run(self._wire.call, script, args)
+
+    def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
+        """Send a BLPOP on the blocking Wire (opened on first use); its reply may take ``timeout``."""
+        if self._blocking is None:
+            self._blocking = Wire(self._settings, reply_timeout_s=self._reply_timeout_s)
+        return self._blocking.call("BLPOP", key, timeout, wait_s=timeout)
+
+    async def stop_blocking(self) -> None:
+        """Close the blocking Wire."""
+        if self._blocking is not None:
+            await self._blocking.aclose()
+            self._blocking = None
+
+    async def aclose(self) -> None:
+        """Close both Wires."""
+        await self.stop_blocking()
+        await self._wire.aclose()
+
+
+class RedisPyTransport:
+    """The hot path through redis-py: scripts on ``pool``, the blocking pop on a connection of its own.
+
+    That connection is made from ``settings`` (with a reply timeout long enough for ``block_s``, the
+    longest pop) or, for a pool passed in without settings, from the pool's connection options.
+    """
+
+    name = "redis-py"
+
+    def __init__(
+        self,
+        pool: Redis,
+        settings: RedisSettings | None = None,
+        *,
+        reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        block_s: float = 0.0,
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._blocking_timeout_s = reply_timeout_s + block_s
+        self._blocking: ArqRedis | None = None
+
+    def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
+        """Run ``script`` with ``args`` as a bare ``execute_command`` (skips ``Script.__call__``)."""
+        return _run(self._pool.execute_command, script, args)
+
+    def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
+        """Start a BLPOP on the blocking connection (opened on first use) as a task."""
+        return asyncio.ensure_future(self._blpop(key, timeout))
+
+    async def _blpop(self, key: str, timeout: float) -> Sequence[bytes] | None:
+        if self._blocking is None:  # one pop at a time (see Transport), so one connection
+            self._blocking = await self._connect_blocking()
+        pop = self._blocking.blpop([key], timeout)  # type: ignore[arg-type]  # float seconds: Redis 6+
+        popped = await cast(Awaitable[Sequence[bytes] | None], pop)
+        return popped
+
+    async def _connect_blocking(self) -> ArqRedis:
+        if self._settings is None:
+            return ArqRedis(**self._pool.connection_pool.connection_kwargs)
+        try:
+            return await connect(self._settings, retries=0, reply_timeout_s=self._blocking_timeout_s)
+        except RedisFailure as e:  # to the caller's loop (which retries) as what redis-py raised
+            cause = e.__cause__
+            raise (cause if isinstance(cause, REDIS_ERRORS) else ConnectionError(str(e))) from e
+
+    async def stop_blocking(self) -> None:
+        """Close the blocking connection."""
+        conn, self._blocking = self._blocking, None
+        if conn is not None:
+            await conn.aclose()
+
+    async def aclose(self) -> None:
+        """Close the blocking connection (the pool belongs to whoever passed it in)."""
+        await self.stop_blocking()
+
+
+def choose_transport(requested: str, settings: RedisSettings | None) -> Literal["wire", "redis-py"]:
+    """Return the transport for ``requested`` (``auto``, ``wire``, ``redis-py``) and ``settings``.
+
+    ``settings`` None means a pool the caller passed in. ``wire`` needs settings it can serve (plain
+    TCP or a unix socket); ``auto`` takes the Wire wherever it can, unless ``AQUEUE_TRANSPORT`` says
+    ``redis-py`` (a ``wire`` there means ``auto``: an environment default never makes a pool or TLS
+    settings fail).
+    """
+    if requested not in TRANSPORTS:
+        raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {requested!r}")
+    lean = settings is not None and eligible(settings)
+    if requested == "wire" and not lean:
+        raise ConfigurationError(
+            "transport='wire' needs plain TCP or unix-socket settings: TLS, Sentinel and pools passed in "
+            "use transport='redis-py'"
+        )
+    if requested == "auto":
+        default = os.environ.get(ENV_TRANSPORT) or "auto"
+        if default not in TRANSPORTS:
+            raise ConfigurationError(
+                f"{ENV_TRANSPORT} must be one of {', '.join(TRANSPORTS)}, not {default!r}"
+            )
+        requested = default
+    return "wire" if lean and requested != "redis-py" else "redis-py"
+
+
+def open_transport(
+    requested: str,
+    *,
+    pool: Redis,
+    settings: RedisSettings | None,
+    reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+    block_s: float = 0.0,
+) -> Transport:
+    """Return the hot path's transport (see :func:`choose_transport`); it connects on first use.
+
+    ``pool`` serves the redis-py transport's scripts; ``settings`` are None for a pool passed in;
+    ``block_s`` is the longest blocking pop the caller will ask for (redis-py's reply timeout).
+    """
+    if choose_transport(requested, settings) == "wire":
+        assert settings is not None
+        return WireTransport(settings, reply_timeout_s=reply_timeout_s)
+    return RedisPyTransport(pool, settings, reply_timeout_s=reply_timeout_s, block_s=block_s)

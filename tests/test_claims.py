@@ -1,0 +1,143 @@
+"""Claim and finish bookkeeping: what a delivery writes, what every way out removes, and how much
+Redis work a job costs (one Redis core serves a whole fleet, so the per-job work is bounded here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import redis as sync_redis
+
+from aqueue import Client, task
+from aqueue._clock import now_ms
+from aqueue._worker.queue_ops import QueueOps
+from aqueue._worker.types import Outcome, OutcomeKind
+from tests.support import eventually
+
+
+@task
+async def noop(ctx: dict[str, Any]) -> None:
+    return None
+
+
+def leftovers(sync_r: sync_redis.Redis) -> list[bytes]:
+    """Return the per-job bookkeeping keys left in Redis (job keys and results excluded)."""
+    patterns = ("arq:in-progress:*", "arq:retry:*", "arq:deliveries*", "arq:wake:*")
+    return sorted(key for pattern in patterns for key in sync_r.scan_iter(pattern))
+
+
+def ops(client: Client, worker: str = "w1", lease_ms: int = 5000) -> QueueOps:
+    return QueueOps(client.scripts, client.keys, client.default_queue, worker, lease_ms)
+
+
+async def test_a_delivery_counts_a_try_takes_the_claim_and_records_the_history(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    before = now_ms()
+    jobs, _ = await ops(client).claim(10, register_idle=False, max_deliveries=5)
+    assert [j.job_id for j in jobs] == [job.job_id]
+    assert sync_r.get(f"arq:retry:{job.job_id}") == b"1"
+    assert sync_r.get(f"arq:in-progress:{job.job_id}") == b"w1:1"
+    assert 0 < sync_r.pttl(f"arq:in-progress:{job.job_id}") <= 5000
+    worker, _, at = sync_r.hget("arq:deliveries", job.job_id).decode().strip().partition("@")  # type: ignore[union-attr]
+    assert worker == "w1" and before <= int(at) <= now_ms()
+    assert before + 5000 <= sync_r.zscore(client.default_queue, job.job_id) <= now_ms() + 5000  # type: ignore[operator]
+
+
+async def test_every_way_out_removes_the_bookkeeping(
+    client: Client, run_worker: Any, sync_r: sync_redis.Redis
+) -> None:
+    jobs = await client.enqueue_many("noop", [() for _ in range(50)])
+    async with run_worker([noop], max_jobs=20) as worker:
+        for job in jobs:
+            assert job is not None
+            await job.result(timeout=10)
+        assert worker.jobs_complete == 50
+    assert leftovers(sync_r) == []
+    assert sync_r.exists(*(f"arq:job:{j.job_id}" for j in jobs if j)) == 0
+
+
+async def test_a_retry_outcome_resets_the_history_but_keeps_the_try_count(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    worker = ops(client)
+    [claimed], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
+    assert await worker.finish([Outcome(claimed, OutcomeKind.RETRY, retry_score=now_ms())]) == [True]
+    assert not sync_r.exists(f"arq:in-progress:{job.job_id}")
+    assert not sync_r.hexists("arq:deliveries", job.job_id)
+    [again], _ = await worker.claim(10, register_idle=False, max_deliveries=1)  # not dead: it had an outcome
+    assert again.job_try == 2 and again.token == "w1:2"
+    assert sync_r.ttl(f"arq:retry:{job.job_id}") > 0  # a second try gives the counter arq's expiry
+    assert await worker.finish([Outcome(again, OutcomeKind.OK, result=b"r", ttl_ms=60_000)]) == [True]
+    assert leftovers(sync_r) == []
+
+
+async def test_deliveries_without_an_outcome_are_counted_until_the_job_is_dead_lettered(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    for n in range(1, 3):  # two workers that die holding the job (leases of 50 ms)
+        [claimed], _ = await ops(client, f"w{n}", lease_ms=50).claim(
+            10, register_idle=False, max_deliveries=2
+        )
+        assert claimed.job_try == n
+        await asyncio.sleep(0.1)
+    history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
+    assert [entry.partition("@")[0] for entry in history] == ["w1", "w2"]
+    jobs, _ = await ops(client, "w3").claim(10, register_idle=False, max_deliveries=2)
+    assert jobs == []
+    dead = sync_r.hgetall(f"arq:dead:{job.job_id}")
+    assert dead[b"tries"] == b"2"
+    assert [entry.partition("@")[0] for entry in json.loads(dead[b"history"])] == ["w1", "w2"]
+    assert leftovers(sync_r) == []
+
+
+async def test_a_job_another_claim_holds_is_left_alone_and_looked_at_when_that_claim_lapses(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    sync_r.set(f"arq:in-progress:{job.job_id}", b"1", px=2000)  # a plain arq worker runs it
+    sync_r.set(f"arq:retry:{job.job_id}", 1)
+    jobs, _ = await ops(client).claim(10, register_idle=False, max_deliveries=5)
+    assert jobs == []
+    assert sync_r.get(f"arq:in-progress:{job.job_id}") == b"1"
+    assert sync_r.get(f"arq:retry:{job.job_id}") == b"1"  # no try counted for a delivery that did not happen
+    assert not sync_r.hexists("arq:deliveries", job.job_id)
+    score = sync_r.zscore(client.default_queue, job.job_id)
+    assert score is not None and now_ms() + 1000 < score <= now_ms() + 2000
+
+
+async def test_a_handed_back_job_keeps_no_trace_of_the_interrupted_delivery(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    worker = ops(client)
+    [claimed], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
+    assert await worker.release([(claimed.job_id, claimed.token)]) == 1
+    assert sync_r.get(f"arq:retry:{job.job_id}") == b"0"
+    assert not sync_r.hexists("arq:deliveries", job.job_id)
+    assert not sync_r.exists(f"arq:in-progress:{job.job_id}")
+
+
+async def test_redis_work_per_job_stays_bounded(
+    client: Client, run_worker: Any, sync_r: sync_redis.Redis
+) -> None:
+    """Commands per job across enqueue (batched), claim and finish; batched calls count once."""
+    await client.enqueue_many("noop", [() for _ in range(300)])
+    sync_r.config_resetstat()
+    async with run_worker([noop], max_jobs=100, burst=True) as worker:
+        await eventually(lambda: worker.jobs_complete == 300, "the drain", timeout=20)
+    stats = sync_r.info("commandstats")
+    per_job = {name.removeprefix("cmdstat_"): s["calls"] / 300 for name, s in stats.items()}
+    for name in ("evalsha", "info", "config", "hset", "zcard", "psetex", "pexpire", "ping", "client"):
+        per_job.pop(name, None)  # the scripts themselves, the heartbeat and the test's own calls
+    # claim: SET retry NX, SET in-progress NX; finish: SET result, PUBLISH done (4); the rest per batch
+    assert sum(per_job.values()) <= 5.0, per_job
