@@ -67,6 +67,7 @@ class LuaHooks:
       (delivered ``max_deliveries`` times without an outcome).
     - ``on_finish(prefix, queue, id, kind)``: in the core finish script, after an outcome was recorded
       (``kind``: ``ok``, ``err`` or ``retry``; outcomes an extension records itself do not pass here).
+      A batch's outcomes are recorded first, then the hook runs once per recorded one, in order.
 
     Hook points are added here as layers need them (claim-time admission rules are next).
     """
