@@ -23,7 +23,9 @@ def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
     tries, idlen, rest = message[1:].split(b":", 2)
     size = int(idlen)
     job_id = rest[:size].decode()
-    return ClaimedJob(job_id, rest[size:], now_ms(), int(tries), False, fencing_token(worker_id, int(tries)))
+    return ClaimedJob(
+        job_id, rest[size:], now_ms(), int(tries), False, fencing_token(worker_id, int(tries)), True
+    )
 
 
 class QueueOps:
