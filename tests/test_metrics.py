@@ -66,6 +66,8 @@ async def test_outcomes_durations_retries_and_running(client: Client, run_worker
         assert value(registry, "aqueue_retries_total", queue=q, task="again") == 1
         assert value(registry, "aqueue_job_duration_seconds_count", queue=q, task="ok") == 2
         assert value(registry, "aqueue_pickup_latency_seconds_count", queue=q) == 6  # every attempt started
+        assert value(registry, "aqueue_pickup_latency_seconds_bucket", queue=q, le="+Inf") == 6
+        assert value(registry, "aqueue_pickup_latency_seconds_bucket", queue=q, le="0.0005") <= 6
         await eventually(lambda: value(registry, "aqueue_jobs_running", queue=q) == 0, "nothing running")
 
 
