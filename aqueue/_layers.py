@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aqueue.errors import ConfigurationError
 from aqueue.extensions import WorkerExtension, register_default
 from aqueue.scheduler._definition import cron_definitions
 from aqueue.scheduler._extension import CronExtension
 from aqueue.tasks import use_signatures
 from aqueue.workflows._continuation import WorkflowContinuations
 from aqueue.workflows._signature import si, sig
+
+try:  # the metrics extra: prometheus-client
+    from aqueue.contrib.prometheus import PrometheusMetrics
+except ImportError:  # pragma: no cover - exercised only without the extra
+    PrometheusMetrics = None  # type: ignore[assignment,misc]
 
 
 def _workflows(options: Mapping[str, Any]) -> WorkerExtension:
@@ -30,6 +36,16 @@ def _cron(options: Mapping[str, Any]) -> WorkerExtension:
     return CronExtension(jobs)
 
 
+def _metrics(options: Mapping[str, Any]) -> WorkerExtension | None:
+    port = options.get("metrics_port")
+    if not port:
+        return None
+    if PrometheusMetrics is None:
+        raise ConfigurationError("metrics_port needs prometheus-client: pip install 'aqueue-redis[metrics]'")
+    return PrometheusMetrics(port=int(port))
+
+
 register_default(_workflows)
 register_default(_cron)
+register_default(_metrics)
 use_signatures(mutable=sig, immutable=si)

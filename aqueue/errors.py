@@ -8,7 +8,7 @@
     ├── RedisFailure                a call to Redis did not go through (base of the two below)
     │   ├── RedisUnavailableError   Redis cannot be reached, or the connection dropped or went silent
     │   └── RedisRefusedError       Redis answered with an error reply: OOM, READONLY, BUSY, LOADING, …
-    ├── SerializationError          an argument or result cannot be encoded (also a TypeError)
+    ├── SerializationError          an argument or result cannot be encoded (also a TypeError, and arq's)
     │   └── DeserializationError    stored bytes cannot be decoded (corrupt payload)
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
     ├── JobError                    base of errors about one job's outcome
@@ -28,6 +28,8 @@ One warning: :class:`SettingsWarning` (a ``UserWarning``), for settings attribut
 """
 
 from __future__ import annotations
+
+import arq.jobs
 
 
 class AqueueError(Exception):
@@ -71,12 +73,16 @@ class RedisRefusedError(RedisFailure):
         self.reply = reply
 
 
-class SerializationError(AqueueError, TypeError):
-    """Raised when a value cannot be encoded by the job serializer; nothing is written."""
+class SerializationError(AqueueError, TypeError, arq.jobs.SerializationError):
+    """Raised when a value cannot be encoded by the job serializer; nothing is written.
+
+    Also arq's ``SerializationError``, so that arq users' ``except arq.jobs.SerializationError`` still
+    catches it.
+    """
 
 
-class DeserializationError(SerializationError):
-    """Raised when stored bytes cannot be decoded (a corrupt or foreign payload)."""
+class DeserializationError(SerializationError, arq.jobs.DeserializationError):
+    """Raised when stored bytes cannot be decoded (a corrupt or foreign payload); also arq's."""
 
 
 class CronJobNotFound(AqueueError, LookupError):

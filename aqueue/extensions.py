@@ -96,6 +96,8 @@ class WorkerContext:
     deserializer: Callable[[bytes], Any]
     #: start a job already claimed for this worker (e.g. a workflow step claimed at finish time)
     start: Callable[[ClaimedJob], None] = field(repr=False)
+    #: how many jobs this worker is running now
+    running_jobs: Callable[[], int] = field(repr=False, default=lambda: 0)
 
 
 class WorkerExtension:

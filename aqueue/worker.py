@@ -128,10 +128,15 @@ class Worker(arq.worker.Worker):
         default_extensions: bool = True,
         allow_abort_jobs: bool = True,
         log_jobs: bool = False,
+        metrics_port: int | None = None,
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
-        layer_options = {"cron_jobs": self.cron_definitions, "timezone": arq_options.get("timezone")}
+        layer_options = {
+            "cron_jobs": self.cron_definitions,
+            "timezone": arq_options.get("timezone"),
+            "metrics_port": metrics_port,
+        }
         defaults = _defaults(layer_options) if default_extensions else []
         self.extensions: list[WorkerExtension] = [*defaults, *extensions]
         tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
@@ -291,6 +296,7 @@ class Worker(arq.worker.Worker):
             serializer=self.job_serializer or serialization.job_serializer,
             deserializer=self.job_deserializer or serialization.job_deserializer,
             start=self._start,
+            running_jobs=lambda: len(self._running),
         )
         for extension in self.extensions:
             extension.bind(context)

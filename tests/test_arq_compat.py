@@ -395,3 +395,18 @@ def test_declared_redis_range_has_what_the_worker_calls() -> None:
     assert lowest is not None, spec
     assert tuple(int(p) for p in lowest[1].split(".")) >= (5, 0, 1)  # aclose() arrived in redis-py 5.0.1
     assert hasattr(redis.asyncio.Redis, "aclose")
+
+
+def test_except_arq_serialization_error_catches_aqueues() -> None:
+    """An arq user's ``except arq.jobs.SerializationError`` keeps working on aqueue's errors."""
+    import arq.jobs
+
+    from aqueue.errors import DeserializationError, SerializationError
+
+    for error, arq_class in (
+        (SerializationError("x"), arq.jobs.SerializationError),
+        (DeserializationError("y"), arq.jobs.DeserializationError),
+    ):
+        with pytest.raises(arq_class):
+            raise error
+        assert isinstance(error, TypeError)

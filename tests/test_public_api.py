@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 
 import aqueue
+import aqueue.contrib.prometheus
 import aqueue.extensions
 import aqueue.scheduler
 import aqueue.workflows
 from aqueue import JobStatus, task
 
-PUBLIC_MODULES = (aqueue, aqueue.workflows, aqueue.scheduler, aqueue.extensions)
+PUBLIC_MODULES = (aqueue, aqueue.workflows, aqueue.scheduler, aqueue.extensions, aqueue.contrib.prometheus)
 
 
 def test_all_lists_exactly_the_exported_names() -> None:

@@ -33,7 +33,7 @@ def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
     tries, idlen, rest = message[1:].split(b":", 2)
     size, job_try = int(idlen), int(tries)
     job_id = rest[:size].decode()
-    return ClaimedJob(job_id, rest[size:], now_ms(), job_try, False, fencing_token(worker_id, job_try))
+    return ClaimedJob(job_id, rest[size:], now_ms(), job_try, False, fencing_token(worker_id, job_try), True)
 
 
 class QueueOps:

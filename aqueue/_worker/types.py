@@ -36,6 +36,8 @@ class ClaimedJob(NamedTuple):
     job_try: int
     aborted: bool
     token: str
+    #: handed over by enqueue to this idle worker (``score`` is then the hand-over time, not the due time)
+    handoff: bool = False
 
 
 class Outcome(NamedTuple):

@@ -31,6 +31,11 @@ def main() -> None:
 @click.option("--queue", "queue_name", help="Queue to consume (overrides the settings).")
 @click.option("--max-jobs", type=click.IntRange(min=1), help="Jobs run at once (overrides the settings).")
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Serve Prometheus /metrics on this port (needs the metrics extra).",
+)
+@click.option(
     "--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL)."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every job (DEBUG).")

@@ -1,0 +1,1 @@
+"""Integrations with other projects, each behind an extra: ``prometheus`` (``aqueue-redis[metrics]``)."""
