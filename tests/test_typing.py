@@ -1,7 +1,8 @@
 """Types end to end: mypy --strict and pyright pass a typed user file and report a wrong one where marked.
 
-``tests/typing/good.py`` must give no diagnostic at all; every line of ``tests/typing/bad.py`` marked
-``# mypy: CODE | pyright: RULE`` must give exactly those codes, and no other line any. The checkers run
+``tests/typing/good.py`` and the README's "Typed tasks" example must give no diagnostic at all; every
+line of ``tests/typing/bad.py`` marked ``# mypy: CODE | pyright: RULE`` must give exactly those codes,
+and no other line any. The checkers run
 offline (pyright from the ``pyright[nodejs]`` wheel: its own node, no download, no version check).
 Also here: every enqueue option has its overload, so a new option cannot be left untyped.
 """
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "typing"
 GOOD = CASES / "good.py"
 BAD = CASES / "bad.py"
+README_BLOCK = re.compile(r"^## Typed tasks$.*?^```python\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 MARK = re.compile(r"#\s*mypy:\s*(?P<mypy>[\w,-]+)\s*\|\s*pyright:\s*(?P<pyright>[\w,]+)\s*$")
 MYPY_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): error: .*\[(?P<code>[\w-]+)\]$")
 CHECK_TIMEOUT_S = 300
@@ -52,18 +54,28 @@ def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def by_file(pairs: list[tuple[str, int, str]]) -> Findings:
-    found: Findings = {GOOD.name: set(), BAD.name: set()}
+def by_file(pairs: list[tuple[str, int, str]], files: list[Path]) -> Findings:
+    found: Findings = {path.name: set() for path in files}
     for path, line, code in pairs:
         found.setdefault(Path(path).name, set()).add((line, code))
     return found
 
 
 @pytest.fixture(scope="module")
-def mypy_findings() -> Findings:
-    """Run mypy --strict once on both files; return each file's (line, error code) pairs."""
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Return the files to check: good, bad, and the README's example written to a file."""
+    match = README_BLOCK.search((ROOT / "README.md").read_text())
+    assert match, "README.md has no python block under '## Typed tasks'"
+    readme = tmp_path_factory.mktemp("readme") / "readme_typed_tasks.py"
+    readme.write_text(match["code"])
+    return [GOOD, BAD, readme]
+
+
+@pytest.fixture(scope="module")
+def mypy_findings(files: list[Path]) -> Findings:
+    """Run mypy --strict once on the files; return each file's (line, error code) pairs."""
     done = run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--no-pretty", str(GOOD), str(BAD)]
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--no-pretty", *map(str, files)]
     )
     assert done.returncode in (0, 1), done.stdout + done.stderr  # 2: mypy itself failed
     pairs = []
@@ -73,12 +85,12 @@ def mypy_findings() -> Findings:
             pairs.append((match["path"], int(match["line"]), match["code"]))
         else:
             assert ": note: " in text, f"unparsed mypy output: {text!r}"
-    return by_file(pairs)
+    return by_file(pairs, files)
 
 
 @pytest.fixture(scope="module")
-def pyright_findings() -> Findings:
-    """Run pyright (strict, see tests/typing/pyrightconfig.json) once on both files; same shape."""
+def pyright_findings(files: list[Path]) -> Findings:
+    """Run pyright (strict, see tests/typing/pyrightconfig.json) once on the files; same shape."""
     done = run(
         [
             sys.executable,
@@ -89,25 +101,25 @@ def pyright_findings() -> Findings:
             sys.executable,
             "--project",
             str(CASES / "pyrightconfig.json"),
-            str(GOOD),
-            str(BAD),
+            *map(str, files),
         ]
     )
     assert done.returncode in (0, 1), f"pyright did not run (pip install -e '.[dev]'): {done.stderr}"
     report = json.loads(done.stdout)
-    assert report["summary"]["filesAnalyzed"] == 2
+    assert report["summary"]["filesAnalyzed"] == len(files)
     pairs = [
         (d["file"], d["range"]["start"]["line"] + 1, d.get("rule", d["message"]))
         for d in report["generalDiagnostics"]
         if d["severity"] in ("error", "warning")
     ]
-    return by_file(pairs)
+    return by_file(pairs, files)
 
 
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
-def test_the_typed_file_passes(checker: str, request: pytest.FixtureRequest) -> None:
+def test_the_typed_file_and_the_readme_pass(checker: str, request: pytest.FixtureRequest) -> None:
     findings: Findings = request.getfixturevalue(f"{checker}_findings")
     assert findings[GOOD.name] == set()
+    assert findings["readme_typed_tasks.py"] == set()
 
 
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
@@ -120,7 +132,7 @@ def test_the_wrong_file_fails_at_the_marked_lines(checker: str, request: pytest.
         "missing": [],
         "unexpected": [],
     }
-    assert set(findings) == {GOOD.name, BAD.name}  # nothing reported in aqueue itself
+    assert set(findings) == {GOOD.name, BAD.name, "readme_typed_tasks.py"}  # nothing in aqueue itself
 
 
 def required_options(overloads: list[Callable[..., Any]]) -> set[str]:
