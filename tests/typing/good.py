@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any, assert_type
 
 import aqueue
-from aqueue import Client, Job, Task, task
+from aqueue import Client, Job, Task, Worker, cron, task
 from aqueue.tasks import as_task
 
 
@@ -31,6 +31,11 @@ async def plain(ctx: dict[str, Any], text: str) -> str:
 
 class WorkerSettings:
     functions = [add, scale, nothing, plain]
+    cron_jobs = [cron("0 9 * * *", add, args=(1, 2))]
+
+
+def worker() -> Worker:
+    return Worker(functions=[add, scale, nothing, plain], redis_settings="redis://localhost:6379/0")
 
 
 async def producer(client: Client, maybe_id: str | None) -> None:
