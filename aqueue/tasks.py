@@ -240,7 +240,8 @@ def task(
     """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
 
     The function takes ``ctx`` first (a dict with ``job_id``, ``job_try``, ``redis``, …). ``async def``
-    runs on the worker's event loop; a plain ``def`` runs in a thread pool.
+    runs on the worker's event loop; a plain ``def`` runs in a thread pool. For type checkers the task
+    keeps the parameters after ``ctx`` and the result type, of either kind (``Task[P, R]``).
     """
     if max_tries is not None and max_tries < 1:
         raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")
