@@ -14,7 +14,8 @@ from aqueue._logging import LOG_FORMATS, LogFormat, setup_logging
 from aqueue._version import __version__
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
-from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.errors import AqueueError, ConfigurationError, ResultNotFound
+from aqueue.jobs import JobStatus
 from aqueue.monitor import QueueStats, WorkerInfo, job_view, live_workers, queue_stats
 from aqueue.settings import create_worker
 from aqueue.worker import Worker
@@ -145,6 +146,8 @@ def status(queue_name: str | None, redis_url: str | None) -> None:
 def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
     """Show one job: status, latest progress, result."""
     view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
+    if view.status is JobStatus.not_found and view.result is None:
+        raise ResultNotFound(f"no job {job_id!r} (never enqueued, or its result expired)")
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.progress is not None:
         click.echo(
