@@ -7,7 +7,6 @@ module imports another's commands.
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -37,15 +36,6 @@ def friendly(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
-
-
-def setup_logging(verbose: bool) -> None:
-    """Log to stderr: INFO by default, DEBUG with ``-v`` (per-job lines appear only at DEBUG)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def run_async(coro: Any) -> Any:

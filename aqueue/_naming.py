@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import CodeType
 from typing import Any, Protocol
 
 from aqueue.errors import ConfigurationError
 
-__all__ = ["Named", "TaskRef", "task_name"]
+__all__ = ["Named", "PlainFunction", "TaskRef", "task_name"]
 
 
 class Named(Protocol):
@@ -16,6 +17,20 @@ class Named(Protocol):
     @property
     def name(self) -> str:
         """Return the name producers address the task by."""
+        ...
+
+
+class PlainFunction(Protocol):
+    """A function object (``def``/``async def``), for type checkers: a ``Task`` is callable but no function.
+
+    ``enqueue``'s untyped overloads take names, arq ``Function``s and plain functions; a ``Task`` has its
+    own typed overloads and must not slip into the untyped ones when its arguments are wrong.
+    """
+
+    __code__: CodeType
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function."""
         ...
 
 

@@ -12,15 +12,16 @@ import weakref
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import expires_extra_ms as DEFAULT_EXPIRES_EXTRA_MS
+from arq.worker import Function
 
 from aqueue import serialization
 from aqueue._clock import datetime_to_ms, now_ms, to_seconds
 from aqueue._envelope import encode_job, result_envelope
-from aqueue._naming import TaskRef, task_name
+from aqueue._naming import PlainFunction, TaskRef, task_name
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -37,6 +38,9 @@ from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
 from aqueue.jobs import Job
+
+if TYPE_CHECKING:
+    from aqueue.tasks import Task
 
 __all__ = ["Client", "close_default_client", "default_client", "enqueue"]
 
@@ -65,8 +69,11 @@ def _score(now: int, defer_until: datetime | None, defer_by: float | timedelta |
     return now + int(seconds * 1000) if seconds else now
 
 
+P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+#: Tasks addressed without types: by name, an arq ``Function`` or a plain function (not a ``Task``).
+Untyped = str | Function | PlainFunction
 
 
 class Workflow(Protocol[R_co]):
@@ -212,11 +219,44 @@ class Client:
         """Return the Redis key of queue ``queue_name``, or of this client's default queue."""
         return self.keys.queue(queue_name) if queue_name else self.default_queue
 
-    def job(self, job_id: str, queue_name: str | None = None) -> Job:
+    def job(self, job_id: str, queue_name: str | None = None) -> Job[Any]:
         """Return a handle on an existing job by id."""
         return Job(job_id, self, self.queue_key(queue_name))
 
+    # Typed through a Task (see aqueue.tasks: arguments are checked only in calls without options),
+    # untyped by name; None only when a ``_job_id`` is given. Declarations only, no run-time cost.
+    @overload
+    async def enqueue(self, task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+    @overload
+    async def enqueue(self, task: Task[Any, R], *args: Any, _job_id: str, **kwargs: Any) -> Job[R] | None: ...
+    @overload
+    async def enqueue(self, task: Task[Any, R], *args: Any, _job_id: None, **kwargs: Any) -> Job[R]: ...
+    @overload
     async def enqueue(
+        self, task: Task[Any, R], *args: Any, _queue_name: str | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _defer_until: datetime | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _defer_by: float | timedelta | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _expires: float | timedelta | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _job_try: int | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(self, task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
+    @overload
+    async def enqueue(self, task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
+
+    async def enqueue(  # type: ignore[misc]  # mypy: P.kwargs of overload 1 might hold an _option
         self,
         task: TaskRef,
         *args: Any,
@@ -227,7 +267,7 @@ class Client:
         _expires: float | timedelta | None = None,
         _job_try: int | None = None,
         **kwargs: Any,
-    ) -> Job | None:
+    ) -> Job[Any] | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
 
         The hot path of a producer: one Lua call, no batching structures.
@@ -262,7 +302,7 @@ class Client:
         _defer_until: datetime | None = None,
         _defer_by: float | timedelta | None = None,
         _expires: float | timedelta | None = None,
-    ) -> list[Job | None]:
+    ) -> list[Job[Any] | None]:
         """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs)."""
         specs = [_call_spec(call) for call in calls]
         placement = Placement(_queue_name, _defer_until, _defer_by, _expires)
@@ -273,7 +313,7 @@ class Client:
         name: str,
         specs: list[tuple[Sequence[Any], dict[str, Any], str | None]],
         placement: Placement,
-    ) -> list[Job | None]:
+    ) -> list[Job[Any] | None]:
         queue = self.queue_key(placement.queue_name)
         now = now_ms()
         score, ttl = self._timing(now, placement)
@@ -383,6 +423,34 @@ async def close_default_client() -> None:
         await client.aclose()
 
 
-async def enqueue(task: TaskRef, *args: Any, **kwargs: Any) -> Job | None:
+# Typed as Client.enqueue is.
+@overload
+async def enqueue(task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _job_id: str, **kwargs: Any) -> Job[R] | None: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _job_id: None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _queue_name: str | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _defer_until: datetime | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(
+    task: Task[Any, R], *args: Any, _defer_by: float | timedelta | None, **kwargs: Any
+) -> Job[R]: ...
+@overload
+async def enqueue(
+    task: Task[Any, R], *args: Any, _expires: float | timedelta | None, **kwargs: Any
+) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _job_try: int | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
+@overload
+async def enqueue(task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
+
+
+async def enqueue(task: Task[Any, Any] | Untyped, *args: Any, **kwargs: Any) -> Job[Any] | None:
     """Enqueue on the default client: ``await aqueue.enqueue("resize", image_id)``."""
-    return await (await default_client()).enqueue(task, *args, **kwargs)
+    job: Job[Any] | None = await (await default_client()).enqueue(task, *args, **kwargs)
+    return job

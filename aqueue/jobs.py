@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from arq.jobs import JobStatus
 
@@ -24,6 +24,9 @@ __all__ = ["Job", "JobResult", "JobStatus"]
 #: First re-read of a stored result when no notification came (safety net), then doubling.
 RECHECK_START_S = 0.25
 RECHECK_MAX_S = 5.0
+
+#: What the job's task returns: ``Job[int]`` from ``await add.enqueue(1, 2)``; ``Job[Any]`` by name.
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,12 @@ def _aborted(value: Any) -> Any:
     return value
 
 
-class Job:
+class Job(Generic[T]):
     """A handle on one job, by id. Obtained from ``enqueue``, or built with ``client.job(id)``.
+
+    ``T`` is what :meth:`result` returns: the task's result type when the job was enqueued through
+    a typed :class:`aqueue.Task`, ``Any`` when by name. It is a declaration only (the worker's value
+    is returned as decoded, never checked or converted).
 
     Its calls raise :class:`aqueue.errors.RedisFailure` subclasses when Redis fails; a task's own
     failure, re-raised by :meth:`result`, is never translated (even if it is a redis-py error).
@@ -142,14 +149,15 @@ class Job:
             )
         return None
 
-    async def result(self, timeout: float | None = None) -> Any:
+    async def result(self, timeout: float | None = None) -> T:
         """Wait for the job to finish and return its result, or re-raise its failure.
 
         Wakes on the worker's completion notice; re-reads the stored result now and then, so a missed
         notice never hangs. Raises :class:`aqueue.errors.JobTimeout` after ``timeout`` seconds.
         """
         info = await self.wait(timeout)
-        return info.value()
+        value: T = info.value()
+        return value
 
     async def wait(self, timeout: float | None = None) -> JobResult:
         """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""

@@ -16,6 +16,8 @@ __all__ = ["create_worker", "settings_kwargs"]
 
 _OUR_OPTIONS = set(inspect.signature(Worker.__init__).parameters) - {"self", "arq_options"}
 _ARQ_OPTIONS = set(inspect.signature(arq.worker.Worker.__init__).parameters) - {"self"}
+#: Settings read by the ``aqueue worker`` command itself, not passed to the Worker.
+CLI_SETTINGS = frozenset({"log_format"})
 OPTIONS = frozenset(_OUR_OPTIONS | _ARQ_OPTIONS)
 
 
@@ -30,7 +32,7 @@ def settings_kwargs(settings: Any) -> dict[str, Any]:
         if isinstance(settings, dict)
         else {k: getattr(settings, k) for k in dir(settings) if not k.startswith("__")}
     )
-    unknown = sorted(k for k in data if k not in OPTIONS and not k.startswith("_"))
+    unknown = sorted(k for k in data if k not in OPTIONS | CLI_SETTINGS and not k.startswith("_"))
     if unknown:
         warnings.warn(_unknown_message(settings, unknown), SettingsWarning, stacklevel=2)
     return {k: v for k, v in data.items() if k in OPTIONS}

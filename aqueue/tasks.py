@@ -1,4 +1,12 @@
-"""Tasks: the ``@task`` decorator, task options, ``Retry`` and retry backoff."""
+"""Tasks: the ``@task`` decorator, task options, ``Retry`` and retry backoff.
+
+A ``Task[P, R]`` keeps its function's parameters after ``ctx`` (``P``) and its result (``R``, the
+awaited value for an ``async def``), so ``await add.enqueue(1, 2)`` is checked against ``add`` and
+gives a ``Job[int]``. Type checkers forbid keyword parameters between ``*args: P.args`` and
+``**kwargs: P.kwargs`` (PEP 612), so a call that passes an enqueue option (``_job_id``,
+``_defer_by``, …) matches an overload that checks the option and keeps ``R`` but not the
+arguments. The overloads are declarations only: at run time ``enqueue`` is the one function below.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,10 @@ import asyncio
 import functools
 import inspect
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
@@ -29,6 +38,7 @@ __all__ = [
     "Retry",
     "Seconds",
     "Task",
+    "TaskDecorator",
     "TaskLike",
     "as_task",
     "task",
@@ -155,19 +165,51 @@ class Task(Generic[P, R]):
         """Return an immutable signature: it ignores the parent's result."""
         return _signature("si")(self.name, *args, **kwargs)
 
-    async def enqueue(self, *args: Any, **kwargs: Any) -> Job | None:
-        """Enqueue this task on the default client (``AQUEUE_REDIS_URL``)."""
+    @overload
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _job_id: str, **kwargs: Any) -> Job[R] | None: ...
+    @overload
+    async def enqueue(self, *args: Any, _job_id: None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _queue_name: str | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _defer_until: datetime | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _defer_by: Seconds | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _expires: Seconds | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _job_try: int | None, **kwargs: Any) -> Job[R]: ...
+
+    async def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any] | None:
+        """Enqueue this task on the default client (``AQUEUE_REDIS_URL``).
+
+        Returns the job, or None if ``_job_id`` names a job that exists (only then).
+        """
         kwargs.setdefault("_queue_name", self.queue)
-        return await (await default_client()).enqueue(self.name, *args, **kwargs)
+        job: Job[Any] | None = await (await default_client()).enqueue(self.name, *args, **kwargs)
+        return job
 
 
 TaskLike = Task[Any, Any] | Function | Callable[..., Any]
 
 
+class TaskDecorator(Protocol):
+    """What ``@task(name=…, …)`` returns: the decorator, typed like ``@task``."""
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[Concatenate[Any, P], R], /) -> Task[P, R]: ...
+
+
+# An ``async def`` gives the value it returns when awaited: the overload for coroutine functions comes
+# first, and a plain ``def`` (run in a thread) gives what it returns.
 @overload
-def task(func: Callable[..., Any], /) -> Task[Any, Any]: ...
-
-
+def task(func: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+@overload
+def task(func: Callable[Concatenate[Any, P], R], /) -> Task[P, R]: ...
 @overload
 def task(
     *,
@@ -179,7 +221,7 @@ def task(
     keep_result_forever: bool | None = None,
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
-) -> Callable[[Callable[..., Any]], Task[Any, Any]]: ...
+) -> TaskDecorator: ...
 
 
 def task(
@@ -194,11 +236,12 @@ def task(
     keep_result_forever: bool | None = None,
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
-) -> Task[Any, Any] | Callable[[Callable[..., Any]], Task[Any, Any]]:
+) -> Task[Any, Any] | TaskDecorator:
     """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
 
     The function takes ``ctx`` first (a dict with ``job_id``, ``job_try``, ``redis``, …). ``async def``
-    runs on the worker's event loop; a plain ``def`` runs in a thread pool.
+    runs on the worker's event loop; a plain ``def`` runs in a thread pool. For type checkers the task
+    keeps the parameters after ``ctx`` and the result type, of either kind (``Task[P, R]``).
     """
     if max_tries is not None and max_tries < 1:
         raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")

@@ -17,3 +17,21 @@ class WorkerSettings:
 
 class BadSettings:
     functions = ["not a function"]
+
+
+@task
+async def chatty(ctx: dict[str, Any], word: str) -> str:
+    import logging
+
+    logging.getLogger("tests.chatty").warning("saying %s", word)
+    return word
+
+
+class JsonSettings:
+    functions = [add, chatty]
+    log_format = "json"
+
+
+class BadLogFormat:
+    functions = [add]
+    log_format = "yaml"

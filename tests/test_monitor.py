@@ -70,6 +70,9 @@ def test_status_and_job_cli(redis_url: str, sync_r: Any) -> None:
             if "1 live workers" in status:
                 break
         assert "queue arq:queue: 0 due" in status and "1 live workers" in status
+        missing = run_cli("job", "no-such-job", redis_url=redis_url)
+        assert missing.returncode == 1 and missing.stdout == ""
+        assert missing.stderr.strip() == "error: no job 'no-such-job' (never enqueued, or its result expired)"
     finally:
         worker.terminate()
         worker.communicate(timeout=20)

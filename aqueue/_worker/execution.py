@@ -11,6 +11,7 @@ from typing import Any
 from arq.worker import Function, RetryJob
 from arq.worker import Retry as ArqRetry
 
+from aqueue import _logging
 from aqueue._clock import ms_to_datetime, now_ms
 from aqueue._envelope import JobEnvelope, result_envelope
 from aqueue._redis.keys import Keys
@@ -143,6 +144,9 @@ class JobRunner:
         if problem is not None:
             return self._logged(self.seal(self._final(job, attempt, problem)), started=False)
         hooks = self._hooks.for_envelope(attempt.envelope)
+        if _logging.wanted.job_fields:  # each job runs in its own task: this is the job's own context
+            fields = {"job_id": job.job_id, "task": attempt.name, "queue": self.queue, "try": job.job_try}
+            _logging.current_job.set(fields)
         return self._logged(self.seal(await self._call(job, attempt, aborting, hooks), hooks), started=True)
 
     def _logged(self, outcome: Outcome, *, started: bool) -> Outcome:

@@ -8,14 +8,17 @@ from typing import Any
 import click
 import orjson
 
-from aqueue._cli_support import friendly, run_async, setup_logging, with_client
+from aqueue._cli_support import friendly, run_async, with_client
 from aqueue._imports import import_string
+from aqueue._logging import LOG_FORMATS, LogFormat, setup_logging
 from aqueue._version import __version__
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
-from aqueue.errors import AqueueError
+from aqueue.errors import AqueueError, ConfigurationError, ResultNotFound
+from aqueue.jobs import JobStatus
 from aqueue.monitor import QueueStats, WorkerInfo, job_view, live_workers, queue_stats
 from aqueue.settings import create_worker
+from aqueue.worker import Worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,16 +42,48 @@ def main() -> None:
     "--redis", "redis_settings", metavar="URL", help="Redis URL (overrides settings and AQUEUE_REDIS_URL)."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every job (DEBUG).")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="text (default) or json: one object per line, with job_id, task, queue, try on job records.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 0 if a live worker serves the settings' queue, else 1 (for container health checks).",
+)
 @friendly
-def worker(settings: str, verbose: bool, **overrides: Any) -> None:
+def worker(settings: str, verbose: bool, log_format: LogFormat | None, check: bool, **overrides: Any) -> None:
     """Run a worker for SETTINGS, a 'module.WorkerSettings' path, until SIGINT/SIGTERM."""
     settings_cls = import_string(settings)
-    setup_logging(verbose)
+    setup_logging(verbose, log_format or _settings_log_format(settings_cls))
 
     async def run() -> None:  # the worker is built inside the running loop
-        await create_worker(settings_cls, **overrides).serve()
+        built = create_worker(settings_cls, **overrides)
+        if check:
+            await _check(built)
+            return
+        await built.serve()
 
     run_async(run())
+
+
+async def _check(worker: Worker) -> None:
+    """Return if a live worker (fresh heartbeat) serves ``worker``'s queue; raise a one-line error if not."""
+    async with Client(worker.redis_settings or None, key_prefix=worker.keys.prefix) as client:
+        live = [w for w in await live_workers(client) if w.queue == worker.queue_name]
+    if not live:
+        raise AqueueError(f"no live worker serves queue {worker.queue_name!r}")
+    ids = ", ".join(w.worker_id for w in live)
+    click.echo(f"{len(live)} live worker(s) serve queue {worker.queue_name!r}: {ids}")
+
+
+def _settings_log_format(settings: Any) -> LogFormat:
+    value = getattr(settings, "log_format", "text")
+    if value not in LOG_FORMATS:
+        raise ConfigurationError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
 
 
 @main.command()
@@ -111,6 +146,8 @@ def status(queue_name: str | None, redis_url: str | None) -> None:
 def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
     """Show one job: status, latest progress, result."""
     view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
+    if view.status is JobStatus.not_found and view.result is None:
+        raise ResultNotFound(f"no job {job_id!r} (never enqueued, or its result expired)")
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.progress is not None:
         click.echo(

@@ -40,7 +40,7 @@ _REDIS_HELP = "Redis URL (default: AQUEUE_REDIS_URL)."
 T = TypeVar("T")
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -53,7 +53,7 @@ def _parse_now(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"--now {text!r} is not an ISO 8601 date-time")
+        fail(f"--now {text!r} is not an ISO 8601 date-time", code=2)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -121,7 +121,7 @@ def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]])
         settings.conn_retries = 0  # one connection attempt
         return run_with_client(settings, action)
     except AqueueError as error:  # Redis failures among them: the registry's calls translate them
-        fail(str(error), code=1)
+        fail(str(error))
 
 
 def list_live(redis_url: str | None, as_json: bool) -> None:

@@ -192,7 +192,7 @@ async def resume(client: Client, name: str) -> None:
     await _set_paused(client, name, False)
 
 
-async def trigger(client: Client, name: str) -> Job:
+async def trigger(client: Client, name: str) -> Job[Any]:
     """Run cron job ``name`` now, once, whatever its schedule or pause; return the run's Job.
 
     The run's ``ctx["scheduled_time"]`` is the trigger time. Its arguments are read from the
