@@ -351,7 +351,8 @@ async def test_job_killing_its_worker_is_dead_lettered(
 
 
 @pytest.mark.timeout(90)
-async def test_worker_survives_a_redis_restart(tmp_path: Path, spawn: Spawn) -> None:
+async def test_worker_survives_a_redis_restart(tmp_path: Path, spawn: Spawn, transport: str) -> None:
+    """On both hot-path transports (``transport``): the scripts are reloaded after the restart too."""
     port = free_port()
     servers = [RedisServer(port=port, persist=True, data_dir=tmp_path).start()]
     url = servers[0].url
