@@ -585,3 +585,14 @@ def test_the_codec_micro_benchmark_measures_real_round_trips() -> None:
     assert [r.case for r in rows if r.plain] == ["plain call (fast path)"]
     assert any(r.case.startswith("pydantic") for r in rows)
     assert all(r.encode_us > 0 and r.decode_us > 0 and r.size > 0 for r in rows)
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Arguments and results\n", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "example.py"
+    script.write_text(example + "\nprint('round trip ok')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "round trip ok\n"
