@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import pytest
 from arq.connections import RedisSettings, create_pool
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aqueue
 from aqueue import Client, job_deserializer, job_serializer
@@ -140,6 +142,36 @@ def test_payload_keeps_a_readable_layout() -> None:
 
 def test_encoding_is_deterministic() -> None:
     assert job_serializer(rt.order(3)) == job_serializer(rt.order(3))
+
+
+rich_keys = (
+    st.sampled_from([*rt.Colour, *rt.Level, *rt.Mode, *rt.Perm, rt.Perm.R | rt.Perm.W, *rt.Planet])
+    | st.builds(rt.Point, st.integers(), st.integers())
+    | st.builds(PurePosixPath, st.text(max_size=8))
+    | st.builds(rt.Money, st.decimals(allow_nan=False, allow_infinity=False), st.text(max_size=3))
+    | st.integers()
+    | st.text(max_size=5)
+    | st.datetimes()
+)
+rich_values = st.recursive(
+    rich_keys,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.dictionaries(rich_keys, children, max_size=2)
+        | st.builds(
+            rt.Tree, st.text(max_size=3), st.lists(st.builds(rt.Tree, st.text(max_size=3)), max_size=2)
+        )
+        | st.builds(rt.Options, retries=st.integers(), extra=st.dictionaries(rich_keys, children, max_size=2))
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rich_values)
+def test_rich_round_trip_property(value: Any) -> None:
+    assert round_trip(value) == value
 
 
 # -- what the decoding process cannot rebuild ---------------------------------------------------
