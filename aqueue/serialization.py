@@ -193,8 +193,8 @@ _NATIVE = frozenset({*_PLAIN, list, dict, tuple, *_ENCODERS})
 
 #: Subclasses of carried types come back as the type they extend (most specific first).
 _BASES: tuple[tuple[type, Encoder], ...] = (
-    (int, int),
-    (float, float),
+    (int, lambda v: pack(int(v))),  # as the base type, so beyond 64 bits or not finite it is tagged
+    (float, lambda v: pack(float(v))),
     (str, str),
     (datetime, _PACK_DATETIME),
     (date, _PACK_DATE),

@@ -64,9 +64,12 @@ def test_subclasses_of_builtins_become_their_base() -> None:
     class Count(int):
         pass
 
-    back = job_deserializer(job_serializer([Name("ada"), Count(3)]))
-    assert back == ["ada", 3]
-    assert [type(v) for v in back] == [str, int]
+    class Ratio(float):
+        pass
+
+    back = job_deserializer(job_serializer([Name("ada"), Count(3), Count(2**70), Ratio("inf")]))
+    assert back == ["ada", 3, 2**70, float("inf")]
+    assert [type(v) for v in back] == [str, int, int, float]
 
 
 def test_unencodable_value_names_the_type() -> None:
