@@ -8,6 +8,7 @@ installs aqueue.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,10 @@ import pytest
 
 import aqueue
 from aqueue import Client, JobStatus, MaxTriesExceeded, SerializationError, UnknownTaskError, Worker
+from aqueue.embedded import free_port
 from aqueue.errors import ConfigurationError, JobTimeout
 from aqueue.testing import CronRun, DrainReport, eager, run_worker
-from aqueue.workflows import CanvasElement, chain, chord, group, sig
+from aqueue.workflows import CanvasElement, chain, chord, group, sig, start_workflow
 from tests import testing_tasks
 from tests.testing_tasks import (
     CALLS,
@@ -167,6 +169,14 @@ async def test_run_worker_takes_a_list_of_tasks_an_import_path_and_options(redis
         assert set(worker.worker.functions) >= {"add", "decline", "flaky"}
 
 
+async def test_a_test_worker_opens_no_metrics_port_unless_asked(redis_url: str) -> None:
+    port = free_port()
+    async with run_worker({"functions": [add], "metrics_port": port}, redis=redis_url) as worker:
+        assert worker.worker.functions
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+
+
 async def test_run_worker_refuses_a_bad_target(redis_url: str) -> None:
     with pytest.raises(ConfigurationError, match="needs a settings class"):
         async with run_worker(42, redis=redis_url):  # type: ignore[arg-type]
@@ -286,6 +296,15 @@ async def test_eager_runs_workflows(aqueue_eager) -> None:
         status = await chorded.status()
         assert status.state == "complete"  # done before enqueue returned
         assert await chorded.result(timeout=5) == [1, 2, 3, 10]  # add([1, 2, 3], [10])
+
+
+async def test_eager_drain_finishes_what_enqueue_did_not_catch(aqueue_eager, aqueue_redis_url: str) -> None:
+    async with Client(aqueue_redis_url) as client:
+        await client.enqueue("add", 0, 0)  # starts the eager worker
+        run = await start_workflow(client, chain(sig("add", 1, 2), sig("add", 3)))  # not caught
+        report = await aqueue_eager.drain()
+        assert (await run.status()).state == "complete"
+    assert report.complete == 2
 
 
 async def test_eager_serves_every_queue_enqueued_to(aqueue_redis_url: str) -> None:

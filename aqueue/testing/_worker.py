@@ -79,7 +79,7 @@ def worker_options(target: WorkerTarget, options: Mapping[str, Any]) -> dict[str
         raise ConfigurationError(
             f"run_worker needs a settings class (or dict, or import path) or a list of tasks, not {target!r}"
         )
-    return {**merged, **{k: v for k, v in options.items() if v is not None}}
+    return {**merged, **options}
 
 
 class RunningWorker:
@@ -174,12 +174,15 @@ async def run_worker(
 
     ``target`` is a settings class (or dict, or its import path: read as ``aqueue worker`` reads it)
     or a list of tasks. ``redis`` (a URL or ``RedisSettings``) replaces the settings' own Redis;
-    ``options`` override worker options (``max_jobs=1``, ``queue_name="fast"``, …). Cron jobs run
+    ``options`` override worker options (``max_jobs=1``, ``queue_name="fast"``, …); the settings'
+    ``burst`` is ignored (:meth:`RunningWorker.drain` is the test's burst) and so is their
+    ``metrics_port`` (pass ``metrics_port=`` to serve metrics from a test worker). Cron jobs run
     only when :meth:`RunningWorker.run_cron` says, on a clock that starts at ``cron_start`` (default:
     now). On leaving the block the worker stops at once: running jobs are cancelled and handed back
     to the queue.
     """
-    kwargs = worker_options(target, {"redis_settings": redis, **options})
+    chosen = {"redis_settings": redis} if redis is not None else {}
+    kwargs = worker_options(target, {"metrics_port": None, **chosen, **options})
     kwargs.setdefault("handle_signals", False)
     kwargs["burst"] = False  # drain() is the test's burst
     observer = Observer()

@@ -115,7 +115,9 @@ if pytest_asyncio is not None:
     ) -> AsyncIterator[WorkerFactory]:
         """Return ``run_worker`` bound to the test Redis (settings default to ``aqueue_settings``)."""
 
-        def start(target: WorkerTarget | None = None, /, **options: Any) -> Any:
+        def start(
+            target: WorkerTarget | None = None, /, **options: Any
+        ) -> contextlib.AbstractAsyncContextManager[RunningWorker]:
             chosen = target if target is not None else aqueue_settings
             if chosen is None:
                 raise ConfigurationError(
