@@ -9,7 +9,7 @@
     │   ├── RedisUnavailableError   Redis cannot be reached, or the connection dropped or went silent
     │   └── RedisRefusedError       Redis answered with an error reply: OOM, READONLY, BUSY, LOADING, …
     ├── SerializationError          an argument or result cannot be encoded (also a TypeError, and arq's)
-    │   └── DeserializationError    stored bytes cannot be decoded (corrupt payload)
+    │   └── DeserializationError    stored bytes cannot be decoded (corrupt, or a class not rebuilt here)
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
     ├── JobError                    base of errors about one job's outcome
     │   ├── TaskError               a task failed and its exception class cannot be rebuilt here
@@ -82,7 +82,11 @@ class SerializationError(AqueueError, TypeError, arq.jobs.SerializationError):
 
 
 class DeserializationError(SerializationError, arq.jobs.DeserializationError):
-    """Raised when stored bytes cannot be decoded (a corrupt or foreign payload); also arq's."""
+    """Raised when stored bytes cannot be decoded: corrupt, foreign, or naming a class not rebuilt here.
+
+    A class the payload names that this process cannot import or rebuild is named in the message,
+    with why. Also arq's ``DeserializationError``.
+    """
 
 
 class CronJobNotFound(AqueueError, LookupError):

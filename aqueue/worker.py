@@ -604,6 +604,11 @@ class Worker(arq.worker.Worker):
 
     # -- health ------------------------------------------------------------------------------------
 
+    @property
+    def running_jobs(self) -> int:
+        """Return how many jobs this worker holds: running, or ending (recorded, observers not yet done)."""
+        return len(self._running)
+
     def _counters(self) -> str:
         return (
             f"j_complete={self.jobs_complete} j_failed={self.jobs_failed} j_retried={self.jobs_retried} "

@@ -39,3 +39,16 @@ def test_demo_runs_end_to_end() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "embedded redis-server at redis://127.0.0.1:" in done.stdout
     assert "worker exited with 0" in done.stdout
+
+
+def test_user_tests_run_as_written() -> None:
+    """examples/test_user_tasks.py, the documented way to test tasks, passes (plugin found as installed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_user_tasks.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 passed" in done.stdout

@@ -8,10 +8,18 @@ import aqueue
 import aqueue.contrib.prometheus
 import aqueue.extensions
 import aqueue.scheduler
+import aqueue.testing
 import aqueue.workflows
 from aqueue import JobStatus, task
 
-PUBLIC_MODULES = (aqueue, aqueue.workflows, aqueue.scheduler, aqueue.extensions, aqueue.contrib.prometheus)
+PUBLIC_MODULES = (
+    aqueue,
+    aqueue.workflows,
+    aqueue.scheduler,
+    aqueue.extensions,
+    aqueue.contrib.prometheus,
+    aqueue.testing,
+)
 
 
 def test_all_lists_exactly_the_exported_names() -> None:
