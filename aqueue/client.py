@@ -283,10 +283,9 @@ class Client:
         payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
         if self._enqueue is None:
             raise ConfigurationError(NOT_CONNECTED)
-        job = EnqueueJob(job_id=job_id, payload=payload, score=score, ttl_ms=ttl)
-        script_args = EnqueueArgs(
-            prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=_job_id is not None, jobs=(job,)
-        )
+        # positional, in the fields' order: keywords cost ~0.4 µs per enqueue here
+        job = EnqueueJob(job_id, payload, score, ttl)
+        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,))
         try:
             written = await self._enqueue(script_args)
         except REDIS_ERRORS as e:  # the seam, inline: no extra coroutine or context on the hot path
