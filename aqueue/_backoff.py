@@ -14,12 +14,14 @@ logged once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 
 from aqueue._redis.errors import REDIS_ERRORS, redis_failure
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "every"]
 
 BASE_S = 0.05
 CAP_S = 5.0
@@ -82,3 +84,25 @@ class Backoff:
             return (type(error).__name__, ""), f"{type(error).__name__}: {error}"
         failure = redis_failure(error, self.where)
         return (type(failure).__name__, getattr(failure, "code", "")), str(failure)
+
+
+async def every(
+    interval_s: float, step: Callable[[], Awaitable[object]], backoff: Backoff, *, at_start: bool = False
+) -> None:
+    """Run ``step`` every ``interval_s`` seconds until cancelled: the one periodic-loop helper.
+
+    ``at_start``: the first step runs at once, not after one interval. A step that fails with a Redis
+    error is logged through ``backoff`` (once per outage) and tried again at the next tick: for a
+    periodic task the cadence is the retry. Anything else propagates.
+    """
+    wait = not at_start
+    while True:
+        if wait:
+            await asyncio.sleep(interval_s)
+        wait = True
+        try:
+            await step()
+        except REDIS_ERRORS as error:
+            backoff.failed(error)
+        else:
+            backoff.succeeded()

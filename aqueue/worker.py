@@ -28,7 +28,7 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name as ARQ_DEFAULT_QUEUE
 
 from aqueue import _loop, serialization
-from aqueue._backoff import Backoff
+from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
 from aqueue._loop import add_signal_handler, remove_signal_handler
 from aqueue._redis.connection import (
@@ -540,27 +540,21 @@ class Worker(arq.worker.Worker):
 
     async def _lease_loop(self) -> None:
         """Renew leases every ``interval``; a failed renewal is retried at the next one (logged once)."""
-        interval = min(self.lease_s / 3, 1.0)
         backoff = Backoff(
             f"worker {self.worker_id}: renewing leases", logger, where=describe_pool(self._pool)
         )
-        while True:
-            await asyncio.sleep(interval)
-            held = [(job_id, r.job.token) for job_id, r in self._running.items()]
-            if not held:
-                continue
-            assert self._ops is not None
-            try:
-                actions = await self._ops.renew(held)
-            except REDIS_ERRORS as e:
-                backoff.failed(e)  # the lease's own cadence is the retry: renew again in `interval`
-                continue
-            backoff.succeeded()
-            for job_id, state in actions:
-                if state != "abort":
-                    self._interrupt(job_id, Interrupt.LOST)
-                elif self.allow_abort_jobs:
-                    self._interrupt(job_id, Interrupt.ABORT)
+        await every(min(self.lease_s / 3, 1.0), self._renew, backoff)
+
+    async def _renew(self) -> None:
+        held = [(job_id, r.job.token) for job_id, r in self._running.items()]
+        if not held:
+            return
+        assert self._ops is not None
+        for job_id, state in await self._ops.renew(held):
+            if state != "abort":
+                self._interrupt(job_id, Interrupt.LOST)
+            elif self.allow_abort_jobs:
+                self._interrupt(job_id, Interrupt.ABORT)
 
     def _interrupt(self, job_id: str, reason: Interrupt) -> None:
         running = self._running.get(job_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import statistics
 
 import pytest
 from redis.exceptions import ConnectionError, OutOfMemoryError, ReadOnlyError
 
-from aqueue._backoff import Backoff
+from aqueue._backoff import Backoff, every
 
 log = logging.getLogger("tests.backoff")
 
@@ -65,3 +67,38 @@ def test_a_failure_is_logged_once_per_kind_and_the_recovery_once(caplog: pytest.
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="0 < base_s <= cap_s"):
         Backoff("loop", log, base_s=2, cap_s=1)
+
+
+async def test_every_survives_redis_errors_and_logs_each_outage_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[float] = []
+    failures = iter([ConnectionError("gone"), OutOfMemoryError("OOM"), None, None])
+
+    async def step() -> None:
+        calls.append(asyncio.get_running_loop().time())
+        error = next(failures, None)
+        if error is not None:
+            raise error
+
+    log = logging.getLogger("tests.every")
+    with caplog.at_level(logging.INFO, logger="tests.every"):
+        loop = asyncio.create_task(every(0.02, step, Backoff("ticking", log), at_start=True))
+        while len(calls) < 4:
+            await asyncio.sleep(0.01)
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    started = calls[0]
+    assert len(calls) >= 4 and calls[1] - started >= 0.015  # first at once, then on the cadence
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert 1 <= len(warnings) <= 2  # one line per kind of failure, not one per tick
+    assert any("ticking" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+
+
+async def test_every_lets_other_errors_through() -> None:
+    async def step() -> None:
+        raise ValueError("a bug, not Redis")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await asyncio.wait_for(every(0.01, step, Backoff("buggy", logging.getLogger("tests.every"))), 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -11,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aqueue._backoff import Backoff
+from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
-from aqueue._redis.errors import REDIS_ERRORS, describe_pool
+from aqueue._redis.errors import describe_pool
 from aqueue._redis.keys import Keys
 
 #: How often the live-worker hash is refreshed, and how long it outlives a silent worker.
@@ -42,18 +41,16 @@ class Heartbeat:
         as soon as Redis takes writes.
         """
         last_health = -self.health_interval_s
-        backoff = Backoff(f"worker {self.worker_id}: heartbeat", logger, where=describe_pool(self.redis))
-        while True:
+
+        async def step() -> None:
+            nonlocal last_health
             health_due = time.monotonic() - last_health >= self.health_interval_s
-            try:
-                await self.beat(counters(), health_due)
-            except REDIS_ERRORS as e:
-                backoff.failed(e)
-            else:
-                backoff.succeeded()
-                if health_due:
-                    last_health = time.monotonic()
-            await asyncio.sleep(BEAT_S)
+            await self.beat(counters(), health_due)
+            if health_due:  # only once written: a refused beat writes the health key next time
+                last_health = time.monotonic()
+
+        backoff = Backoff(f"worker {self.worker_id}: heartbeat", logger, where=describe_pool(self.redis))
+        await every(BEAT_S, step, backoff, at_start=True)
 
     async def beat(self, info: str, with_health_key: bool) -> None:
         """Write the live-worker hash and, if asked, arq's health-check key (with the queue's size)."""
