@@ -130,6 +130,7 @@ def transcript(path: Path) -> list[Step]:
 
 
 _VOLATILE = [
+    (re.compile(r"\b[0-9a-f]{32}\b"), "<job id>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     (re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)?"), "<time>"),
     (re.compile(r"[+-]\d{2}:\d{2}\b"), "<offset>"),
@@ -137,7 +138,7 @@ _VOLATILE = [
 
 
 def normalise(line: str) -> str:
-    """Mask dates, times and UTC offsets, and collapse runs of spaces (column widths vary)."""
+    """Mask job ids, dates, times and UTC offsets, and collapse runs of spaces (column widths vary)."""
     for pattern, mask in _VOLATILE:
         line = pattern.sub(mask, line)
     return re.sub(r"\s+", " ", line).strip()
