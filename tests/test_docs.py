@@ -105,9 +105,7 @@ def test_includes_name_files_and_sections_that_exist() -> None:
 
 
 def test_every_example_file_is_shown_on_a_page() -> None:
-    shown = {
-        _included(block, file) for block in code_blocks() for file, _ in block.includes() if file
-    }
+    shown = {_included(block, file) for block in code_blocks() for file, _ in block.includes() if file}
     files = [*example_files(".py"), *example_files(".console"), *example_files(".conf")]
     assert [path.name for path in files if path not in shown] == []
 
@@ -249,9 +247,7 @@ async def _read_until_ready(proc: asyncio.subprocess.Process, lines: list[str]) 
             return
 
 
-async def stop_background(
-    path: Path, step: Step, proc: asyncio.subprocess.Process, lines: list[str]
-) -> None:
+async def stop_background(path: Path, step: Step, proc: asyncio.subprocess.Process, lines: list[str]) -> None:
     """Stop a background command as Ctrl-C would stop a worker; it must exit cleanly."""
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)

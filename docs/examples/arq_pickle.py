@@ -20,6 +20,8 @@ class WorkerSettings:
     functions = [download, parse]
     job_serializer = pickle.dumps  # what arq producers write by default
     job_deserializer = pickle.loads
+
+
 # --8<-- [end:settings]
 
 

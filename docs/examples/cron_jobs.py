@@ -38,6 +38,8 @@ class WorkerSettings:
         cron("0 12 * * mon#2", "add", name="second-monday", args=(1, 1)),  # same task, own name
         cron("0 18 L * *", "add", name="month-end", args=(2, 2), tz="America/New_York"),
     ]
+
+
 # --8<-- [end:settings]
 
 

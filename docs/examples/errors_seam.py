@@ -9,6 +9,8 @@ from aqueue._redis.errors import redis_errors
 async def purge(client, queue):
     with redis_errors(client.address):
         return await client.redis.delete(client.queue_key(queue))
+
+
 # --8<-- [end:purge]
 
 

@@ -12,6 +12,8 @@ async def poll_export(ctx: JobContext, export_id: str) -> str:
     if ctx["job_try"] < 2:
         raise Retry(defer=0.1)  # not ready: run again in 0.1 s (a number of seconds, or a timedelta)
     return f"export {export_id} ready after {ctx['job_try']} tries"
+
+
 # --8<-- [end:retry]
 
 
@@ -32,6 +34,8 @@ async def fetch(ctx: JobContext, url: str) -> str:
     if "down" in url:
         raise FlakyNetwork(f"{url}: no route to host")
     return f"fetched {url}"
+
+
 # --8<-- [end:retry_on]
 
 

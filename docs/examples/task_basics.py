@@ -18,6 +18,8 @@ from aqueue import JobContext, task
 )
 async def build_report(ctx: JobContext, account: str) -> str:
     return f"report for {account}"
+
+
 # --8<-- [end:options]
 
 
@@ -34,6 +36,8 @@ async def startup(ctx: dict) -> None:  # once per worker, before it takes jobs
 async def greet(ctx: Ctx, name: str) -> str:
     assert ctx["job_try"] == 1 and ctx["job_id"]
     return f"{ctx['greeting']}, {name} (job {ctx['job_id'][:8]}, try {ctx['job_try']})"
+
+
 # --8<-- [end:ctx]
 
 
@@ -42,6 +46,8 @@ async def greet(ctx: Ctx, name: str) -> str:
 def checksum(ctx: JobContext, data: bytes) -> str:  # a plain def runs in a thread
     time.sleep(0.05)  # blocking is fine here: the worker's event loop keeps running
     return hashlib.sha256(data).hexdigest()[:12]
+
+
 # --8<-- [end:thread]
 
 
@@ -52,6 +58,8 @@ async def resize_all(ctx: JobContext, count: int) -> int:
         await asyncio.sleep(0.01)  # resize one image
         await ctx["progress"](done / count, f"resized {done} of {count}")
     return count
+
+
 # --8<-- [end:progress]
 
 
@@ -66,7 +74,8 @@ async def main() -> None:
     assert (await job.result(timeout=10)).startswith("hello, Ada (job ")
 
     jobs = [await aqueue.enqueue(checksum, b"%d" % i) for i in range(4)]  # a Task works too
-    assert [await j.result(timeout=10) for j in jobs][0] == "5feceb66ffc8"
+    sums = [await j.result(timeout=10) for j in jobs]  # the four ran side by side, in threads
+    assert sums[0] == "5feceb66ffc8"
 
     job = await aqueue.enqueue("resize_all", 5)
     assert await job.result(timeout=10) == 5

@@ -12,6 +12,8 @@ cleaned_up: list[str] = []
 @task(timeout=0.2)  # seconds (or a timedelta); the worker-wide default is job_timeout=300
 async def slow(ctx: JobContext) -> None:
     await asyncio.sleep(10)
+
+
 # --8<-- [end:timeout]
 
 
@@ -23,6 +25,8 @@ async def long_export(ctx: JobContext, name: str) -> str:
         return "done"
     finally:
         cleaned_up.append(name)  # runs on abort too: release locks, remove temp files
+
+
 # --8<-- [end:abortable]
 
 

@@ -44,6 +44,8 @@ async def report(ctx: JobContext, parts: list) -> str:
 
 class WorkerSettings:
     functions = [fetch, parse, store, add, xsum, stats, report]
+
+
 # --8<-- [end:tasks]
 
 

@@ -35,6 +35,8 @@ async def sleep(ctx: JobContext, seconds: float) -> float:
 @task
 async def alert(ctx: JobContext, failure: FailureInfo, channel: str) -> None:
     alerts.append((channel, failure))  # page someone, mark a record as failed, ...
+
+
 # --8<-- [end:errback]
 
 
