@@ -25,6 +25,8 @@ async def fetch_feed(ctx: JobContext, url: str) -> int:  # bind=True: ctx has th
         raise Unavailable(url)
     await ctx["progress"](1.0, "parsed")  # self.update_state(state="PROGRESS", meta=...)
     return len(url)
+
+
 # --8<-- [end:task]
 
 
@@ -50,6 +52,8 @@ class WorkerSettings:
         cron("*/30 * * * * *", cleanup),  # schedule=30.0: seconds are a sixth field
         cron("0 7 * * *", "add", name="daily-add", args=(1, 2), tz="Europe/Paris"),  # nowfun/timezone
     ]
+
+
 # --8<-- [end:beat]
 
 

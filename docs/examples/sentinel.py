@@ -36,4 +36,6 @@ async def main() -> None:
     async with aqueue.Client(REDIS) as client:  # producers use the same settings
         job = await client.enqueue("add", 1, 2)
         assert await job.result(timeout=10) == 3
+
+
 # --8<-- [end:settings]
