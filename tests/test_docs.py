@@ -47,6 +47,8 @@ from tests.docs_examples import (
 from tests.support import WORKER_READY, eventually
 
 COMMAND_TIMEOUT_S = 30
+#: Pages whose Python blocks another test runs as they are written in the page.
+PYTHON_CHECKED_BY = {"docs/testing.md": "tests/test_testing_docs.py"}
 #: Examples that connect through their own settings, run by a test of their own here.
 OWN_SETTINGS = frozenset({"sentinel.py"})
 
@@ -95,12 +97,22 @@ def test_every_code_block_is_run_or_says_why_not() -> None:
     unexplained = [
         f"{block.where()} ({block.lang})"
         for block in code_blocks()
-        if not block.includes() and block.unchecked is None
+        if not block.includes() and block.unchecked is None and not _checked_elsewhere(block)
     ]
     assert not unexplained, (
         "code blocks that neither include a checked example file nor say why not "
         f"(<!-- unchecked: reason -->): {unexplained}"
     )
+
+
+def _checked_elsewhere(block: Block) -> bool:
+    page = block.page.relative_to(ROOT).as_posix()
+    return block.lang == "python" and page in PYTHON_CHECKED_BY
+
+
+def test_pages_checked_elsewhere_are_checked_there() -> None:
+    for page, test in PYTHON_CHECKED_BY.items():
+        assert f'"{Path(page).name}"' in (ROOT / test).read_text(), f"{test} does not read {page}"
 
 
 def test_includes_name_files_and_sections_that_exist() -> None:
