@@ -34,6 +34,8 @@ register(Money, lambda m: [m.cents, m.currency], lambda v: Money(*v), name="shop
 async def invoice(ctx: JobContext, lines: list[Line], unit: Money, to: PurePosixPath) -> Money:
     assert all(isinstance(line.size, Size) for line in lines)  # each value arrives as its own type
     return Money(unit.cents * sum(line.quantity for line in lines), unit.currency)
+
+
 # --8<-- [end:types]
 
 
