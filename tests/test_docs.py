@@ -46,6 +46,8 @@ from tests.docs_examples import (
 )
 from tests.support import WORKER_READY, eventually
 
+#: The examples show aqueue, not a transport: they run on the default one (conftest runs the transports).
+pytestmark = pytest.mark.transport("wire")
 COMMAND_TIMEOUT_S = 30
 #: Pages whose Python blocks another test runs as they are written in the page.
 PYTHON_CHECKED_BY = {"docs/testing.md": "tests/test_testing_docs.py"}
@@ -149,15 +151,26 @@ def test_blocks_outside_the_examples_are_in_the_run_suite() -> None:
 # -- running them ----------------------------------------------------------------------------------
 
 
+_LOADED: dict[Path, ModuleType] = {}
+
+
 @contextlib.contextmanager
 def loaded(path: Path) -> Iterator[ModuleType]:
-    """Import an example under its own name (so classes it defines can be rebuilt from their path)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    """Import an example under its own name (so classes it defines can be rebuilt from their path).
+
+    Once per session, as a program imports a module once: the codec remembers the classes it rebuilt,
+    and the example registers its codecs at import.
+    """
+    module = _LOADED.get(path)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+        _LOADED[path] = module
     sys.modules[path.stem] = module
     try:
-        spec.loader.exec_module(module)
         yield module
     finally:
         del sys.modules[path.stem]

@@ -17,7 +17,7 @@ from aqueue.settings import create_worker
 from examples.fastapi_app import app as example
 from examples.fastapi_app.tasks import WorkerSettings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.transport("wire")]  # an app, not a transport
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from arq.connections import ArqRedis
 
 from aqueue import Client, JobContext, cron, task
@@ -13,6 +14,9 @@ from aqueue.scheduler import list_jobs, trigger
 from tests.support import eventually
 
 seen: list[dict[str, Any]] = []
+
+# ctx is built above the transport: one is enough
+pytestmark = pytest.mark.transport("wire")
 
 
 @task
