@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-ab clean
+.PHONY: install demo test lint docs docs-serve format bench bench-ab clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aqueue needs Python 3.11+: run make PYTHON=python3.11")'
@@ -20,14 +20,20 @@ demo: $(STAMP)  ## embedded Redis + a worker + a producer that enqueues by name
 test: $(STAMP)  ## the whole suite, against a real redis-server started by the tests
 	$(PY) -m pytest
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check aqueue tests bench examples
-	$(VENV)/bin/ruff format --check aqueue tests bench examples
+lint: $(STAMP) docs
+	$(VENV)/bin/ruff check aqueue tests bench examples docs/examples
+	$(VENV)/bin/ruff format --check aqueue tests bench examples docs/examples
 	$(VENV)/bin/mypy
 
+docs: $(STAMP)  ## the docs site into site/; a broken link, include or docstring reference fails it
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)  ## the docs site on http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 format: $(STAMP)
-	$(VENV)/bin/ruff format aqueue tests bench examples
-	$(VENV)/bin/ruff check --fix aqueue tests bench examples
+	$(VENV)/bin/ruff format aqueue tests bench examples docs/examples
+	$(VENV)/bin/ruff check --fix aqueue tests bench examples docs/examples
 
 bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; writes bench/results/
 	$(PY) -m bench
@@ -39,4 +45,4 @@ bench-ab: $(STAMP)  ## A/B: the working tree's aqueue vs aqueue at git ref REF (
 	$(PY) -m bench --ab $(REF)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/.celery-venv bench/.taskiq-venv
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache bench/.celery-venv bench/.taskiq-venv

@@ -9,6 +9,7 @@ from arq.connections import RedisSettings
 import aqueue._layers  # noqa: F401  (the composition root: plugs workflows and cron into every worker)
 from aqueue._version import __version__
 from aqueue.client import Client, close_default_client, default_client, enqueue
+from aqueue.context import JobContext
 from aqueue.errors import (
     AqueueError,
     ConfigurationError,
@@ -45,6 +46,7 @@ __all__ = [
     "DeserializationError",
     "Job",
     "JobAborted",
+    "JobContext",
     "JobError",
     "JobResult",
     "JobStatus",

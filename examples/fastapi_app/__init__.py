@@ -1,0 +1,1 @@
+"""A FastAPI app that enqueues jobs and streams their progress to the browser (server-sent events)."""
