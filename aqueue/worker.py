@@ -533,8 +533,9 @@ class Worker(arq.worker.Worker):
             self.jobs_failed += 1
         else:
             self.jobs_retried += 1
-            if retry_score <= now_ms() + 1:
-                self._nudge.set()
+            # look again: an idle wait computed before this retry was queued would sleep past it
+            # (up to poll_delay) — the claim that follows sees it and waits only until it is due
+            self._nudge.set()
 
     # -- leases ------------------------------------------------------------------------------------
 

@@ -297,10 +297,13 @@ async def test_retry_with_defer_then_success(client: Client, run_worker: Any) ->
             raise Retry(defer=0.05)
         return ctx["job_try"]
 
-    async with run_worker([flaky]) as worker:
+    async with run_worker([flaky], poll_delay=2) as worker:
+        t0 = time.monotonic()
         job = await client.enqueue("flaky")
         assert await job.result(timeout=5) == 3  # type: ignore[union-attr]
         assert worker.jobs_retried == 2
+        # each retry starts when due (50 ms), not when the idle wait's poll_delay (2 s) runs out
+        assert time.monotonic() - t0 < 1.5
 
 
 async def test_retry_on_with_backoff_then_give_up(client: Client, run_worker: Any) -> None:
