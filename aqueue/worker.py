@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -57,6 +57,11 @@ from aqueue.tasks import Task, TaskLike, as_task
 __all__ = ["Worker"]
 
 logger = logging.getLogger("aqueue.worker")
+
+
+#: ``WorkerSettings.lifespan``: called with the worker's ctx once it is connected; the mapping its
+#: context manager yields is merged into every job's ctx; it is left when the worker closes.
+Lifespan = Callable[[dict[str, Any]], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
 
 class Interrupt(StrEnum):
@@ -98,6 +103,9 @@ class Worker(arq.worker.Worker):
     :mod:`aqueue._redis.transport`), ``extensions`` (:class:`aqueue.extensions.WorkerExtension`
     objects, added to the default ones: workflows, and cron when ``cron_jobs`` are given;
     ``default_extensions=False`` leaves those out),
+    ``lifespan`` (an async context manager factory called with ``ctx`` once connected: database
+    pools, HTTP clients; the mapping it yields is merged into every job's ``ctx``, and it is left on
+    shutdown, after ``on_shutdown``, even when start-up failed after it was entered),
     ``log_jobs`` (arq's INFO line as each job starts and ends, on the ``arq.worker`` logger; off by
     default: it costs more than a small job).
 
@@ -129,6 +137,7 @@ class Worker(arq.worker.Worker):
         allow_abort_jobs: bool = True,
         log_jobs: bool = False,
         metrics_port: int | None = None,
+        lifespan: Lifespan | None = None,
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
@@ -167,6 +176,8 @@ class Worker(arq.worker.Worker):
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._job_log = ArqJobLog(log_results=self.log_results) if log_jobs else None
         self._handle_os_signals = handle_signals
+        self._lifespan = lifespan
+        self._lifespan_stack: contextlib.AsyncExitStack | None = None
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
         self._nudge = asyncio.Event()
@@ -239,12 +250,28 @@ class Worker(arq.worker.Worker):
             await self._pool.delete(self.health_check_key, self.keys.worker(self.worker_id))
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
+        await self._leave_lifespan()
         await self._stop_waking()
         for conn in (self._pool, self._transport):
             if conn is not None:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await conn.aclose()
         self._pool, self._transport, self.scripts = None, None, None
+
+    async def _enter_lifespan(self) -> None:
+        """Enter ``lifespan(ctx)`` once; what it yields (a mapping) is merged into every job's ctx."""
+        if self._lifespan is None or self._lifespan_stack is not None:
+            return
+        stack = contextlib.AsyncExitStack()
+        provided = await stack.enter_async_context(self._lifespan(self.ctx))
+        self._lifespan_stack = stack  # from here on, close() leaves it, whatever fails next
+        if provided:
+            self.ctx.update(provided)
+
+    async def _leave_lifespan(self) -> None:
+        stack, self._lifespan_stack = self._lifespan_stack, None
+        if stack is not None:
+            await stack.aclose()
 
     async def _open(self) -> None:
         if self._pool is None:
@@ -270,6 +297,7 @@ class Worker(arq.worker.Worker):
             self._ops, recorders, capacity=self._capacity, start=self._start, where=describe_pool(self._pool)
         )
         self._runner = self._make_runner()
+        await self._enter_lifespan()
         if self.on_startup:
             await self.on_startup(self.ctx)
         if self._job_log is not None:
