@@ -147,7 +147,8 @@ class JobRunner:
         if _logging.wanted.job_fields:  # each job runs in its own task: this is the job's own context
             fields = {"job_id": job.job_id, "task": attempt.name, "queue": self.queue, "try": job.job_try}
             _logging.current_job.set(fields)
-        return self._logged(self.seal(await self._call(job, attempt, aborting, hooks), hooks), started=True)
+        outcome = self.seal(await self._call(job, attempt, aborting, hooks), hooks)
+        return outcome if self.job_log is None else self._logged(outcome, started=True)
 
     def _logged(self, outcome: Outcome, *, started: bool) -> Outcome:
         """Write arq's line for how the job ended, if ``log_jobs`` is on."""
