@@ -139,25 +139,26 @@ async def enqueue_again(client: Client, attempt: Attempt, error: BaseException, 
         raise _failure(client, error) from error
     deadline = time.monotonic() + window
     tries = 0
-    while True:
+    while (left := deadline - time.monotonic()) > 0:
         tries += 1
-        delay = random.uniform(RETRY_BASE_S, min(RETRY_CAP_S, RETRY_BASE_S * 2**tries))
-        left = deadline - time.monotonic()
-        if left <= delay:
-            break
-        await asyncio.sleep(delay)
-        try:
-            async with asyncio.timeout(left - delay):
+        await asyncio.sleep(min(left, _delay(tries)))
+        try:  # the last attempt, at the deadline, still gets RETRY_CAP_S to answer
+            async with asyncio.timeout(max(deadline - time.monotonic(), RETRY_CAP_S)):
                 return await _settle(client, attempt, replicas)
         except RETRIED as e:
             if not retryable(e):
                 raise _failure(client, e) from e
             error = e
-        except TimeoutError:  # the window closed during an attempt (a silent connection)
+        except TimeoutError:  # an attempt that outlived the window (a silent connection)
             break
     failure = _failure(client, error)
     note = f" (enqueue of job {attempt.job_id} retried for {window:g} s; it may have been written)"
     raise _with_note(failure, note) from error
+
+
+def _delay(tries: int) -> float:
+    """Return the wait before retry number ``tries``: full jitter, doubling, capped at RETRY_CAP_S."""
+    return random.uniform(RETRY_BASE_S, min(RETRY_CAP_S, RETRY_BASE_S * 2**tries))
 
 
 async def _settle(client: Client, attempt: Attempt, replicas: int) -> bool:
