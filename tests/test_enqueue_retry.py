@@ -104,7 +104,7 @@ def down_for(server: RedisServer, seconds: float) -> Any:
         restart.join(15)
 
 
-async def test_an_enqueue_while_redis_restarts_waits_for_it() -> None:
+async def test_an_enqueue_while_redis_restarts_waits_for_it(transport: str) -> None:
     with RedisServer() as server:
         async with Client(server.url) as client:
             await client.enqueue("warm")
@@ -116,7 +116,7 @@ async def test_an_enqueue_while_redis_restarts_waits_for_it() -> None:
             assert 0.7 < waited < 3, waited
 
 
-async def test_the_retry_window_bounds_the_wait_and_zero_turns_retries_off() -> None:
+async def test_the_retry_window_bounds_the_wait_and_zero_turns_retries_off(transport: str) -> None:
     with RedisServer() as server:
         async with (
             Client(server.url, retry_window_s=0.4) as client,
@@ -135,7 +135,7 @@ async def test_the_retry_window_bounds_the_wait_and_zero_turns_retries_off() -> 
             assert time.monotonic() - started < 0.3 and "retried" not in str(raised.value)
 
 
-async def test_a_refused_password_is_not_retried() -> None:
+async def test_a_refused_password_is_not_retried(transport: str) -> None:
     with RedisServer(password="first") as server:
         async with Client(server.url) as client:  # a 5 s window by default
             await client.enqueue("warm")

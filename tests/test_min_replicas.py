@@ -52,7 +52,9 @@ def asleep(server: RedisServer, seconds: float) -> threading.Thread:
     return thread
 
 
-async def test_an_enqueue_returns_once_the_replica_has_the_job(pair: tuple[RedisServer, RedisServer]) -> None:
+async def test_an_enqueue_returns_once_the_replica_has_the_job(
+    pair: tuple[RedisServer, RedisServer], transport: str
+) -> None:
     primary, replica = pair
     async with Client(primary.url, min_replicas=1, replication_timeout_s=5) as client:
         for n in range(20):
