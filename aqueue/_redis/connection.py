@@ -236,7 +236,7 @@ async def connect(
                 raise failure from e
             if attempt == attempts:
                 raise _unreachable(settings, e) from e
-            logger.warning(
+            logger.debug(  # the final failure is what is reported: one line, not one per attempt
                 "cannot reach Redis at %s (%s: %s); %d retries left",
                 describe(settings),
                 type(e).__name__,
