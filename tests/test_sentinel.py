@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from arq.connections import RedisSettings
 
-import aqueue
 from aqueue import Client, ConfigurationError, RedisAuthError, Worker
 from aqueue._redis.connection import SentinelSettings, describe, resolve_settings
 from aqueue.embedded import RedisServer
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
 from tests.sentinel import MASTER, SentinelGroup, logs
 
 DATA_PW, SENTINEL_PW = "data-pw", "sentinel-pw"
@@ -86,17 +85,6 @@ def test_a_bad_sentinel_url_is_one_clear_error_without_its_passwords(url: str, w
 def test_a_bad_plain_url_does_not_print_its_password() -> None:
     with pytest.raises(ConfigurationError, match=r"invalid Redis URL 'http://u:\*\*\*@h/0'"):
         resolve_settings("http://u:hunter2@h/0")
-
-
-def test_the_readme_example_builds_a_sentinel_client() -> None:
-    section = (ROOT / "README.md").read_text().split("## Sentinel and failovers", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict[str, Any] = {"aqueue": aqueue}
-    exec(code, namespace)
-    client = namespace["client"]
-    assert client.address == "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/mymaster/0"
-    assert client.settings.password == "data-pw" and client.settings.sentinel_password == "sentinel-pw"
-    assert client.min_replicas == 1
 
 
 def test_sentinel_settings_print_as_the_sentinels_and_the_master_never_a_password() -> None:
