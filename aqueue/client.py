@@ -20,6 +20,7 @@ from arq.worker import Function
 
 from aqueue import serialization
 from aqueue._clock import datetime_to_ms, now_ms, to_seconds
+from aqueue._enqueue import Attempt, enqueue_again, enqueue_replicated, replicas_setting, retry_window
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import PlainFunction, TaskRef, task_name
 from aqueue._redis.connection import (
@@ -31,7 +32,7 @@ from aqueue._redis.connection import (
     resolve_settings,
 )
 from aqueue._redis.core import Abort, AbortArgs, Enqueue, EnqueueArgs, EnqueueJob
-from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors, redis_failure
+from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
 from aqueue._redis.scripts import ScriptRegistry
@@ -49,6 +50,10 @@ Deserializer = Any  # Callable[[bytes], Any]
 #: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
 BATCH_SIZE = 500
 NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
+#: How long ``enqueue`` keeps retrying after a failed attempt (a failover takes a few seconds).
+DEFAULT_RETRY_WINDOW_S = 5.0
+#: How long an enqueue with ``min_replicas`` waits for the replicas (``WAIT``).
+DEFAULT_REPLICATION_TIMEOUT_S = 1.0
 
 
 def new_job_id() -> str:
@@ -111,6 +116,13 @@ class Client:
     (unreachable, or the connection dropped) and ``RedisRefusedError`` (an error reply: out of memory,
     a read-only replica, …), never redis-py's exceptions, on either transport. ``client.redis``
     itself is redis-py's.
+
+    Failovers: an ``enqueue`` that fails on a lost connection (or a server still loading its data)
+    is retried for up to ``retry_window_s`` seconds (0: not retried), without
+    ever creating a second job: the retry sends the same job id and checks it (see
+    :mod:`aqueue._enqueue`). ``min_replicas=N`` (or ``enqueue(..., _min_replicas=N)``) returns only once
+    N replicas have the job (``WAIT``), raising :class:`aqueue.errors.ReplicationError` if they do not
+    confirm it within ``replication_timeout_s`` (retried within the window as well).
     """
 
     def __init__(
@@ -124,8 +136,13 @@ class Client:
         expires_extra_ms: int = DEFAULT_EXPIRES_EXTRA_MS,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
         transport: str = "auto",
+        retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
+        min_replicas: int = 0,
+        replication_timeout_s: float = DEFAULT_REPLICATION_TIMEOUT_S,
     ) -> None:
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
+        self.retry_window_s = retry_window(retry_window_s)
+        self.min_replicas, self.replication_timeout_s = replicas_setting(min_replicas, replication_timeout_s)
         self._pool: ArqRedis | None = redis if isinstance(redis, ArqRedis) else None
         self._owns_pool = self._pool is None
         self.settings: RedisSettings = (
@@ -252,6 +269,10 @@ class Client:
         self, task: Task[Any, R], *args: Any, _job_try: int | None, **kwargs: Any
     ) -> Job[R]: ...
     @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _min_replicas: int | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
     async def enqueue(self, task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
     @overload
     async def enqueue(self, task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
@@ -266,11 +287,13 @@ class Client:
         _defer_by: float | timedelta | None = None,
         _expires: float | timedelta | None = None,
         _job_try: int | None = None,
+        _min_replicas: int | None = None,
         **kwargs: Any,
     ) -> Job[Any] | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
 
-        The hot path of a producer: one Lua call, no batching structures.
+        The hot path of a producer: one Lua call, no batching structures. A failed call is retried
+        within ``retry_window_s``; ``_min_replicas`` overrides the client's ``min_replicas``.
         """
         name = task if type(task) is str else task_name(task)
         queue = self.queue_key(_queue_name)
@@ -286,10 +309,14 @@ class Client:
         # positional, in the fields' order: keywords cost ~0.4 µs per enqueue here
         job = EnqueueJob(job_id, payload, score, ttl)
         script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,))
-        try:
-            written = await self._enqueue(script_args)
-        except REDIS_ERRORS as e:  # the seam, inline: no extra coroutine or context on the hot path
-            raise redis_failure(e, self.address) from e
+        replicas = self.min_replicas if _min_replicas is None else _min_replicas
+        if not replicas:
+            try:
+                written = await self._enqueue(script_args)
+            except REDIS_ERRORS as e:  # no extra coroutine or context on the hot path until it fails
+                written = [await enqueue_again(self, Attempt.of(script_args, name), e)]
+        else:
+            written = [await enqueue_replicated(self, Attempt.of(script_args, name), replicas)]
         return Job(job_id, self, queue) if written[0] else None
 
     async def enqueue_many(
@@ -443,6 +470,8 @@ async def enqueue(
 ) -> Job[R]: ...
 @overload
 async def enqueue(task: Task[Any, R], *args: Any, _job_try: int | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _min_replicas: int | None, **kwargs: Any) -> Job[R]: ...
 @overload
 async def enqueue(task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
 @overload

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from aqueue.errors import ConfigurationError
 
@@ -55,6 +56,8 @@ class RedisServer:
 
     ``unix_socket=True`` listens on a socket file instead of TCP; ``persist=True`` keeps an RDB file in
     ``data_dir`` (a temporary directory by default), so a restart on the same port finds the data.
+    ``password`` protects it (``requirepass``): its URL carries the password, and the start-up wait
+    authenticates.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class RedisServer:
         data_dir: str | Path | None = None,
         binary: str | None = None,
         extra_args: tuple[str, ...] = (),
+        password: str | None = None,
     ) -> None:
         self.binary = binary or find_redis_server()
         self._tmp = tempfile.TemporaryDirectory(prefix="aqueue-redis-") if data_dir is None else None
@@ -74,14 +78,16 @@ class RedisServer:
         self.socket_path = str(self.data_dir / "redis.sock") if unix_socket else None
         self.persist = persist
         self.extra_args = extra_args
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """Return the server's URL (``redis://127.0.0.1:PORT/0`` or ``unix:///path``)."""
         if self.socket_path:
-            return f"unix://{self.socket_path}"
-        return f"redis://127.0.0.1:{self.port}/0"
+            return f"unix://{self.socket_path}"  # a password is not carried (arq's URLs have no place)
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def _args(self) -> list[str]:
         args = [
@@ -101,6 +107,8 @@ class RedisServer:
         ]
         if self.socket_path:
             args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+        if self.password:
+            args += ["--requirepass", self.password]
         if self.persist:
             args += ["--save", "3600 1", "--appendonly", "no", "--dbfilename", "dump.rdb"]
         else:
@@ -133,8 +141,8 @@ class RedisServer:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
                 sock.settimeout(0.5)
                 sock.connect(address)
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(self._auth() + b"PING\r\n")
+                return b"+PONG" in _read_replies(sock, 2 if self.password else 1)
         except OSError:
             return False
 
@@ -159,8 +167,14 @@ class RedisServer:
         with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(10)
             sock.connect(address)
-            sock.sendall(raw)
-            sock.recv(64)
+            sock.sendall(self._auth() + raw)
+            _read_replies(sock, 2 if self.password else 1)
+
+    def _auth(self) -> bytes:
+        if not self.password:
+            return b""
+        secret = self.password.encode()
+        return b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret)
 
     def close(self) -> None:
         """Stop the server and remove its temporary directory."""
@@ -176,3 +190,14 @@ class RedisServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _read_replies(sock: socket.socket, count: int) -> bytes:
+    """Read until ``count`` one-line replies (``+OK``, ``-ERR …``) arrived, or the server stops sending."""
+    data = b""
+    while data.count(b"\r\n") < count:
+        chunk = sock.recv(256)
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -5,9 +5,11 @@
     AqueueError
     ├── ConfigurationError          bad settings, bad settings path, bad option
     │   └── CronExpressionError     a cron expression croniter cannot read (also a ValueError)
-    ├── RedisFailure                a call to Redis did not go through (base of the two below)
+    ├── RedisFailure                a call to Redis did not go through (base of the ones below)
     │   ├── RedisUnavailableError   Redis cannot be reached, or the connection dropped or went silent
-    │   └── RedisRefusedError       Redis answered with an error reply: OOM, READONLY, BUSY, LOADING, …
+    │   ├── RedisRefusedError       Redis answered with an error reply: OOM, READONLY, BUSY, LOADING, …
+    │   │   └── RedisAuthError      the password or user was wrong or missing (NOAUTH, WRONGPASS)
+    │   └── ReplicationError        a job was written, but fewer than min_replicas replicas confirmed it
     ├── SerializationError          an argument or result cannot be encoded (also a TypeError, and arq's)
     │   └── DeserializationError    stored bytes cannot be decoded (corrupt, or a class not rebuilt here)
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
@@ -71,6 +73,28 @@ class RedisRefusedError(RedisFailure):
         super().__init__(message)
         self.code = code
         self.reply = reply
+
+
+class RedisAuthError(RedisRefusedError):
+    """Raised when Redis (or a Sentinel) refused the credentials: a wrong or missing password or user.
+
+    Raised at once when connecting, never retried: ``code`` is ``NOAUTH`` (a password is needed) or
+    ``WRONGPASS`` (the user name or password is wrong).
+    """
+
+
+class ReplicationError(RedisFailure):
+    """Raised by an enqueue with ``min_replicas`` when too few replicas confirmed the job in time.
+
+    The job was written to the primary and will run unless a failover loses it: ``job_id`` names it,
+    ``acknowledged`` is how many replicas confirmed it, ``wanted`` how many were asked for.
+    """
+
+    def __init__(self, message: str, *, job_id: str = "", acknowledged: int = 0, wanted: int = 0) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.acknowledged = acknowledged
+        self.wanted = wanted
 
 
 class SerializationError(AqueueError, TypeError, arq.jobs.SerializationError):

@@ -2,12 +2,15 @@
 packets: ``freeze()`` stops relaying on the connections it has (their bytes are dropped; both sockets
 stay open, so neither end sees a reset, exactly a half-open connection), while new connections relay
 normally. ``drop(on)`` makes it close a connection, both ends, when a command containing ``on`` (any
-command, by default) arrives on it, before Redis sees it: a Redis that drops mid-command."""
+command, by default) arrives on it, before Redis sees it: a Redis that drops mid-command.
+``lose_reply(on)`` lets such a command through and closes the connection when its reply comes back,
+undelivered: Redis carried the command out, the client never learns it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -15,6 +18,7 @@ from urllib.parse import urlsplit
 class _Link:
     def __init__(self) -> None:
         self.frozen = False
+        self.losing = False  # the next reply from Redis is dropped with the connection
         self.writers: list[asyncio.StreamWriter] = []
 
 
@@ -27,7 +31,10 @@ class FreezableProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._drop_on: bytes | None = None
+        self._lose_on: bytes | None = None
+        self._losses_left = 0
         self.dropped = 0
+        self.lost_replies = 0
         self.port = 0
 
     @property
@@ -49,6 +56,15 @@ class FreezableProxy:
         """From now on, close any connection (old or new) that sends a command containing ``on``."""
         self._drop_on = on
 
+    def lose_reply(self, on: bytes, times: int = 1) -> None:
+        """Relay the next ``times`` commands containing ``on``; cut their connections as the replies come."""
+        self._lose_on, self._losses_left = on, times
+
+    def _loses(self, link: _Link, data: bytes) -> None:
+        if self._lose_on is not None and self._losses_left > 0 and self._lose_on in data:
+            self._losses_left -= 1
+            link.losing = True
+
     def _drops(self, data: bytes) -> bool:
         if self._drop_on is None or self._drop_on not in data:
             return False
@@ -60,13 +76,18 @@ class FreezableProxy:
         link = _Link()
         link.writers += [client_w, server_w]
         self._links.append(link)
-        for reader, writer, drops in ((client_r, server_w, self._drops), (server_r, client_w, None)):
+        upstream = functools.partial(self._upstream_data, link)
+        for reader, writer, drops in ((client_r, server_w, upstream), (server_r, client_w, None)):
             task = asyncio.create_task(self._pump(link, reader, writer, drops))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
+    def _upstream_data(self, link: _Link, data: bytes) -> bool:
+        self._loses(link, data)
+        return self._drops(data)
+
     async def _pump(
+        self,
         link: _Link,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
@@ -74,9 +95,12 @@ class FreezableProxy:
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                if drops is None and link.losing:  # the reply of a command whose reply is lost
+                    self.lost_replies += 1
+                    _cut(link)
+                    return
                 if drops is not None and drops(data):
-                    for end in link.writers:
-                        end.close()
+                    _cut(link)
                     return
                 if not link.frozen:
                     writer.write(data)
@@ -92,6 +116,11 @@ class FreezableProxy:
             for writer in link.writers:
                 writer.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _cut(link: _Link) -> None:
+    for end in link.writers:
+        end.close()
 
 
 @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import statistics
+import time
 
 import pytest
 from redis.exceptions import ConnectionError, OutOfMemoryError, ReadOnlyError
@@ -16,7 +17,7 @@ log = logging.getLogger("tests.backoff")
 
 
 def test_delays_grow_to_the_cap_and_never_leave_the_bounds() -> None:
-    backoff = Backoff("loop", log, base_s=0.05, cap_s=5.0)
+    backoff = Backoff("loop", log, base_s=0.05, cap_s=5.0, brisk_s=0)
     delays = [backoff.failed(ConnectionError("down")) for _ in range(200)]
     assert all(0.05 <= d <= 5.0 for d in delays)
     assert [d <= 0.05 * 2**n for n, d in enumerate(delays, 1)] == [True] * 200  # the window doubles
@@ -24,8 +25,21 @@ def test_delays_grow_to_the_cap_and_never_leave_the_bounds() -> None:
     assert max(delays) > 4.5
 
 
+def test_delays_stay_brisk_early_in_an_outage_then_grow() -> None:
+    backoff = Backoff("loop", log, base_s=0.05, cap_s=5.0, brisk_s=0.3, brisk_cap_s=0.4)
+    early = [backoff.failed(ConnectionError("down")) for _ in range(100)]
+    assert all(0.05 <= d <= 0.4 for d in early)  # a failover: the new primary is noticed soon
+    assert max(early) > 0.35
+    time.sleep(0.35)
+    late = [backoff.failed(ConnectionError("down")) for _ in range(100)]
+    assert max(late) > 4 and statistics.mean(late) > 2  # a long outage backs off to the cap
+    backoff.succeeded()
+    assert backoff.failed(ConnectionError("down")) <= 0.1  # a new outage starts brisk again
+    assert all(backoff.failed(ConnectionError("down")) <= 0.4 for _ in range(50))
+
+
 def test_delays_are_jittered_so_a_fleet_does_not_retry_in_lockstep() -> None:
-    fleet = [Backoff("loop", log) for _ in range(20)]
+    fleet = [Backoff("loop", log, brisk_s=0) for _ in range(20)]
     for _ in range(8):
         tick = [backoff.failed(ConnectionError("down")) for backoff in fleet]
         assert len(set(tick)) == len(tick), "two workers drew the same delay"
@@ -33,7 +47,7 @@ def test_delays_are_jittered_so_a_fleet_does_not_retry_in_lockstep() -> None:
 
 
 def test_a_success_starts_over_from_the_base() -> None:
-    backoff = Backoff("loop", log, base_s=0.1, cap_s=10.0)
+    backoff = Backoff("loop", log, base_s=0.1, cap_s=10.0, brisk_s=0)
     for _ in range(30):
         backoff.failed(ConnectionError("down"))
     assert backoff.failing and backoff.attempts == 30

@@ -320,11 +320,6 @@ def sentinel_beside(master: RedisServer, tmp_path: Path) -> Iterator[str]:
         proc.wait(10)
 
 
-# Known leak: arq's create_pool builds a redis-py Sentinel whose connections to the sentinels it never
-# closes (aqueue's Client and Worker close the master's pool only). Collected here, so that no later
-# test is blamed for the warnings.
-@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_sentinel_example_runs_through_a_real_sentinel(
     redis_server: RedisServer, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,7 +328,7 @@ async def test_sentinel_example_runs_through_a_real_sentinel(
         monkeypatch.setenv("REDIS_SENTINELS", address)
         monkeypatch.setenv("AQUEUE_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
         await run_with_own_settings(EXAMPLES / "sentinel.py")
-    gc.collect()  # the leaked connections, now unreferenced, warn here (ignored) and not later
+    gc.collect()  # connections left open to the sentinels would warn here (warnings are errors)
 
 
 async def run_with_own_settings(path: Path) -> None:

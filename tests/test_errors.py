@@ -23,7 +23,7 @@ import aqueue.dead
 import aqueue.monitor
 import aqueue.scheduler
 import aqueue.workflows
-from aqueue import Client, JobTimeout, RedisFailure, RedisRefusedError, RedisUnavailableError
+from aqueue import Client, JobTimeout, RedisAuthError, RedisFailure, RedisRefusedError, RedisUnavailableError
 from aqueue._redis.connection import resolve_settings
 from aqueue._redis.core import EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, redis_errors, redis_failure, reply_of
@@ -52,7 +52,7 @@ EXPECTED: dict[str, type[RedisFailure]] = {
     "MaxConnectionsError": Unavailable,
     "RedisClusterException": Unavailable,
     "SlotNotCoveredError": Unavailable,
-    "AuthenticationError": Refused,
+    "AuthenticationError": RedisAuthError,
     "AuthorizationError": Refused,
     "BusyLoadingError": Refused,
     "ResponseError": Refused,
@@ -304,7 +304,7 @@ async def test_a_port_nothing_listens_on() -> None:
     with pytest.raises(RedisUnavailableError, match=f"cannot reach Redis at {url}"):
         await Client(RedisSettings(host="127.0.0.1", port=port, conn_retries=0)).connect()
     pool = ArqRedis(host="127.0.0.1", port=port)
-    async with Client(pool) as client:  # a pool passed in: no connection attempt until a call
+    async with Client(pool, retry_window_s=0) as client:  # a pool passed in: no connection until a call
         assert_all_raise(await walk(client), RedisUnavailableError, f"lost Redis at {url}")
     await pool.aclose()
 
@@ -313,7 +313,7 @@ async def test_a_redis_that_died(transport: str) -> None:
     server = RedisServer().start()
     try:
         await seed(server.url)
-        async with Client(server.url) as client:
+        async with Client(server.url, retry_window_s=0) as client:
             await client.enqueue("noop")  # opens the lean connection too
             server.stop()
             assert_all_raise(await walk(client), RedisUnavailableError, f"lost Redis at {server.url}")
@@ -323,7 +323,7 @@ async def test_a_redis_that_died(transport: str) -> None:
 
 async def test_a_redis_that_drops_mid_command(redis_url: str) -> None:
     await seed(redis_url)
-    async with freezable_proxy(redis_url) as proxy, Client(proxy.url) as client:
+    async with freezable_proxy(redis_url) as proxy, Client(proxy.url, retry_window_s=0) as client:
         assert await client.job(JOB).status() == aqueue.JobStatus.queued
         proxy.drop()
         for name in PUBLIC_CALLS:

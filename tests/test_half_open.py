@@ -111,7 +111,10 @@ SILENCE = {"wire": "no reply from Redis", "redis-py": "Timeout reading from"}
 async def test_a_client_on_a_silent_connection_raises_instead_of_waiting_forever(
     redis_url: str, transport: str
 ) -> None:
-    async with freezable_proxy(redis_url) as proxy, Client(proxy.url, reply_timeout_s=0.3) as client:
+    async with (
+        freezable_proxy(redis_url) as proxy,
+        Client(proxy.url, reply_timeout_s=0.3, retry_window_s=0) as client,  # no retry: the error itself
+    ):
         await client.enqueue("who")  # opens the hot-path connection
         await client.redis.ping()
         proxy.freeze()

@@ -121,7 +121,7 @@ async def test_client_enqueues_through_the_wire_with_a_password(password_server:
 
 async def test_enqueue_on_a_dead_server_raises_redis_unavailable() -> None:
     with RedisServer() as server:
-        client = await Client(server.url).connect()
+        client = await Client(server.url, retry_window_s=0).connect()
     try:
         with pytest.raises(RedisUnavailableError, match="lost Redis"):
             await client.enqueue("anything")

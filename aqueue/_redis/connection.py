@@ -1,21 +1,35 @@
-"""The one seam to redis-py and arq's connection code: settings, connecting (errors: :mod:`.errors`)."""
+"""The one seam to redis-py and arq's connection code: settings, connecting (errors: :mod:`.errors`).
+
+URLs: arq's (``redis://[user:password@]host:port/db``, ``rediss://…``, ``unix:///path``) and Sentinel's,
+``redis+sentinel://[user:password@]host:port[,host:port…]/master[/db][?sentinel_password=…]``: the
+sentinels to ask, the name of the master they watch, the database; the credentials before ``@`` are
+the data nodes' (the primary's and replicas'), ``sentinel_username`` and ``sentinel_password`` the
+sentinels' own (when they have ``requirepass``). A Sentinel URL becomes :class:`SentinelSettings`, arq's
+``RedisSettings(sentinel=True, host=[(host, port), …], sentinel_master=…)`` with those two fields more.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import socket
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
+from redis.exceptions import AuthenticationError, BusyLoadingError
 
-from aqueue._redis.errors import REDIS_ERRORS, redis_failure
-from aqueue.errors import ConfigurationError, RedisRefusedError, RedisUnavailableError
+from aqueue._redis.errors import REDIS_ERRORS, format_address, redis_failure
+from aqueue.errors import ConfigurationError, RedisAuthError, RedisRefusedError, RedisUnavailableError
 
 __all__ = [
     "DEFAULT_REPLY_TIMEOUT_S",
     "ENV_URL",
     "RedisLike",
+    "SentinelSettings",
     "connect",
     "describe",
     "reply_timeout",
@@ -32,6 +46,28 @@ RedisLike = str | RedisSettings | None
 DEFAULT_REPLY_TIMEOUT_S = 30.0
 #: TCP keepalive: first probe after this many idle seconds, then every interval, given up after count.
 KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 15, "TCP_KEEPCNT": 4}
+SENTINEL_SCHEME = "redis+sentinel://"
+DEFAULT_SENTINEL_PORT = 26379
+SENTINEL_FORM = "redis+sentinel://[user:password@]host:port[,host:port…]/master[/db][?sentinel_password=…]"
+#: Query options a Sentinel URL takes.
+SENTINEL_OPTIONS = frozenset({"db", "sentinel_username", "sentinel_password"})
+
+
+@dataclasses.dataclass(repr=False)
+class SentinelSettings(RedisSettings):
+    """arq's ``RedisSettings`` for a Sentinel deployment, with the sentinels' own credentials.
+
+    ``host`` lists the sentinels as ``(host, port)`` pairs, ``sentinel_master`` names the master they
+    watch; ``username`` and ``password`` are the data nodes', ``sentinel_username`` and
+    ``sentinel_password`` the sentinels' (None: the sentinels take no password).
+    """
+
+    sentinel: bool = True
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SentinelSettings({describe(self)})"
 
 
 def reply_timeout(seconds: float) -> float:
@@ -55,12 +91,97 @@ def resolve_settings(value: RedisLike = None) -> RedisSettings:
         raise ConfigurationError(
             f"redis settings must be a URL or arq RedisSettings, not {type(url).__name__}"
         )
+    if url.startswith(SENTINEL_SCHEME):
+        return parse_sentinel_url(url)
     try:
         return RedisSettings.from_dsn(url)
     except Exception as e:
         raise ConfigurationError(
-            f"invalid Redis URL {url!r}: use redis://host:port/db, rediss://… or unix:///path"
+            f"invalid Redis URL {_redacted(url)!r}: use redis://host:port/db, rediss://…, unix:///path "
+            f"or {SENTINEL_FORM}"
         ) from e
+
+
+def parse_sentinel_url(url: str) -> SentinelSettings:
+    """Return the settings of a ``redis+sentinel://`` URL (see the module's docstring)."""
+    rest, _, query = url[len(SENTINEL_SCHEME) :].partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, _, hosts = netloc.rpartition("@")
+    username, password = _credentials(userinfo)
+    options = _sentinel_options(url, query)
+    parts = [unquote(p) for p in path.split("/")] if path else []
+    if not parts or not parts[0] or len(parts) > 2:
+        raise _bad_sentinel_url(url, "name the master after the sentinels: …/mymaster or …/mymaster/0")
+    database = _integer(url, parts[1] if len(parts) == 2 and parts[1] else options.get("db", "0"))
+    return SentinelSettings(
+        host=[_sentinel_address(url, h) for h in hosts.split(",")],
+        sentinel_master=parts[0],
+        database=database,
+        username=username,
+        password=password,
+        sentinel_username=options.get("sentinel_username"),
+        sentinel_password=options.get("sentinel_password"),
+    )
+
+
+def _credentials(userinfo: str) -> tuple[str | None, str | None]:
+    if not userinfo:
+        return None, None
+    user, colon, password = userinfo.partition(":")
+    return unquote(user) or None, unquote(password) if colon else None
+
+
+def _sentinel_options(url: str, query: str) -> dict[str, str]:
+    try:
+        values = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise _bad_sentinel_url(url, f"cannot read the options after '?' ({query!r})") from None
+    unknown = sorted(set(values) - SENTINEL_OPTIONS)
+    if unknown:
+        known = ", ".join(sorted(SENTINEL_OPTIONS))
+        raise _bad_sentinel_url(url, f"unknown option {unknown[0]!r} (known: {known})")
+    return {k: v[-1] for k, v in values.items()}
+
+
+def _sentinel_address(url: str, text: str) -> tuple[str, int]:
+    if text.startswith("["):  # [::1]:26379
+        host, _, port = text[1:].partition("]")
+        port = port.removeprefix(":")
+    else:
+        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not host:
+        raise _bad_sentinel_url(url, f"a sentinel address must be host:port, not {text!r}")
+    number = _integer(url, port) if port else DEFAULT_SENTINEL_PORT
+    if not 0 < number < 65536:
+        raise _bad_sentinel_url(url, f"port {number} of sentinel {host} is out of range")
+    return host, number
+
+
+def _integer(url: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad_sentinel_url(url, f"{text!r} is not a number") from None
+
+
+def _bad_sentinel_url(url: str, why: str) -> ConfigurationError:
+    return ConfigurationError(f"invalid Sentinel URL {_redacted(url)!r}: {why}; use {SENTINEL_FORM}")
+
+
+def _redacted(url: str) -> str:
+    """Return ``url`` without the password before ``@`` and without a ``sentinel_password`` option."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        userinfo, _, after = rest.partition("@")
+        user = userinfo.partition(":")[0]
+        rest = f"{user}:***@{after}" if ":" in userinfo else f"{userinfo}@{after}"
+    head, qmark, query = rest.partition("?")
+    if qmark:
+        pairs = [
+            p if not p.startswith("sentinel_password=") else "sentinel_password=***" for p in query.split("&")
+        ]
+        rest = f"{head}?{'&'.join(pairs)}"
+    return f"{scheme}{sep}{rest}"
 
 
 def text(value: bytes | str | None, errors: str = "strict") -> str:
@@ -71,7 +192,14 @@ def text(value: bytes | str | None, errors: str = "strict") -> str:
 
 
 def describe(settings: RedisSettings) -> str:
-    """Return a password-free address for messages, e.g. ``redis://127.0.0.1:6379/0``."""
+    """Return a password-free address for messages, e.g. ``redis://127.0.0.1:6379/0``.
+
+    Sentinel settings print as their sentinels and master: ``redis+sentinel://h:26379,h2:26379/mymaster/0``.
+    """
+    if settings.sentinel:
+        hosts = settings.host if isinstance(settings.host, list) else [(settings.host, settings.port)]
+        where = ",".join(format_address(str(h), int(p)) for h, p in hosts)
+        return f"{SENTINEL_SCHEME}{where}/{settings.sentinel_master}/{settings.database}"
     if settings.unix_socket_path:
         return f"unix://{settings.unix_socket_path}"
     scheme = "rediss" if settings.ssl else "redis"
@@ -87,28 +215,140 @@ async def connect(
 ) -> ArqRedis:
     """Open an arq pool, retrying briefly; raise :class:`RedisUnavailableError` with the address.
 
-    A server that answers with an error (a wrong password, still loading) raises RedisRefusedError.
+    A server that answers with an error raises RedisRefusedError at once, without retrying: a wrong
+    or missing password (of the data nodes, or of the sentinels) raises :class:`RedisAuthError`. Only
+    a server still loading its data is waited for.
 
     Its connections time out a reply after ``reply_timeout_s`` and, over TCP, use keepalive: arq's
     settings have neither, and without them a call on a half-open connection waits forever.
     """
     attempts = settings.conn_retries if retries is None else retries
-    saved = (settings.conn_retries, settings.conn_retry_delay)
+    for attempt in range(attempts + 1):
+        try:
+            pool = await _open_pool(settings, **pool_options)
+            await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
+            return pool
+        except (*REDIS_ERRORS, OSError) as e:  # type: ignore[misc]  # connecting: any timeout is Redis's
+            if isinstance(e, SentinelAuthenticationError):
+                raise _sentinels_refused(settings, e) from e
+            failure = redis_failure(e, describe(settings))
+            if isinstance(failure, RedisRefusedError) and not isinstance(e, BusyLoadingError):
+                raise failure from e
+            if attempt == attempts:
+                raise _unreachable(settings, e) from e
+            logger.debug(  # the final failure is what is reported: one line, not one per attempt
+                "cannot reach Redis at %s (%s: %s); %d retries left",
+                describe(settings),
+                type(e).__name__,
+                e,
+                attempts - attempt,
+            )
+            await asyncio.sleep(min(settings.conn_retry_delay, 1))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _sentinels_refused(settings: RedisSettings, error: AuthenticationError) -> RedisAuthError:
+    given = getattr(settings, "sentinel_password", None) is not None
+    code = "WRONGPASS" if given else "NOAUTH"
+    why = (
+        "the sentinel password is wrong"
+        if given
+        else "they want a password: add ?sentinel_password=… to the URL"
+    )
+    return RedisAuthError(
+        f"the sentinels of {describe(settings)} refused the connection: {why}. A sentinel said: {error}",
+        code=code,
+        reply=str(error),
+    )
+
+
+def _unreachable(settings: RedisSettings, error: BaseException) -> RedisUnavailableError:
+    if settings.sentinel and isinstance(error, MasterNotFoundError):
+        return RedisUnavailableError(
+            f"no sentinel of {describe(settings)} named a primary for {settings.sentinel_master!r} "
+            f"({error}); "
+            f"are the sentinels running, and is that the master's name? set {ENV_URL} or redis_settings"
+        )
+    return RedisUnavailableError(
+        f"cannot reach Redis at {describe(settings)} ({type(error).__name__}: {error}); "
+        f"is redis-server running? set {ENV_URL} or redis_settings"
+    )
+
+
+async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
+    """Open one pool, one attempt: arq's ``create_pool``, or for Sentinel a pool of our own."""
+    if not settings.sentinel:
+        saved = settings.conn_retries
+        settings.conn_retries = 0  # the retries are ours: arq's would retry a wrong password too
+        try:
+            return await create_pool(settings, **pool_options)
+        finally:
+            settings.conn_retries = saved
+    if not isinstance(settings.host, list) or not settings.host:
+        raise ConfigurationError("Sentinel settings need host=[(host, port), …]: the sentinels' addresses")
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        settings.host,
+        sentinel_kwargs={
+            "username": getattr(settings, "sentinel_username", None),
+            "password": getattr(settings, "sentinel_password", None),
+            "socket_connect_timeout": settings.conn_timeout,
+            "socket_timeout": max(settings.conn_timeout, 1),
+        },
+        socket_connect_timeout=settings.conn_timeout,
+        ssl=settings.ssl,
+    )
+    pool: ArqRedis = sentinel.master_for(
+        settings.sentinel_master,
+        redis_class=SentinelRedis,
+        db=settings.database,
+        username=settings.username,
+        password=settings.password,
+        encoding="utf8",
+        max_connections=settings.max_connections,
+    )
+    pool.job_serializer = pool_options.get("job_serializer")
+    pool.job_deserializer = pool_options.get("job_deserializer")
+    pool.default_queue_name = pool_options.get("default_queue_name", pool.default_queue_name)
+    pool.expires_extra_ms = pool_options.get("expires_extra_ms", pool.expires_extra_ms)
     try:
-        settings.conn_retries, settings.conn_retry_delay = attempts, min(settings.conn_retry_delay, 1)
-        pool = await create_pool(settings, **pool_options)
-        await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
-        return pool
-    except (*REDIS_ERRORS, OSError) as e:  # type: ignore[misc]  # connecting: any timeout is Redis's
-        failure = redis_failure(e, describe(settings))
-        if isinstance(failure, RedisRefusedError):
-            raise failure from e
-        raise RedisUnavailableError(
-            f"cannot reach Redis at {describe(settings)} ({type(e).__name__}: {e}); "
-            f"is redis-server running? set {ENV_URL} or redis_settings"
-        ) from e
-    finally:
-        settings.conn_retries, settings.conn_retry_delay = saved
+        await pool.ping()
+    except MasterNotFoundError as e:
+        await pool.aclose()
+        refusal = await _sentinel_refusal(sentinel)
+        if refusal is None:
+            raise
+        raise refusal from e
+    except BaseException:
+        await pool.aclose()
+        raise
+    return pool
+
+
+async def _sentinel_refusal(sentinel: Sentinel) -> Exception | None:
+    """Return the error a sentinel refused us with (a wrong password), if one did: redis-py hides it."""
+    for node in sentinel.sentinels:
+        try:
+            await node.ping()
+        except AuthenticationError as e:
+            return SentinelAuthenticationError(str(e))
+        except REDIS_ERRORS:
+            continue
+    return None
+
+
+class SentinelAuthenticationError(AuthenticationError):
+    """A sentinel refused the sentinel credentials (redis-py's class, so that it translates as one)."""
+
+
+class SentinelRedis(ArqRedis):
+    """An arq pool on the primary that Sentinel names; closing it closes the sentinels' clients too."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        """Close the pool, then the connections to the sentinels."""
+        await super().aclose(close_connection_pool)
+        manager = getattr(self.connection_pool, "sentinel_manager", None)
+        for node in getattr(manager, "sentinels", ()):
+            await node.aclose()
 
 
 async def _harden(pool: ArqRedis, reply_timeout_s: float, *, tcp: bool) -> None:

@@ -41,9 +41,9 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aqueue.errors import RedisFailure, RedisRefusedError, RedisUnavailableError
+from aqueue.errors import RedisAuthError, RedisFailure, RedisRefusedError, RedisUnavailableError
 
-__all__ = ["REDIS_ERRORS", "describe_pool", "redis_errors", "redis_failure", "reply_of"]
+__all__ = ["REDIS_ERRORS", "describe_pool", "format_address", "redis_errors", "redis_failure", "reply_of"]
 
 #: Everything a call to Redis can raise that means "it did not go through". Not the builtin
 #: ``TimeoutError``: redis-py and the Wire raise their own, and JobTimeout is one.
@@ -77,6 +77,8 @@ _IN_SCRIPT = re.compile(r"Error running script .*?: -([A-Z][A-Z_]+ .*)", re.DOTA
 _IN_PIPELINE = re.compile(r"Command # \d+ \(.*\) of pipeline caused error: (.*)", re.DOTALL)
 #: The codes whose command was necessarily a write.
 _WRITES = frozenset({"OOM", "READONLY", "MISCONF", "NOREPLICAS"})
+#: The codes of refused credentials.
+_AUTH = frozenset({"NOAUTH", "WRONGPASS"})
 #: Why Redis refused, and what to do, by code.
 _MEANING = {
     "OOM": "it is out of memory (maxmemory reached, noeviction); free memory or raise maxmemory",
@@ -103,11 +105,24 @@ def describe_pool(redis: Any) -> str:
     kwargs: dict[str, Any] = getattr(pool, "connection_kwargs", {})
     if kwargs.get("path"):
         return f"unix://{kwargs['path']}"
+    manager = getattr(pool, "sentinel_manager", None)
+    if manager is not None:  # Sentinel: the primary's address is looked up per connection
+        where = ",".join(_address(node.connection_pool.connection_kwargs) for node in manager.sentinels)
+        return f"redis+sentinel://{where}/{pool.service_name}/{kwargs.get('db', 0)}"
     if "host" not in kwargs:
-        return ""  # e.g. Sentinel: the address is looked up per connection
+        return ""
     tls = issubclass(getattr(pool, "connection_class", object), SSLConnection)
     scheme = "rediss" if tls else "redis"
     return f"{scheme}://{kwargs['host']}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+def format_address(host: str, port: int) -> str:
+    """Return ``host:port``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _address(kwargs: dict[str, Any]) -> str:
+    return format_address(str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379)))
 
 
 def _message(error: BaseException) -> str:
@@ -155,7 +170,8 @@ def redis_failure(error: BaseException, where: str = "") -> RedisFailure:
         what = "write" if code in _WRITES else "command"
         meaning = _MEANING.get(code)
         why = f"{meaning}. Redis said: {text}" if meaning else text
-        return RedisRefusedError(f"{_at(where)} refused the {what}: {why}", code=code, reply=text)
+        kind = RedisAuthError if code in _AUTH else RedisRefusedError
+        return kind(f"{_at(where)} refused the {what}: {why}", code=code, reply=text)
     if isinstance(error, _LOST):
         return RedisUnavailableError(f"lost {_at(where)} ({type(error).__name__}: {error})")
     return RedisFailure(f"a call to {_at(where)} failed ({type(error).__name__}: {error})")

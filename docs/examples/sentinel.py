@@ -36,6 +36,24 @@ async def main() -> None:
     async with aqueue.Client(REDIS) as client:  # producers use the same settings
         job = await client.enqueue("add", 1, 2)
         assert await job.result(timeout=10) == 3
+    await with_a_url()
 
 
 # --8<-- [end:settings]
+
+
+# --8<-- [start:url]
+#: The same deployment as a URL (AQUEUE_REDIS_URL, --redis, redis_settings take it too): the sentinels,
+#: the master's name, the database. The data nodes' password goes before "@", the sentinels' own (for
+#: sentinels with requirepass) in ?sentinel_password=…
+URL = f"redis+sentinel://{os.environ.get('REDIS_SENTINELS', 'localhost:26379')}/mymaster/0"
+
+
+async def with_a_url() -> None:
+    async with aqueue.Client(URL) as client:
+        print(client.address)  # redis+sentinel://localhost:26379/mymaster/0: never a password
+        job = await client.enqueue("add", 2, 3)  # rides through a failover: see "Sentinel"
+        assert await job.result(timeout=10) == 5
+
+
+# --8<-- [end:url]

@@ -52,6 +52,7 @@ async def producer(client: Client, maybe_id: str | None) -> None:
     assert_type(await add.enqueue(1, 2, _defer_by=10), Job[int])
     assert_type(await add.enqueue(1, 2, _defer_by=timedelta(seconds=1), _expires=60), Job[int])
     assert_type(await add.enqueue(1, 2, _queue_name="fast", _job_try=2), Job[int])
+    assert_type(await add.enqueue(1, 2, _min_replicas=1), Job[int])
     assert_type(await add.enqueue(1, 2, _job_id="once", _queue_name="fast"), Job[int] | None)
     assert_type(await add.enqueue(1, 2, _job_id=maybe_id), Job[int] | None)
     job = await add.enqueue(1, 2, _job_id="once")
@@ -61,10 +62,12 @@ async def producer(client: Client, maybe_id: str | None) -> None:
     # a Task on an explicit client, and on the default one
     assert_type(await client.enqueue(add, 1, 2), Job[int])
     assert_type(await client.enqueue(add, 1, 2, _defer_by=1.5), Job[int])
+    assert_type(await client.enqueue(add, 1, 2, _min_replicas=1), Job[int])
     assert_type(await client.enqueue(add, 1, 2, _job_id="x"), Job[int] | None)
     assert_type(await client.enqueue(scale, 2.0, by=1.0), Job[float])
     assert_type(await aqueue.enqueue(add, 1, 2), Job[int])
     assert_type(await aqueue.enqueue(add, 1, 2, _defer_by=10), Job[int])
+    assert_type(await aqueue.enqueue(add, 1, 2, _min_replicas=1), Job[int])
     total: int = await (await aqueue.enqueue(add, 1, 2)).result(timeout=5)
 
     loose: Task[Any, Any] = as_task("tests.typing.good.add")

@@ -1,0 +1,263 @@
+"""An enqueue that rides through a failover: bounded, idempotent retries, and replicated writes.
+
+The hot path (``Client.enqueue``) makes one attempt and comes here only when it failed or when the
+job must reach replicas; nothing here runs for an enqueue that went through.
+
+**Retries** (``Client(retry_window_s=…)``). A failed attempt may or may not have been carried out:
+the connection can drop after Redis ran the script and before its reply arrived. So a retry sends
+the same job (same id, same payload) with the enqueue script's existence check on, and a retry that
+finds the id taken knows its job is there: a fresh random id can only be ours; a caller's ``_job_id``
+is ours if the stored job is byte for byte our payload (or its result names our task and enqueue
+time). No attempt ever creates a second job. The one case it cannot see: a job that already ran to
+the end, and kept no result (``keep_result=0``), within the window; it would run again.
+
+Retried: lost or refused connections (with Sentinel, redis-py turns the old primary's READONLY into
+one and asks the sentinels again), and the refusals that pass by themselves (LOADING, TRYAGAIN,
+CLUSTERDOWN, NOREPLICAS); not a wrong password, out of memory, a read-only replica on a fixed
+address (it stays one), or any other refusal. Each retry waits a jittered, doubling delay capped at
+:data:`RETRY_CAP_S`, so a producer resumes within a fraction of a second of the new primary.
+
+**Replicas** (``min_replicas``). ``WAIT n timeout`` on the connection that wrote the job returns how
+many replicas have everything that connection wrote. The script and the ``WAIT`` are sent as one
+pipeline, on one connection. A retry that finds its job already there wrote nothing on its own
+connection, so its ``WAIT`` would prove nothing: it first rewrites the job key in place (same value,
+same TTL, a write that replicates after the original) and waits for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import NoScriptError
+
+from aqueue._redis.core import Enqueue, EnqueueArgs, EnqueueJob
+from aqueue._redis.errors import REDIS_ERRORS, redis_failure
+from aqueue.errors import (
+    ConfigurationError,
+    RedisFailure,
+    RedisRefusedError,
+    RedisUnavailableError,
+    ReplicationError,
+)
+
+if TYPE_CHECKING:
+    from aqueue.client import Client
+
+__all__ = ["Attempt", "enqueue_again", "enqueue_replicated", "replicas_setting", "retry_window"]
+
+RETRY_BASE_S = 0.02
+RETRY_CAP_S = 0.25
+#: Refusals that pass by themselves (a restart, a resharding, a replica reconnecting): worth retrying.
+TRANSIENT = frozenset({"LOADING", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"})
+#: What a failed attempt raises: redis-py's errors, and too few replicas.
+RETRIED: tuple[type[Exception], ...] = (*REDIS_ERRORS, ReplicationError)
+#: Rewrites a job's key in place if it holds our payload: a write that replicates after the original.
+#: 1: rewritten; 0: the key holds something else or nothing.
+TOUCH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+return 1
+"""
+
+
+def retry_window(seconds: float) -> float:
+    """Return ``seconds`` as a retry window, or raise ConfigurationError if it is negative."""
+    if seconds < 0:
+        raise ConfigurationError(f"retry_window_s must be 0 (no retries) or more, got {seconds}")
+    return seconds
+
+
+def replicas_setting(count: int, timeout_s: float) -> tuple[int, float]:
+    """Return ``(count, timeout_s)`` checked, or raise ConfigurationError."""
+    if not isinstance(count, int) or count < 0:
+        raise ConfigurationError(f"min_replicas must be a whole number >= 0, got {count!r}")
+    if timeout_s <= 0:
+        raise ConfigurationError(f"replication_timeout_s must be positive, got {timeout_s}")
+    return count, timeout_s
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One job as the enqueue script was sent it, and how to tell that a stored job is this one."""
+
+    prefix: str
+    queue: str
+    now_ms: int
+    job: EnqueueJob
+    task: str
+    fresh: bool  # the id is a new random one of ours
+
+    @classmethod
+    def of(cls, args: EnqueueArgs, task: str) -> Attempt:
+        """Return the attempt of the enqueue script's ``args`` (one job), for ``task``."""
+        (job,) = args.jobs
+        return cls(args.prefix, args.queue, args.now_ms, job, task, fresh=not args.check_ids)
+
+    @property
+    def job_id(self) -> str:
+        """Return the job's id."""
+        return self.job.job_id
+
+    def args(self, *, check_ids: bool) -> EnqueueArgs:
+        """Return the enqueue script's arguments for this job."""
+        return EnqueueArgs(self.prefix, self.queue, self.now_ms, check_ids, (self.job,))
+
+
+def retryable(error: BaseException) -> bool:
+    """Return whether an enqueue that failed with ``error`` is worth another attempt."""
+    if isinstance(error, ReplicationError):
+        return True
+    failure = error if isinstance(error, RedisFailure) else redis_failure(error)
+    if isinstance(failure, RedisRefusedError):
+        return failure.code in TRANSIENT
+    return isinstance(failure, RedisUnavailableError)
+
+
+async def enqueue_replicated(client: Client, attempt: Attempt, replicas: int) -> bool:
+    """Enqueue, then wait until ``replicas`` replicas have the job; return whether it was written.
+
+    A failure is retried (:func:`enqueue_again`) within the client's window.
+    """
+    try:
+        return await _write(client, attempt, replicas, check_ids=not attempt.fresh)
+    except RETRIED as e:
+        return await enqueue_again(client, attempt, e, replicas)
+
+
+async def enqueue_again(client: Client, attempt: Attempt, error: BaseException, replicas: int = 0) -> bool:
+    """Retry an enqueue that failed with ``error`` until the window closes; return whether it was written.
+
+    True also when the first attempt turns out to have written it. Raises the last failure (a
+    :class:`RedisFailure`) if no attempt went through in time, or at once if it is not worth retrying.
+    """
+    window = client.retry_window_s
+    if window <= 0 or not retryable(error):
+        raise _failure(client, error) from error
+    deadline = time.monotonic() + window
+    tries = 0
+    while (left := deadline - time.monotonic()) > 0:
+        tries += 1
+        await asyncio.sleep(min(left, _delay(tries)))
+        try:  # the last attempt, at the deadline, still gets RETRY_CAP_S to answer
+            async with asyncio.timeout(max(deadline - time.monotonic(), RETRY_CAP_S)):
+                return await _settle(client, attempt, replicas)
+        except RETRIED as e:
+            if not retryable(e):
+                raise _failure(client, e) from e
+            error = e
+        except TimeoutError:  # an attempt that outlived the window (a silent connection)
+            break
+    failure = _failure(client, error)
+    note = f" (enqueue of job {attempt.job_id} retried for {window:g} s; it may have been written)"
+    raise _with_note(failure, note) from error
+
+
+def _delay(tries: int) -> float:
+    """Return the wait before retry number ``tries``: full jitter, doubling, capped at RETRY_CAP_S."""
+    return random.uniform(RETRY_BASE_S, min(RETRY_CAP_S, RETRY_BASE_S * 2**tries))
+
+
+async def _settle(client: Client, attempt: Attempt, replicas: int) -> bool:
+    """Send the job again, checking its id; return whether the job now stored is ours."""
+    if await _write(client, attempt, replicas, check_ids=True):
+        return True
+    if not attempt.fresh and not await _is_ours(client, attempt):
+        return False  # a caller's _job_id that another enqueue holds: None, as arq
+    if replicas:
+        await _confirm(client, attempt, replicas)
+    return True
+
+
+async def _write(client: Client, attempt: Attempt, replicas: int, *, check_ids: bool) -> bool:
+    """One attempt: the enqueue script (and, for ``replicas``, a WAIT on the same connection)."""
+    args = attempt.args(check_ids=check_ids)
+    script = client.scripts.get(Enqueue)
+    if not replicas:
+        return (await script(args))[0]
+    command = ("EVALSHA", script.sha, 0, *args.argv())
+    replies = await _pipeline(client, command, replicas)
+    if isinstance(replies[0], NoScriptError):
+        await client.redis.script_load(script.text)
+        replies = await _pipeline(client, command, replicas)
+    written, acknowledged = _raise_errors(replies)
+    if written[0]:
+        _check_replicas(client, attempt, replicas, int(acknowledged))
+    return bool(written[0])
+
+
+async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
+    """Make sure ``replicas`` replicas hold a job an earlier attempt wrote (see the module's docstring)."""
+    key = client.keys.job(attempt.job_id)
+    touched, acknowledged = _raise_errors(
+        await _pipeline(client, ("EVAL", TOUCH, 1, key, attempt.job.payload), replicas)
+    )
+    if touched:  # else the job already ran and its key is gone: there is nothing left to lose
+        _check_replicas(client, attempt, replicas, int(acknowledged))
+
+
+async def _pipeline(client: Client, command: tuple[Any, ...], replicas: int) -> list[Any]:
+    async with client.redis.pipeline(transaction=False) as pipe:
+        pipe.execute_command(*command)
+        pipe.execute_command("WAIT", replicas, int(client.replication_timeout_s * 1000))
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies
+
+
+def _raise_errors(replies: list[Any]) -> list[Any]:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+def _check_replicas(client: Client, attempt: Attempt, replicas: int, acknowledged: int) -> None:
+    if acknowledged >= replicas:
+        return
+    raise ReplicationError(
+        f"job {attempt.job_id} was written to Redis at {client.address}, but only {acknowledged} of "
+        f"{replicas} replicas confirmed it within {client.replication_timeout_s:g} s: a failover now "
+        "could lose it (are the replicas connected?)",
+        job_id=attempt.job_id,
+        acknowledged=acknowledged,
+        wanted=replicas,
+    )
+
+
+async def _is_ours(client: Client, attempt: Attempt) -> bool:
+    """Return whether the job stored under the attempt's id is the attempt's (or its result is)."""
+    async with client.redis.pipeline(transaction=False) as pipe:
+        pipe.get(client.keys.job(attempt.job_id))
+        pipe.get(client.keys.result(attempt.job_id))
+        stored, result = await pipe.execute()
+    if stored is not None:
+        return bool(stored == attempt.job.payload)
+    if result is None:
+        return False
+    try:
+        envelope = client.job_deserializer(result)
+    except Exception:  # a result we cannot read is not one we can claim
+        return False
+    return isinstance(envelope, dict) and (envelope.get("f"), envelope.get("et")) == (
+        attempt.task,
+        attempt.now_ms,
+    )
+
+
+def _failure(client: Client, error: BaseException) -> RedisFailure:
+    return error if isinstance(error, RedisFailure) else redis_failure(error, client.address)
+
+
+def _with_note(failure: RedisFailure, note: str) -> RedisFailure:
+    """Return a copy of ``failure`` (same class and fields) whose message ends with ``note``."""
+    message = f"{failure}{note}"
+    if isinstance(failure, ReplicationError):
+        return ReplicationError(
+            message, job_id=failure.job_id, acknowledged=failure.acknowledged, wanted=failure.wanted
+        )
+    if isinstance(failure, RedisRefusedError):
+        return type(failure)(message, code=failure.code, reply=failure.reply)
+    return type(failure)(message)
