@@ -96,11 +96,17 @@ class Finisher:
                 future.set_result(False)
         return True
 
+    def _recorder(self, outcome: Outcome) -> int:
+        """Return the index of the extension that records ``outcome``, or -1 for the core."""
+        envelope = outcome.envelope
+        if envelope is None or not envelope.extra:  # a plain job: no extension's fields, the core's
+            return -1
+        return next((i for i, ext in enumerate(self.extensions) if ext.handles(outcome)), -1)
+
     async def _record(self, batch: list[tuple[Outcome, asyncio.Future[bool]]]) -> None:
         groups: dict[int, list[tuple[Outcome, asyncio.Future[bool]]]] = {}
         for item in batch:
-            index = next((i for i, ext in enumerate(self.extensions) if ext.handles(item[0])), -1)
-            groups.setdefault(index, []).append(item)
+            groups.setdefault(self._recorder(item[0]), []).append(item)
         for index, items in groups.items():
             outcomes = [o for o, _ in items]
             if index < 0:
