@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -9,9 +10,11 @@ import click
 import orjson
 
 from aqueue._cli_support import friendly, run_async, with_client
+from aqueue._clock import ms_to_datetime
 from aqueue._imports import import_string
 from aqueue._logging import LOG_FORMATS, LogFormat, setup_logging
 from aqueue._version import __version__
+from aqueue.cli._json import dumps
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
 from aqueue.errors import AqueueError, ConfigurationError, ResultNotFound
@@ -19,6 +22,8 @@ from aqueue.jobs import JobStatus
 from aqueue.monitor import QueueStats, WorkerInfo, job_view, live_workers, queue_stats
 from aqueue.settings import create_worker
 from aqueue.worker import Worker
+
+JSON_HELP = "Print one JSON document (stable field names, ISO-8601 UTC times) instead of text."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,14 +123,19 @@ def enqueue(
 @main.command()
 @click.option("--queue", "queue_name", help="Queue to count (default: the default queue).")
 @click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @friendly
-def status(queue_name: str | None, redis_url: str | None) -> None:
+def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None:
     """Show a queue's size and the live workers."""
 
     async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
         return await queue_stats(client, queue_name), await live_workers(client)
 
     stats, workers = with_client(redis_url, fetch)
+    if as_json:
+        fields = dataclasses.asdict(stats)
+        click.echo(dumps({**fields, "workers": [dataclasses.asdict(w) for w in workers]}))
+        return
     click.echo(
         f"queue {stats.queue}: {stats.due} due, {stats.later_or_running} deferred or running; "
         f"{stats.dead} dead letters"
@@ -142,12 +152,16 @@ def status(queue_name: str | None, redis_url: str | None) -> None:
 @click.argument("job_id")
 @click.option("--queue", "queue_name", help="The job's queue (default: the default queue).")
 @click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @friendly
-def job(job_id: str, queue_name: str | None, redis_url: str | None) -> None:
+def job(job_id: str, queue_name: str | None, redis_url: str | None, as_json: bool) -> None:
     """Show one job: status, latest progress, result."""
     view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
     if view.status is JobStatus.not_found and view.result is None:
         raise ResultNotFound(f"no job {job_id!r} (never enqueued, or its result expired)")
+    if as_json:
+        click.echo(dumps(view))
+        return
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.progress is not None:
         click.echo(
@@ -166,10 +180,14 @@ def dead() -> None:
 @dead.command("list")
 @click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @friendly
-def dead_list(redis_url: str | None, limit: int) -> None:
+def dead_list(redis_url: str | None, limit: int, as_json: bool) -> None:
     """List dead jobs with their delivery history."""
     jobs = with_client(redis_url, lambda client: list_dead(client, limit))
+    if as_json:
+        click.echo(dumps([{**dataclasses.asdict(j), "dead_at": ms_to_datetime(j.dead_at_ms)} for j in jobs]))
+        return
     if not jobs:
         click.echo("no dead jobs")
     for job in jobs:
