@@ -12,8 +12,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from aqueue._clock import ms_to_datetime
 from aqueue._envelope import JobEnvelope
+from aqueue._redis.keys import Keys
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._worker.types import ClaimedJob, Outcome
 from aqueue.extensions import Service, WorkerContext, WorkerExtension
@@ -21,6 +24,7 @@ from aqueue.scheduler._clock import Clock
 from aqueue.scheduler._definition import CronJob, check_unique_names
 from aqueue.scheduler._keys import CronKeys
 from aqueue.scheduler._runner import CronRunner, record_outcome
+from aqueue.scheduler._versions import check_croniter
 from aqueue.tasks import Task, as_task
 
 __all__ = ["CronExtension"]
@@ -39,6 +43,7 @@ class CronExtension(WorkerExtension):
         self.clock = clock
         self.runner: CronRunner | None = None
         self._recorder: tuple[CronKeys, ScriptRegistry] | None = None
+        self._identity: tuple[Redis, Keys, str] | None = None
 
     def tasks(self) -> Sequence[Task[Any, Any]]:
         """Return the cron jobs given as functions (not by task name), as tasks."""
@@ -47,6 +52,7 @@ class CronExtension(WorkerExtension):
     def bind(self, context: WorkerContext) -> None:
         """Build the runner (if there are jobs) on the worker's connection, scripts, queue and serializer."""
         self._recorder = (CronKeys(context.keys), context.scripts)
+        self._identity = (context.redis, context.keys, context.worker_id)
         if not self.jobs:
             return
         self.runner = CronRunner(
@@ -73,6 +79,8 @@ class CronExtension(WorkerExtension):
         if self.runner is None:
             return
         try:
+            if self._identity is not None:
+                await check_croniter(*self._identity)
             await self.runner.start()
         except Exception:
             logger.exception("cron: registering jobs at start-up failed; the scheduler will retry")
