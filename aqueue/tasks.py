@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from arq.cron import CronJob as ArqCronJob
 from arq.worker import Function
 from arq.worker import Retry as ArqRetry
 from arq.worker import func as arq_func
@@ -42,6 +43,7 @@ __all__ = [
     "TaskLike",
     "as_task",
     "task",
+    "task_from_arq",
     "task_name",
     "to_seconds",
     "use_signatures",
@@ -279,14 +281,19 @@ def as_task(obj: TaskLike | str) -> Task[Any, Any]:
     if isinstance(obj, Task):
         return obj
     if isinstance(obj, Function):
-        return Task(
-            func=obj.coroutine,
-            name=obj.name,
-            timeout_s=obj.timeout_s,
-            max_tries=obj.max_tries,
-            keep_result_s=obj.keep_result_s,
-            keep_result_forever=obj.keep_result_forever,
-        )
+        return task_from_arq(obj)
     if callable(obj):
         return task(obj)
     raise ConfigurationError(f"worker functions must be tasks, functions or import paths, not {obj!r}")
+
+
+def task_from_arq(job: Function | ArqCronJob) -> Task[..., Any]:
+    """Return the Task of an arq ``Function`` or ``CronJob``: its coroutine, name and job options."""
+    return Task(
+        func=job.coroutine,
+        name=job.name,
+        timeout_s=job.timeout_s,
+        max_tries=job.max_tries,
+        keep_result_s=job.keep_result_s,
+        keep_result_forever=job.keep_result_forever,
+    )

@@ -22,7 +22,7 @@ from aqueue.scheduler._expression import CronExpression, parse_expression
 from aqueue.scheduler._policies import MissedPolicy, OverlapPolicy, check_missed, check_overlap
 from aqueue.scheduler._schedule import next_runs, runs_between
 from aqueue.scheduler._zones import resolve_zone, zone_name
-from aqueue.tasks import Task
+from aqueue.tasks import task_from_arq
 
 Seconds = float | timedelta
 
@@ -235,14 +235,7 @@ def from_arq(job: ArqCronJob, *, tz: tzinfo | None = None, name: str | None = No
         expression = parse_expression(schedule)
     except CronExpressionError as e:
         raise ConfigurationError(f"arq cron job {job.name!r}: {e}") from None
-    func: Task[..., Any] = Task(
-        func=job.coroutine,
-        name=job.name,
-        timeout_s=job.timeout_s,
-        max_tries=job.max_tries,
-        keep_result_s=job.keep_result_s,
-        keep_result_forever=job.keep_result_forever,
-    )
+    func = task_from_arq(job)
     return CronJob(
         name=name or job.name,
         schedule=expression.text,
