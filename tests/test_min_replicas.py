@@ -116,7 +116,7 @@ async def test_a_lost_reply_is_confirmed_on_the_replica_without_a_second_job(
     # The retry finds the job written and writes nothing itself: it must still wait for a replica.
     async with (
         freezable_proxy(lone.url) as proxy,
-        Client(proxy.url, min_replicas=1, replication_timeout_s=0.1, retry_window_s=0.4) as client,
+        Client(proxy.url, min_replicas=1, replication_timeout_s=0.1, retry_window_s=2) as client,
     ):
         proxy.lose_reply(b"EVALSHA")
         with pytest.raises(ReplicationError, match="only 0 of 1"):
