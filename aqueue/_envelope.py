@@ -170,3 +170,20 @@ def result_envelope(
         "q": queue,
         "id": job_id,
     }
+
+
+def encode_result(serializer: Callable[[Any], bytes], envelope: dict[str, Any]) -> bytes:
+    """Encode a result envelope (:func:`result_envelope`) with ``serializer``.
+
+    A plain one (JSON as it is: see :func:`~aqueue.serialization.plain_call`) under the default
+    serializer skips its tag walk: the same bytes, once per job on the hot path.
+    """
+    args = envelope["a"]
+    if (
+        serializer is job_serializer
+        and type(args) is list
+        and plain_call(args, envelope["k"])
+        and plain_call((envelope["r"],), {})
+    ):
+        return orjson.dumps(envelope)
+    return serializer(envelope)

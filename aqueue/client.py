@@ -343,17 +343,19 @@ class Client:
         queue = self.queue_key(placement.queue_name)
         now = now_ms()
         score, ttl = self._timing(now, placement)
-        rows = [
-            (
+        serializer, job_try = self.job_serializer, placement.job_try
+        table = [  # one pass, positional: every step here is paid once per job
+            EnqueueJob(
                 job_id or new_job_id(),
-                encode_job(self.job_serializer, name, a, k, job_try=placement.job_try, enqueue_ms=now),
+                encode_job(serializer, name, a, k, job_try=job_try, enqueue_ms=now),
+                score,
+                ttl,
             )
             for a, k, job_id in specs
         ]
         check_ids = any(job_id is not None for _, _, job_id in specs)
-        table = [EnqueueJob(i, p, score, ttl) for i, p in rows]  # positional: ~0.2 µs a job less
         written = await self.write_jobs(queue, table, now, check_ids=check_ids)
-        return [Job(i, self, queue) if ok else None for (i, _), ok in zip(rows, written, strict=True)]
+        return [Job(i, self, queue) if ok else None for (i, _, _, _), ok in zip(table, written, strict=True)]
 
     def _timing(self, now: int, placement: Placement) -> tuple[int, int]:
         """Return the queue score and the job key's TTL (ms) for jobs enqueued at ``now``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from arq.worker import Function, RetryJob
@@ -13,7 +13,7 @@ from arq.worker import Retry as ArqRetry
 
 from aqueue import _logging
 from aqueue._clock import ms_to_datetime, now_ms
-from aqueue._envelope import JobEnvelope, result_envelope
+from aqueue._envelope import JobEnvelope, encode_result, result_envelope
 from aqueue._redis.keys import Keys
 from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
@@ -48,14 +48,24 @@ class Defaults:
     allow_abort_jobs: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a job's task and the worker's defaults (or the job's own overrides) say about one attempt."""
+
+    max_tries: int
+    timeout_s: float | None
+    ttl_ms: int  # how long the result is kept: -1 forever, 0 not at all
+
+
 @dataclass(slots=True)
 class Attempt:
-    """What one run needs besides the claim: the decoded envelope and its task."""
+    """What one run needs besides the claim: the decoded envelope, its task, and their policy."""
 
     envelope: JobEnvelope
     function: Function | None = None
     task: Task[Any, Any] | None = None
-    start_ms: int = field(default_factory=now_ms)
+    policy: Policy | None = None
+    start_ms: int = 0
 
     @property
     def name(self) -> str:
@@ -131,6 +141,7 @@ class JobRunner:
         self.keys = keys or Keys()
         self._hooks = _Hooks(extensions)
         self.job_log = job_log
+        self._policies: dict[str, Policy] = {}  # per task name, for jobs without overrides
 
     async def run(self, job: ClaimedJob, aborting: Callable[[], bool]) -> Outcome:
         """Run ``job``; ``aborting()`` tells whether a cancellation came from ``Job.abort``."""
@@ -153,7 +164,7 @@ class JobRunner:
     def _logged(self, outcome: Outcome, *, started: bool) -> Outcome:
         """Write arq's line for how the job ended, if ``log_jobs`` is on."""
         if self.job_log is not None:
-            max_tries = self._max_tries_of(self.functions.get(outcome.task), outcome.envelope)
+            max_tries = self._policy(self.functions.get(outcome.task), outcome.envelope).max_tries
             self.job_log.ended(outcome, outcome.task, started=started, max_tries=max_tries)
         return outcome
 
@@ -176,7 +187,8 @@ class JobRunner:
             logger.error("job %s has a corrupt payload: %s", job.job_id, e)
             err = DeserializationError(f"job {job.job_id} has a payload that cannot be decoded: {e}")
             return self._final(job, Attempt(_UNDECODED), err)
-        return Attempt(envelope, self.functions.get(envelope.name), self.tasks.get(envelope.name))
+        fn = self.functions.get(envelope.name)
+        return Attempt(envelope, fn, self.tasks.get(envelope.name), self._policy(fn, envelope))
 
     def _precheck(self, job: ClaimedJob, attempt: Attempt) -> BaseException | None:
         if attempt.function is None:
@@ -197,20 +209,42 @@ class JobRunner:
         return None
 
     def _max_tries(self, attempt: Attempt) -> int:
-        return self._max_tries_of(attempt.function, attempt.envelope)
+        return (attempt.policy or self._policy(attempt.function, None)).max_tries
 
-    def _max_tries_of(self, fn: Function | None, envelope: JobEnvelope | None) -> int:
-        override = envelope.options.get("max_tries") if envelope is not None else None
-        if override:
-            return int(override)
-        return self.defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
+    def _policy(self, fn: Function | None, envelope: JobEnvelope | None) -> Policy:
+        """Return the policy of a job of task ``fn`` (built once per task for jobs without overrides)."""
+        options = envelope.options if envelope is not None else None
+        if options or fn is None:
+            return self._build_policy(fn, options or {})
+        policy = self._policies.get(fn.name)
+        if policy is None:
+            policy = self._policies[fn.name] = self._build_policy(fn, {})
+        return policy
 
-    def _timeout_s(self, attempt: Attempt) -> float | None:
-        override = attempt.envelope.options.get("timeout")
-        if override:
-            return float(override)
-        fn = attempt.function
-        return self.defaults.timeout_s if fn is None or fn.timeout_s is None else fn.timeout_s
+    def _build_policy(self, fn: Function | None, options: Mapping[str, Any]) -> Policy:
+        defaults = self.defaults
+        max_tries = options.get("max_tries")
+        if not max_tries:
+            max_tries = defaults.max_tries if fn is None or fn.max_tries is None else fn.max_tries
+        timeout_s = options.get("timeout")
+        if not timeout_s:
+            timeout_s = defaults.timeout_s if fn is None or fn.timeout_s is None else fn.timeout_s
+        timeout = None if timeout_s is None else float(timeout_s)
+        return Policy(int(max_tries), timeout, self._ttl_ms(fn, options))
+
+    def _ttl_ms(self, fn: Function | None, options: Mapping[str, Any]) -> int:
+        override = options.get("keep_result")
+        if override is not None:
+            return int(float(override) * 1000)
+        forever = (
+            self.defaults.keep_result_forever
+            if fn is None or fn.keep_result_forever is None
+            else fn.keep_result_forever
+        )
+        if forever:
+            return -1
+        keep_s = self.defaults.keep_result_s if fn is None or fn.keep_result_s is None else fn.keep_result_s
+        return int(keep_s * 1000)
 
     def _job_ctx(self, job: ClaimedJob, attempt: Attempt, hooks: _HookSet) -> dict[str, Any]:
         envelope = attempt.envelope
@@ -242,7 +276,7 @@ class JobRunner:
         assert fn is not None
         ctx = self._job_ctx(job, attempt, hooks)
         call = self._invocation(fn, attempt.envelope, hooks)
-        timeout_s = self._timeout_s(attempt)
+        timeout_s = (attempt.policy or self._policy(fn, attempt.envelope)).timeout_s
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
         attempt.start_ms = now_ms()
@@ -345,24 +379,9 @@ class JobRunner:
             kind,
             value,
             None if attempt.envelope is _UNDECODED else attempt.envelope,
-            ttl_ms=self._ttl_ms(attempt),
-            started_ms=attempt.start_ms,
+            ttl_ms=(attempt.policy or self._policy(attempt.function, None)).ttl_ms,
+            started_ms=attempt.start_ms or now_ms(),  # one that never started: when it ended
         )
-
-    def _ttl_ms(self, attempt: Attempt) -> int:
-        override = attempt.envelope.options.get("keep_result")
-        if override is not None:
-            return int(float(override) * 1000)
-        fn = attempt.function
-        forever = (
-            self.defaults.keep_result_forever
-            if fn is None or fn.keep_result_forever is None
-            else fn.keep_result_forever
-        )
-        if forever:
-            return -1
-        keep_s = self.defaults.keep_result_s if fn is None or fn.keep_result_s is None else fn.keep_result_s
-        return int(keep_s * 1000)
 
     # -- sealing: the one place an outcome's value is encoded --------------------------------------
 
@@ -382,7 +401,7 @@ class JobRunner:
         if outcome.kind is OutcomeKind.RETRY or not outcome.ttl_ms:
             return outcome
         try:
-            return outcome.sealed(self.serializer(self._result_envelope(outcome)))
+            return outcome.sealed(encode_result(self.serializer, self._result_envelope(outcome)))
         except Exception as e:
             problem = _unencodable(outcome, e)
             logger.warning("job %s: %s", outcome.job.job_id, problem)
