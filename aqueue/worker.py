@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -88,7 +88,46 @@ class _Running:
     finishing: bool = False
 
 
-class Worker(arq.worker.Worker):
+#: arq's ``Worker`` options as arq's own constructor checks and fills them in; aqueue's Worker keeps
+#: them under arq's names (it is not an arq ``Worker``: none of arq's protocol methods run on it).
+ARQ_ATTRIBUTES = (
+    "functions",
+    "queue_name",
+    "redis_settings",
+    "_pool",
+    "ctx",
+    "burst",
+    "max_jobs",
+    "max_burst_jobs",
+    "poll_delay_s",
+    "queue_read_limit",
+    "on_startup",
+    "on_shutdown",
+    "on_job_start",
+    "on_job_end",
+    "after_job_end",
+    "log_results",
+    "keep_result_s",
+    "keep_result_forever",
+    "max_tries",
+    "job_timeout_s",
+    "retry_jobs",
+    "allow_abort_jobs",
+    "job_serializer",
+    "job_deserializer",
+    "health_check_interval",
+    "health_check_key",
+    "expires_extra_ms",
+    "timezone",
+    "_job_completion_wait",
+    "jobs_complete",
+    "jobs_failed",
+    "jobs_retried",
+)
+Hook = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class Worker:
     """Runs jobs from one queue; takes arq's ``Worker`` options under their arq names.
 
     Options of its own:
@@ -114,6 +153,39 @@ class Worker(arq.worker.Worker):
     cancels a job). A ``queue_name`` is a Redis key as in arq (see ``Keys.queue``; None with a
     ``redis_pool``: the pool's ``default_queue_name``); ``cron_jobs`` takes aqueue's and arq's cron jobs.
     """
+
+    functions: dict[str, arq.worker.Function]
+    queue_name: str
+    redis_settings: RedisSettings | None
+    _pool: ArqRedis | None
+    ctx: dict[str, Any]
+    burst: bool
+    max_jobs: int
+    max_burst_jobs: int
+    poll_delay_s: float
+    queue_read_limit: int
+    on_startup: Hook | None
+    on_shutdown: Hook | None
+    on_job_start: Hook | None
+    on_job_end: Hook | None
+    after_job_end: Hook | None
+    log_results: bool
+    keep_result_s: float
+    keep_result_forever: bool
+    max_tries: int
+    job_timeout_s: float | None
+    retry_jobs: bool
+    allow_abort_jobs: bool
+    job_serializer: Callable[[Any], bytes]
+    job_deserializer: Callable[[bytes], Any]
+    health_check_interval: float
+    health_check_key: str
+    expires_extra_ms: int
+    timezone: Any
+    _job_completion_wait: float
+    jobs_complete: int
+    jobs_failed: int
+    jobs_retried: int
 
     def __init__(
         self,
@@ -155,7 +227,7 @@ class Worker(arq.worker.Worker):
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
         try:
-            super().__init__(
+            parsed = arq.worker.Worker(
                 [t.to_arq() for t in self.task_defs.values()],
                 queue_name=_queue_key(self.keys, queue_name, redis_pool),
                 redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
@@ -169,6 +241,8 @@ class Worker(arq.worker.Worker):
             )
         except (RuntimeError, ValueError, TypeError) as e:
             raise ConfigurationError(f"invalid worker settings: {e}") from e
+        for name in ARQ_ATTRIBUTES:
+            setattr(self, name, getattr(parsed, name))
         self.lease_s = lease_s
         self.max_deliveries = max_deliveries
         choose_transport(transport, self.redis_settings)  # a bad value fails here, not at connect
@@ -207,6 +281,25 @@ class Worker(arq.worker.Worker):
     async def async_run(self) -> None:
         """Run until stopped (or, in burst mode, until the queue is empty); connections stay open."""
         await self.main()
+
+    async def run_check(self, retry_jobs: bool | None = None, max_burst_jobs: int | None = None) -> int:
+        """Run (burst mode, as arq's ``run_check``); return the jobs completed, or raise arq's FailedJobs."""
+        if retry_jobs is not None:
+            self.retry_jobs = retry_jobs
+        if max_burst_jobs is not None:
+            self.max_burst_jobs = max_burst_jobs
+        await self.async_run()
+        if self.jobs_failed:
+            failed = [r for r in await self.pool.all_job_results() if not r.success]
+            raise arq.worker.FailedJobs(self.jobs_failed, failed)
+        return self.jobs_complete
+
+    @property
+    def pool(self) -> ArqRedis:
+        """Return the worker's redis-py pool (arq's ``Worker.pool``); connected by :meth:`main`."""
+        if self._pool is None:
+            raise RuntimeError("the worker is not connected: run it first")
+        return self._pool
 
     async def main(self) -> None:
         """Connect, then run the fetch, lease, finish and service loops until stopped."""
@@ -321,8 +414,8 @@ class Worker(arq.worker.Worker):
             worker_id=self.worker_id,
             lease_ms=lease_ms,
             ops=self._ops,
-            serializer=self.job_serializer or serialization.job_serializer,
-            deserializer=self.job_deserializer or serialization.job_deserializer,
+            serializer=self.job_serializer,
+            deserializer=self.job_deserializer,
             start=self._start,
             running_jobs=lambda: len(self._running),
         )
@@ -354,8 +447,8 @@ class Worker(arq.worker.Worker):
             tasks=self.task_defs,
             queue=self.queue_name,
             ctx=self.ctx,
-            serializer=self.job_serializer or serialization.job_serializer,
-            deserializer=self.job_deserializer or serialization.job_deserializer,
+            serializer=self.job_serializer,
+            deserializer=self.job_deserializer,
             defaults=defaults,
             on_job_start=self.on_job_start,
             keys=self.keys,
