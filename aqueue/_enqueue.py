@@ -22,6 +22,14 @@ many replicas have everything that connection wrote. The script and the ``WAIT``
 pipeline, on one connection. A retry that finds its job already there wrote nothing on its own
 connection, so its ``WAIT`` would prove nothing: it first rewrites the job key in place (same value,
 same TTL, a write that replicates after the original) and waits for that.
+
+**Unique keys** (``_unique``, ``_unique_for``, ``_debounce``; ``enqueue_unique.lua``). The retry sends
+the same id with the check on, so the cases stay apart: our id exists (the first attempt wrote our job:
+ours, not deduplicated); another job holds the key (deduplicated against it; a debounce gives it our
+payload again, the same payload and run time as the first attempt did); the key points at our own id
+(the throttle window of our own job, which already ran: ours). A deduplicated enqueue wrote nothing
+on its connection (or only the debounce), so with ``min_replicas`` it rewrites the unique key in
+place and waits for that: the replicas then hold the job that stands for it.
 """
 
 from __future__ import annotations
@@ -34,8 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import NoScriptError
 
+from aqueue._clock import Seconds, to_seconds
 from aqueue._redis.core import Enqueue, EnqueueArgs, EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, redis_failure
+from aqueue._redis.scripts import Script
+from aqueue._redis.unique import EXISTS, HELD, NEW, EnqueueUnique, EnqueueUniqueArgs, Landed
 from aqueue.errors import (
     ConfigurationError,
     RedisFailure,
@@ -47,7 +58,16 @@ from aqueue.errors import (
 if TYPE_CHECKING:
     from aqueue.client import Client
 
-__all__ = ["Attempt", "enqueue_again", "enqueue_replicated", "replicas_setting", "retry_window"]
+__all__ = [
+    "Attempt",
+    "Unique",
+    "enqueue_again",
+    "enqueue_replicated",
+    "enqueue_unique",
+    "replicas_setting",
+    "retry_window",
+    "unique_setting",
+]
 
 RETRY_BASE_S = 0.02
 RETRY_CAP_S = 0.25
@@ -60,6 +80,13 @@ RETRIED: tuple[type[Exception], ...] = (*REDIS_ERRORS, ReplicationError)
 TOUCH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+return 1
+"""
+#: Rewrites a key in place, whatever it holds: 1, or 0 if it is gone.
+TOUCH_ANY = """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+redis.call('SET', KEYS[1], value, 'KEEPTTL')
 return 1
 """
 
@@ -81,6 +108,36 @@ def replicas_setting(count: int, timeout_s: float) -> tuple[int, float]:
 
 
 @dataclass(frozen=True, slots=True)
+class Unique:
+    """An enqueue's unique key: held ``hold_ms`` after its job ended (throttle), or debounced."""
+
+    key: str
+    hold_ms: int
+    debounce: bool
+
+
+def unique_setting(
+    key: str | None, unique_for: Seconds | None, debounce: Seconds | None, *, deferred: bool
+) -> Unique:
+    """Return the checked unique options of one enqueue, or raise ConfigurationError before any write.
+
+    ``deferred``: the enqueue also gave ``_defer_until`` or ``_defer_by`` (a debounce sets the run time).
+    """
+    if not isinstance(key, str) or not key:
+        what = "_unique_for and _debounce need _unique" if key is None else f"got {key!r}"
+        raise ConfigurationError(f"_unique must be a non-empty string key ({what})")
+    hold_s, debounce_s = to_seconds(unique_for), to_seconds(debounce)
+    for option, seconds in (("_unique_for", hold_s), ("_debounce", debounce_s)):
+        if seconds is not None and not seconds >= 0:
+            raise ConfigurationError(f"{option} must be 0 seconds or more, got {seconds}")
+    if hold_s and debounce_s is not None:
+        raise ConfigurationError("use either _unique_for (throttle) or _debounce, not both")
+    if debounce_s is not None and deferred:
+        raise ConfigurationError("_debounce sets the run time: do not also give _defer_until or _defer_by")
+    return Unique(key, int((hold_s or 0) * 1000), debounce_s is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One job as the enqueue script was sent it, and how to tell that a stored job is this one."""
 
@@ -90,6 +147,7 @@ class Attempt:
     job: EnqueueJob
     task: str
     fresh: bool  # the id is a new random one of ours
+    unique: Unique | None = None
 
     @classmethod
     def of(cls, args: EnqueueArgs, task: str) -> Attempt:
@@ -105,6 +163,19 @@ class Attempt:
     def args(self, *, check_ids: bool) -> EnqueueArgs:
         """Return the enqueue script's arguments for this job."""
         return EnqueueArgs(self.prefix, self.queue, self.now_ms, check_ids, (self.job,))
+
+    def unique_args(self, unique: Unique, *, check_ids: bool) -> EnqueueUniqueArgs:
+        """Return the unique enqueue script's arguments for this job."""
+        job = self.job
+        return EnqueueUniqueArgs(
+            self.prefix, self.queue, self.now_ms, check_ids, job.job_id, job.payload, job.score, job.ttl_ms,
+            unique.key, unique.hold_ms, unique.debounce,
+        )  # fmt: skip
+
+    @property
+    def landed(self) -> Landed:
+        """Return where this attempt's own new job landed."""
+        return Landed(NEW, self.job.job_id, self.queue)
 
 
 def retryable(error: BaseException) -> bool:
@@ -122,10 +193,20 @@ async def enqueue_replicated(client: Client, attempt: Attempt, replicas: int) ->
 
     A failure is retried (:func:`enqueue_again`) within the client's window.
     """
+    return await enqueue_unique(client, attempt, replicas) is not None
+
+
+async def enqueue_unique(client: Client, attempt: Attempt, replicas: int) -> Landed | None:
+    """Enqueue (under the attempt's unique key, if any); return the job that stands for it.
+
+    That is the attempt's new job, or one holding its unique key; None if the caller's ``_job_id``
+    exists (arq). A failure is retried within the client's window; ``replicas``: as
+    :func:`enqueue_replicated`.
+    """
     try:
-        return await _write(client, attempt, replicas, check_ids=not attempt.fresh)
+        return await _send(client, attempt, replicas, check_ids=not attempt.fresh)
     except RETRIED as e:
-        return await enqueue_again(client, attempt, e, replicas)
+        return await _again(client, attempt, e, replicas)
 
 
 async def enqueue_again(client: Client, attempt: Attempt, error: BaseException, replicas: int = 0) -> bool:
@@ -134,6 +215,11 @@ async def enqueue_again(client: Client, attempt: Attempt, error: BaseException, 
     True also when the first attempt turns out to have written it. Raises the last failure (a
     :class:`RedisFailure`) if no attempt went through in time, or at once if it is not worth retrying.
     """
+    return await _again(client, attempt, error, replicas) is not None
+
+
+async def _again(client: Client, attempt: Attempt, error: BaseException, replicas: int) -> Landed | None:
+    """Retry as :func:`enqueue_again` does; return the job that stands for the enqueue (None: id taken)."""
     window = client.retry_window_s
     if window <= 0 or not retryable(error):
         raise _failure(client, error) from error
@@ -161,15 +247,45 @@ def _delay(tries: int) -> float:
     return random.uniform(RETRY_BASE_S, min(RETRY_CAP_S, RETRY_BASE_S * 2**tries))
 
 
-async def _settle(client: Client, attempt: Attempt, replicas: int) -> bool:
-    """Send the job again, checking its id; return whether the job now stored is ours."""
-    if await _write(client, attempt, replicas, check_ids=True):
-        return True
+async def _settle(client: Client, attempt: Attempt, replicas: int) -> Landed | None:
+    """Send the job again, checking its id; return the job that now stands for it (None: not ours)."""
+    landed = await _send(client, attempt, replicas, check_ids=True)
+    if landed is not None:
+        return landed
     if not attempt.fresh and not await _is_ours(client, attempt):
-        return False  # a caller's _job_id that another enqueue holds: None, as arq
+        return None  # a caller's _job_id that another enqueue holds: None, as arq
     if replicas:
         await _confirm(client, attempt, replicas)
-    return True
+    return attempt.landed
+
+
+async def _send(client: Client, attempt: Attempt, replicas: int, *, check_ids: bool) -> Landed | None:
+    """One attempt; return the job that stands for it, or None if the attempt's id exists."""
+    if attempt.unique is None:
+        written = await _write(client, attempt, replicas, check_ids=check_ids)
+        return attempt.landed if written else None
+    args = attempt.unique_args(attempt.unique, check_ids=check_ids)
+    script = client.scripts.get(EnqueueUnique)
+    if not replicas:
+        return _own(attempt, await script(args))
+    landed, acknowledged = await _replicated(client, script, args.argv(), replicas)
+    landed = _own(attempt, script.parse(args, landed))
+    if landed is None:
+        return None
+    if landed.state == HELD:  # it wrote nothing on this connection
+        key = client.keys.unique(attempt.unique.key)
+        touched, acknowledged = _raise_errors(await _pipeline(client, ("EVAL", TOUCH_ANY, 1, key), replicas))
+        if not touched:  # the holder ended and released it meanwhile: nothing left to lose
+            return landed
+    _check_replicas(client, landed.job_id, replicas, int(acknowledged))
+    return landed
+
+
+def _own(attempt: Attempt, landed: Landed) -> Landed | None:
+    """Return ``landed`` as the attempt's own job when the job that stands for it is ours; None if taken."""
+    if landed.state == EXISTS:
+        return None
+    return attempt.landed if landed.job_id == attempt.job_id else landed
 
 
 async def _write(client: Client, attempt: Attempt, replicas: int, *, check_ids: bool) -> bool:
@@ -178,15 +294,20 @@ async def _write(client: Client, attempt: Attempt, replicas: int, *, check_ids: 
     script = client.scripts.get(Enqueue)
     if not replicas:
         return (await script(args))[0]
-    command = ("EVALSHA", script.sha, 0, *args.argv())
+    written, acknowledged = await _replicated(client, script, args.argv(), replicas)
+    if written[0]:
+        _check_replicas(client, attempt.job_id, replicas, int(acknowledged))
+    return bool(written[0])
+
+
+async def _replicated(client: Client, script: Script[Any, Any], argv: list[Any], replicas: int) -> list[Any]:
+    """Run ``script`` and a WAIT for ``replicas`` on one connection; return both raw replies."""
+    command = ("EVALSHA", script.sha, 0, *argv)
     replies = await _pipeline(client, command, replicas)
     if isinstance(replies[0], NoScriptError):
         await client.redis.script_load(script.text)
         replies = await _pipeline(client, command, replicas)
-    written, acknowledged = _raise_errors(replies)
-    if written[0]:
-        _check_replicas(client, attempt, replicas, int(acknowledged))
-    return bool(written[0])
+    return _raise_errors(replies)
 
 
 async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
@@ -196,7 +317,7 @@ async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
         await _pipeline(client, ("EVAL", TOUCH, 1, key, attempt.job.payload), replicas)
     )
     if touched:  # else the job already ran and its key is gone: there is nothing left to lose
-        _check_replicas(client, attempt, replicas, int(acknowledged))
+        _check_replicas(client, attempt.job_id, replicas, int(acknowledged))
 
 
 async def _pipeline(client: Client, command: tuple[Any, ...], replicas: int) -> list[Any]:
@@ -214,14 +335,14 @@ def _raise_errors(replies: list[Any]) -> list[Any]:
     return replies
 
 
-def _check_replicas(client: Client, attempt: Attempt, replicas: int, acknowledged: int) -> None:
+def _check_replicas(client: Client, job_id: str, replicas: int, acknowledged: int) -> None:
     if acknowledged >= replicas:
         return
     raise ReplicationError(
-        f"job {attempt.job_id} was written to Redis at {client.address}, but only {acknowledged} of "
+        f"job {job_id} was written to Redis at {client.address}, but only {acknowledged} of "
         f"{replicas} replicas confirmed it within {client.replication_timeout_s:g} s: a failover now "
         "could lose it (are the replicas connected?)",
-        job_id=attempt.job_id,
+        job_id=job_id,
         acknowledged=acknowledged,
         wanted=replicas,
     )

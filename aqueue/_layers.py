@@ -4,7 +4,8 @@ The core (client, worker, job execution, the core Lua) imports neither layer. Th
 by ``aqueue/__init__``, is the one place that plugs them in: as worker extensions (the seam,
 :mod:`aqueue.extensions`) and as what ``Task.s``/``Task.si`` build. Both extensions are on for
 every worker (any worker may run a workflow node or a scheduled job); cron schedules only on a
-worker whose options carry ``cron_jobs``.
+worker whose options carry ``cron_jobs``. The release of unique keys (:mod:`aqueue._unique`) is on
+for every worker too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aqueue._unique import UniqueKeys
 from aqueue.errors import ConfigurationError
 from aqueue.extensions import WorkerExtension, register_default
 from aqueue.scheduler._definition import cron_definitions
@@ -30,6 +32,10 @@ def _workflows(options: Mapping[str, Any]) -> WorkerExtension:
     return WorkflowContinuations()
 
 
+def _unique(options: Mapping[str, Any]) -> WorkerExtension:
+    return UniqueKeys()  # any worker may finish a job that holds a unique key
+
+
 def _cron(options: Mapping[str, Any]) -> WorkerExtension:
     # arq's cron jobs become aqueue's, in the worker's ``timezone`` (arq's option)
     jobs = cron_definitions(options.get("cron_jobs") or [], tz=options.get("timezone"))
@@ -46,6 +52,7 @@ def _metrics(options: Mapping[str, Any]) -> WorkerExtension | None:
 
 
 register_default(_workflows)
+register_default(_unique)
 register_default(_cron)
 register_default(_metrics)
 use_signatures(mutable=sig, immutable=si)

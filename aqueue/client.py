@@ -20,7 +20,15 @@ from arq.worker import Function
 
 from aqueue import serialization
 from aqueue._clock import datetime_to_ms, now_ms, to_seconds
-from aqueue._enqueue import Attempt, enqueue_again, enqueue_replicated, replicas_setting, retry_window
+from aqueue._enqueue import (
+    Attempt,
+    enqueue_again,
+    enqueue_replicated,
+    enqueue_unique,
+    replicas_setting,
+    retry_window,
+    unique_setting,
+)
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import PlainFunction, TaskRef, task_name
 from aqueue._redis.connection import (
@@ -273,6 +281,16 @@ class Client:
         self, task: Task[Any, R], *args: Any, _min_replicas: int | None, **kwargs: Any
     ) -> Job[R]: ...
     @overload
+    async def enqueue(self, task: Task[Any, R], *args: Any, _unique: str | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _unique_for: float | timedelta | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _debounce: float | timedelta | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
     async def enqueue(self, task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
     @overload
     async def enqueue(self, task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
@@ -288,16 +306,31 @@ class Client:
         _expires: float | timedelta | None = None,
         _job_try: int | None = None,
         _min_replicas: int | None = None,
+        _unique: str | None = None,
+        _unique_for: float | timedelta | None = None,
+        _debounce: float | timedelta | None = None,
         **kwargs: Any,
     ) -> Job[Any] | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
 
         The hot path of a producer: one Lua call, no batching structures. A failed call is retried
         within ``retry_window_s``; ``_min_replicas`` overrides the client's ``min_replicas``.
+
+        ``_unique="key"``: while a job holding that key is queued, deferred or running, return that
+        job (``job.deduplicated`` is True) instead of a new one; ``_unique_for=seconds`` holds the key
+        that long after the job ended (throttle); ``_debounce=seconds``: a holder still waiting takes
+        these arguments and runs ``seconds`` from now, else a new job runs then. A ``_job_id`` that
+        exists gives None before the key is looked at; otherwise it names the new job.
         """
         name = task if type(task) is str else task_name(task)
         queue = self.queue_key(_queue_name)
         now = now_ms()
+        unique = None
+        if _unique is not None or _unique_for is not None or _debounce is not None:
+            deferred = _defer_until is not None or _defer_by is not None
+            unique = unique_setting(_unique, _unique_for, _debounce, deferred=deferred)
+            if unique.debounce:
+                _defer_by = _debounce  # each enqueue of a burst moves the run time
         if _defer_until is None and _defer_by is None and _expires is None:
             score, ttl = now, self.expires_extra_ms
         else:
@@ -308,6 +341,10 @@ class Client:
             raise ConfigurationError(NOT_CONNECTED)
         # positional, in the fields' order: keywords cost ~0.4 µs per enqueue here
         job = EnqueueJob(job_id, payload, score, ttl)
+        if unique is not None:
+            return await self._enqueue_unique(
+                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique), _min_replicas
+            )
         script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,))
         replicas = self.min_replicas if _min_replicas is None else _min_replicas
         if not replicas:
@@ -318,6 +355,14 @@ class Client:
         else:
             written = [await enqueue_replicated(self, Attempt.of(script_args, name), replicas)]
         return Job(job_id, self, queue) if written[0] else None
+
+    async def _enqueue_unique(self, attempt: Attempt, min_replicas: int | None) -> Job[Any] | None:
+        """Enqueue under a unique key (``enqueue_unique.lua``): the new job, or the one holding the key."""
+        replicas = self.min_replicas if min_replicas is None else min_replicas
+        landed = await enqueue_unique(self, attempt, replicas)
+        if landed is None:
+            return None
+        return Job(landed.job_id, self, landed.queue, deduplicated=landed.deduplicated)
 
     async def enqueue_many(
         self,
@@ -474,6 +519,16 @@ async def enqueue(
 async def enqueue(task: Task[Any, R], *args: Any, _job_try: int | None, **kwargs: Any) -> Job[R]: ...
 @overload
 async def enqueue(task: Task[Any, R], *args: Any, _min_replicas: int | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _unique: str | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(
+    task: Task[Any, R], *args: Any, _unique_for: float | timedelta | None, **kwargs: Any
+) -> Job[R]: ...
+@overload
+async def enqueue(
+    task: Task[Any, R], *args: Any, _debounce: float | timedelta | None, **kwargs: Any
+) -> Job[R]: ...
 @overload
 async def enqueue(task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
 @overload

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import orjson
 from arq.jobs import JobStatus
 
 from aqueue._clock import ms_to_datetime, now_ms
@@ -91,12 +92,14 @@ class Job(Generic[T]):
     failure, re-raised by :meth:`result`, is never translated (even if it is a redis-py error).
     """
 
-    __slots__ = ("_client", "_queue_key", "job_id")
+    __slots__ = ("_client", "_queue_key", "deduplicated", "job_id")
 
-    def __init__(self, job_id: str, client: Client, queue_key: str) -> None:
+    def __init__(self, job_id: str, client: Client, queue_key: str, *, deduplicated: bool = False) -> None:
         self.job_id = job_id
         self._client = client
         self._queue_key = queue_key
+        #: True when an enqueue under a unique key returned this existing job instead of a new one.
+        self.deduplicated = deduplicated
 
     def __repr__(self) -> str:
         return f"<aqueue.Job {self.job_id} on {self._queue_key}>"
@@ -190,10 +193,34 @@ class Job(Generic[T]):
             )
 
     async def info(self) -> dict[str, Any] | None:
-        """Return the job's envelope while queued or running (None once finished or gone)."""
+        """Return the job's envelope while queued or running (None once finished or gone).
+
+        A job enqueued with ``_unique`` that holds its key has it under ``"unique"``.
+        """
+        keys = self._client.keys
         with redis_errors(self._client.address):
-            raw = await self._client.redis.get(self._client.keys.job(self.job_id))
-        return None if raw is None else dict(self._client.job_deserializer(raw))
+            async with self._client.redis.pipeline(transaction=False) as pipe:
+                pipe.get(keys.job(self.job_id))
+                pipe.hget(keys.uniques, self.job_id)
+                raw, spec = await pipe.execute()
+        if raw is None:
+            return None
+        envelope = dict(self._client.job_deserializer(raw))
+        if spec is not None:
+            envelope["unique"] = _unique_key(spec)
+        return envelope
+
+    async def unique_key(self) -> str | None:
+        """Return the unique key this job holds (``_unique``), or None (none, or it ended)."""
+        with redis_errors(self._client.address):
+            spec = await self._client.redis.hget(self._client.keys.uniques, self.job_id)  # type: ignore[misc]
+        return None if spec is None else _unique_key(spec)
+
+
+def _unique_key(spec: bytes) -> str:
+    """Return the key of a job's unique spec (``{p}uniques``: JSON ``k q f``)."""
+    key: str = orjson.loads(spec)["k"]
+    return key
 
 
 async def wait_until(

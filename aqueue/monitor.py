@@ -47,6 +47,7 @@ class JobView:
     status: JobStatus
     progress: Progress | None
     result: JobResult | None
+    unique: str | None = None  # the unique key it holds (``_unique``)
 
 
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
@@ -92,4 +93,6 @@ async def live_workers(client: Client) -> list[WorkerInfo]:
 async def job_view(client: Client, job_id: str, queue_name: str | None = None) -> JobView:
     """Return a job's status, latest progress and, once finished, its result record."""
     job = client.job(job_id, queue_name)
-    return JobView(job_id, await job.status(), await job.progress(), await job.result_info())
+    return JobView(
+        job_id, await job.status(), await job.progress(), await job.result_info(), await job.unique_key()
+    )

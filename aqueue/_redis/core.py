@@ -41,6 +41,7 @@ __all__ = [
 #: Core Lua libraries some scripts need after lib.lua.
 HANDOFF_LIB = (LUA_PACKAGE, "handoff_lib")
 FINISH_LIB = (LUA_PACKAGE, "finish_lib")
+UNIQUE_LIB = (LUA_PACKAGE, "unique_lib")  # aq_unique_end: a job that ends releases its unique key
 
 
 def claimed_job(fields: Sequence[Any], worker_id: str) -> ClaimedJob:
@@ -283,6 +284,7 @@ class Abort(Script[AbortArgs, str]):
     """Abort a job. Reply: 'aborted' (it was waiting), 'flagged' (running) or 'missing'."""
 
     name = "abort"
+    libraries = (UNIQUE_LIB,)
 
     def parse(self, args: AbortArgs, reply: Any) -> str:
         """Return the state as text."""
@@ -306,6 +308,7 @@ class DeadRequeue(Script[DeadRequeueArgs, int]):
     """Put dead-lettered jobs back on their queues. Reply: how many were requeued."""
 
     name = "dead_requeue"
+    libraries = (UNIQUE_LIB,)
 
     def parse(self, args: DeadRequeueArgs, reply: Any) -> int:
         """Return the count."""

@@ -20,6 +20,9 @@ key                        type                              holds
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
 ``{p}progress:{id}``       string, expiring; channel         a job's latest progress report
+``{p}unique:{key}``        string, expiring                  ``L{id}``: job id holds unique key; ``F{id}``: it
+                                                             ended, held for ``_unique_for`` (throttle)
+``{p}uniques``             hash                              job id → its unique key, queue, unique_for
 ``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
@@ -112,6 +115,15 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """Return the hash describing a live worker."""
         return f"{self.prefix}worker:{worker_id}"
+
+    def unique(self, key: str) -> str:
+        """Return the key naming the job that holds unique key ``key`` (see ``unique_lib.lua``)."""
+        return f"{self.prefix}unique:{key}"
+
+    @property
+    def uniques(self) -> str:
+        """Return the hash: job id → its unique key, queue and unique_for (JSON ``k q f``)."""
+        return f"{self.prefix}uniques"
 
     def scoped(self, *parts: str) -> str:
         """Return a key for an extension (workflows, scheduler) under the prefix."""

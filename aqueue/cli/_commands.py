@@ -163,6 +163,8 @@ def job(job_id: str, queue_name: str | None, redis_url: str | None, as_json: boo
         click.echo(dumps(view))
         return
     click.echo(f"job {view.job_id}: {view.status.value}")
+    if view.unique is not None:
+        click.echo(f"unique key: {view.unique}")
     if view.progress is not None:
         click.echo(
             f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"

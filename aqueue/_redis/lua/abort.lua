@@ -13,6 +13,7 @@ if not redis.call('ZSCORE', queue, id) then return 'missing' end
 redis.call('ZREM', queue, id)
 redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
 redis.call('HDEL', prefix .. 'deliveries', id)
+aq_unique_end(prefix, id) -- unique_lib.lua: the job ended
 redis.call('SET', prefix .. 'result:' .. id, ARGV[5], 'PX', ARGV[6])
 redis.call('PUBLISH', prefix .. 'done:' .. id, 'err')
 return 'aborted'

@@ -1,0 +1,257 @@
+"""Unique keys: ``_unique`` deduplicates, ``_unique_for`` throttles, ``_debounce`` runs once after a
+burst; the key is released however its job ends, and many producers at once get one job."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis as sync_redis
+
+from aqueue import Client, ConfigurationError, Retry
+from aqueue._clock import now_ms
+from aqueue._redis.core import Claim, ClaimArgs
+from aqueue.dead import requeue_dead
+from tests.conftest import WorkerFactory, run_cli
+from tests.support import eventually
+
+QUEUE = "arq:queue"
+
+
+def recorder() -> tuple[Any, list[tuple[str, Any]], asyncio.Event]:
+    """A task that records (job id, argument) per run, and blocks while ``gate`` is clear."""
+    runs: list[tuple[str, Any]] = []
+    gate = asyncio.Event()
+    gate.set()
+
+    async def record(ctx: dict[str, Any], value: Any) -> Any:
+        runs.append((ctx["job_id"], value))
+        await gate.wait()
+        return value
+
+    return record, runs, gate
+
+
+def holder(sync_r: sync_redis.Redis, key: str) -> bytes | None:
+    value: bytes | None = sync_r.get(f"arq:unique:{key}")
+    return value
+
+
+async def test_a_second_enqueue_with_the_key_gets_the_first_job(client: Client, sync_r: sync_redis.Redis) -> None:
+    first = await client.enqueue("record", 1, _unique="report:7")
+    again = await client.enqueue("record", 2, _unique="report:7")
+    other = await client.enqueue("record", 3, _unique="report:8")
+    assert first.deduplicated is False and other.deduplicated is False
+    assert again.job_id == first.job_id and again.deduplicated is True
+    assert sync_r.zcard(QUEUE) == 2
+    assert (await client.job(first.job_id).info() or {})["a"] == [1]  # the first job's arguments stay
+    assert holder(sync_r, "report:7") == b"L" + first.job_id.encode()
+    plain = await client.enqueue("record", 4)
+    assert plain.deduplicated is False
+
+
+async def test_a_deferred_job_holds_its_key_and_a_finished_one_releases_it(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    record, runs, _ = recorder()
+    first = await client.enqueue("record", 1, _unique="k", _defer_by=0.3)
+    assert (await client.enqueue("record", 2, _unique="k")).job_id == first.job_id
+    async with run_worker([record]):
+        assert await first.result(timeout=5) == 1
+        assert holder(sync_r, "k") is None and sync_r.hlen("arq:uniques") == 0
+        second = await client.enqueue("record", 3, _unique="k")
+        assert second.deduplicated is False and second.job_id != first.job_id
+        assert await second.result(timeout=5) == 3
+    assert runs == [(first.job_id, 1), (second.job_id, 3)]
+
+
+async def test_a_running_job_holds_its_key_a_retry_keeps_it_a_failure_releases_it(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    gate, tries = asyncio.Event(), []
+
+    async def flaky(ctx: dict[str, Any]) -> None:
+        tries.append(ctx["job_try"])
+        if ctx["job_try"] == 1:
+            raise Retry(defer=0.3)
+        await gate.wait()
+        raise ValueError("broken")
+
+    async with run_worker([flaky]):
+        job = await client.enqueue("flaky", _unique="k")
+        await eventually(lambda: tries, "the first try")
+        assert (await client.enqueue("flaky", _unique="k")).job_id == job.job_id  # running, then retrying
+        await eventually(lambda: len(tries) == 2, "the retry to run")
+        again = await client.enqueue("flaky", _unique="k")
+        assert again.job_id == job.job_id and again.deduplicated is True
+        gate.set()
+        with pytest.raises(ValueError, match="broken"):
+            await job.result(timeout=5)
+    assert holder(sync_r, "k") is None and sync_r.hlen("arq:uniques") == 0
+
+
+async def test_an_abort_releases_the_key_waiting_or_running(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    waiting = await client.enqueue("record", 1, _unique="k", _defer_by=60)
+    assert await waiting.abort(timeout=0) is True
+    assert holder(sync_r, "k") is None and sync_r.hlen("arq:uniques") == 0
+    record, _, gate = recorder()
+    gate.clear()
+    async with run_worker([record], allow_abort_jobs=True):
+        running = await client.enqueue("record", 2, _unique="k")
+        await eventually(lambda: sync_r.exists(f"arq:in-progress:{running.job_id}"), "the job to run")
+        assert await running.abort(timeout=5) is True
+    assert holder(sync_r, "k") is None and sync_r.hlen("arq:uniques") == 0
+
+
+async def test_an_expired_job_frees_its_key_and_its_late_end_leaves_the_new_holder_alone(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    expired = await client.enqueue("record", 1, _unique="k", _expires=0.1)
+    await eventually(lambda: not sync_r.exists(f"arq:job:{expired.job_id}"), "the job key to expire")
+    fresh = await client.enqueue("record", 2, _unique="k", _defer_by=0.5)
+    assert fresh.deduplicated is False and fresh.job_id != expired.job_id
+    record, runs, _ = recorder()
+    async with run_worker([record]):
+        with pytest.raises(Exception, match="expired"):
+            await expired.result(timeout=5)
+        assert holder(sync_r, "k") == b"L" + fresh.job_id.encode()  # the expired job's end left it
+        assert await fresh.result(timeout=5) == 2
+    assert runs == [(fresh.job_id, 2)]
+
+
+async def test_a_dead_letter_releases_the_key_and_a_requeue_takes_it_again(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("record", 1, _unique="k", _defer_by=0.2)
+    sync_r.set(f"arq:retry:{job.job_id}", 3)  # three deliveries whose workers died
+    sync_r.hset("arq:deliveries", job.job_id, "w0@0 w1@1 w2@2")
+    record, runs, _ = recorder()
+    async with run_worker([record], max_deliveries=3):
+        await eventually(lambda: sync_r.zscore("arq:dead", job.job_id) is not None, "the dead letter")
+        assert holder(sync_r, "k") is None
+        assert await requeue_dead(client) == 1
+        assert holder(sync_r, "k") == b"L" + job.job_id.encode()
+        assert (await client.enqueue("record", 2, _unique="k")).job_id == job.job_id
+        assert await job.result(timeout=5) == 1
+    assert runs == [(job.job_id, 1)] and holder(sync_r, "k") is None
+
+
+async def test_a_dead_workers_job_keeps_its_key_until_it_is_recovered_and_ends(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("record", 1, _unique="k")
+    args = ClaimArgs(client.keys.prefix, QUEUE, now_ms(), 1, 300, "ghost", False, 0)
+    claimed = await client.scripts.get(Claim)(args)  # a worker that claims it, then dies
+    assert [j.job_id for j in claimed.jobs] == [job.job_id]
+    assert (await client.enqueue("record", 2, _unique="k")).job_id == job.job_id
+    record, runs, _ = recorder()
+    async with run_worker([record]):
+        assert await job.result(timeout=5) == 1  # its lease lapsed: another worker ran it
+    assert runs == [(job.job_id, 1)] and holder(sync_r, "k") is None
+
+
+async def test_unique_for_holds_the_key_after_the_job_ended(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    record, runs, _ = recorder()
+    async with run_worker([record]):
+        job = await client.enqueue("record", 1, _unique="k", _unique_for=timedelta(seconds=0.6))
+        assert await job.result(timeout=5) == 1
+        throttled = await client.enqueue("record", 2, _unique="k", _unique_for=0.6)
+        assert throttled.job_id == job.job_id and throttled.deduplicated is True
+        assert await throttled.result(timeout=1) == 1  # the finished job's handle
+        assert 0 < sync_r.pttl("arq:unique:k") <= 600
+        await eventually(lambda: holder(sync_r, "k") is None, "the window to close", timeout=3)
+        after = await client.enqueue("record", 3, _unique="k", _unique_for=0.6)
+        assert after.deduplicated is False and await after.result(timeout=5) == 3
+    assert [value for _, value in runs] == [1, 3]
+
+
+async def test_debounce_runs_once_with_the_last_arguments_after_a_burst(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    jobs = [await client.enqueue("record", n, _unique="k", _debounce=0.3) for n in range(5)]
+    assert {j.job_id for j in jobs} == {jobs[0].job_id}
+    assert [j.deduplicated for j in jobs] == [False, True, True, True, True]
+    assert (await jobs[0].info() or {})["a"] == [4]
+    due = sync_r.zscore(QUEUE, jobs[0].job_id)
+    assert due is not None and due > now_ms() + 200
+    record, runs, _ = recorder()
+    async with run_worker([record]):
+        assert await jobs[0].result(timeout=5) == 4
+    assert runs == [(jobs[0].job_id, 4)]
+
+
+async def test_debounce_while_the_holder_runs_defers_a_new_job(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    record, runs, gate = recorder()
+    gate.clear()
+    async with run_worker([record]):
+        running = await client.enqueue("record", 1, _unique="k", _debounce=0)
+        await eventually(lambda: runs, "the first job to run")
+        later = await client.enqueue("record", 2, _unique="k", _debounce=0.2)
+        assert later.deduplicated is False and later.job_id != running.job_id
+        assert holder(sync_r, "k") == b"L" + later.job_id.encode()
+        gate.set()
+        assert await running.result(timeout=5) == 1
+        assert await later.result(timeout=5) == 2
+    assert runs == [(running.job_id, 1), (later.job_id, 2)] and holder(sync_r, "k") is None
+
+
+async def test_many_producers_at_once_get_one_job(redis_url: str, sync_r: sync_redis.Redis) -> None:
+    clients = [Client(redis_url) for _ in range(8)]
+    for c in clients:
+        await c.connect()
+    try:
+        jobs = await asyncio.gather(*(c.enqueue("record", n, _unique="race") for n in range(25) for c in clients))
+    finally:
+        for c in clients:
+            await c.aclose()
+    assert len({j.job_id for j in jobs}) == 1
+    assert collections.Counter(j.deduplicated for j in jobs) == {True: 199, False: 1}
+    assert sync_r.zcard(QUEUE) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"_unique": ""}, "non-empty"),
+        ({"_unique": 7}, "non-empty"),
+        ({"_unique_for": 5}, "need _unique"),
+        ({"_debounce": 5}, "need _unique"),
+        ({"_unique": "k", "_unique_for": -1}, "_unique_for must be 0 seconds or more"),
+        ({"_unique": "k", "_debounce": timedelta(seconds=-1)}, "_debounce must be"),
+        ({"_unique": "k", "_unique_for": 1, "_debounce": 1}, "not both"),
+        ({"_unique": "k", "_debounce": 1, "_defer_by": 1}, "sets the run time"),
+    ],
+)
+async def test_bad_unique_options_fail_before_any_write(
+    client: Client, sync_r: sync_redis.Redis, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        await client.enqueue("record", 1, **options)
+    assert sync_r.dbsize() == 0
+
+
+async def test_a_job_id_is_checked_first_then_names_the_new_job(client: Client) -> None:
+    first = await client.enqueue("record", 1, _unique="k", _job_id="a")
+    assert first is not None and first.job_id == "a"
+    assert await client.enqueue("record", 1, _unique="k", _job_id="a") is None  # arq: the id exists
+    other = await client.enqueue("record", 1, _unique="k", _job_id="b")
+    assert other is not None and other.job_id == "a" and other.deduplicated is True
+
+
+async def test_info_and_the_cli_show_the_key(client: Client, redis_url: str) -> None:
+    job = await client.enqueue("record", 1, _unique="report:7")
+    assert (await job.info() or {})["unique"] == "report:7"
+    assert await job.unique_key() == "report:7"
+    assert await (await client.enqueue("record", 1)).unique_key() is None
+    out = run_cli("job", job.job_id, redis_url=redis_url)
+    assert "unique key: report:7" in out.stdout
+    assert '"unique":"report:7"' in run_cli("job", job.job_id, "--json", redis_url=redis_url).stdout
