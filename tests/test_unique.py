@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 import redis as sync_redis
 
-from aqueue import Client, ConfigurationError, Retry
+from aqueue import Client, ConfigurationError, ReplicationError, Retry
 from aqueue._clock import now_ms
 from aqueue._redis.core import Claim, ClaimArgs
 from aqueue.dead import requeue_dead
-from tests.conftest import WorkerFactory, run_cli
+from aqueue.embedded import RedisServer
+from tests.conftest import WorkerFactory, run_cli, subprocess_env
+from tests.proxy import FreezableProxy, freezable_proxy
+from tests.refusals import replicate
 from tests.support import eventually
 
 QUEUE = "arq:queue"
@@ -40,7 +49,9 @@ def holder(sync_r: sync_redis.Redis, key: str) -> bytes | None:
     return value
 
 
-async def test_a_second_enqueue_with_the_key_gets_the_first_job(client: Client, sync_r: sync_redis.Redis) -> None:
+async def test_a_second_enqueue_with_the_key_gets_the_first_job(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
     first = await client.enqueue("record", 1, _unique="report:7")
     again = await client.enqueue("record", 2, _unique="report:7")
     other = await client.enqueue("record", 3, _unique="report:8")
@@ -209,7 +220,9 @@ async def test_many_producers_at_once_get_one_job(redis_url: str, sync_r: sync_r
     for c in clients:
         await c.connect()
     try:
-        jobs = await asyncio.gather(*(c.enqueue("record", n, _unique="race") for n in range(25) for c in clients))
+        jobs = await asyncio.gather(
+            *(c.enqueue("record", n, _unique="race") for n in range(25) for c in clients)
+        )
     finally:
         for c in clients:
             await c.aclose()
@@ -255,3 +268,91 @@ async def test_info_and_the_cli_show_the_key(client: Client, redis_url: str) -> 
     out = run_cli("job", job.job_id, redis_url=redis_url)
     assert "unique key: report:7" in out.stdout
     assert '"unique":"report:7"' in run_cli("job", job.job_id, "--json", redis_url=redis_url).stdout
+
+
+def test_producer_processes_racing_on_one_key_get_one_job(redis_url: str, sync_r: sync_redis.Redis) -> None:
+    start_at = time.time() + 1.5  # all four connected by then
+    producers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.unique_producer", str(start_at), "race"],
+            env=subprocess_env(redis_url),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    lines = [line for p in producers for line in p.communicate(timeout=30)[0].splitlines()]
+    assert [p.returncode for p in producers] == [0] * 4
+    jobs = [orjson.loads(line) for line in lines]
+    assert len(jobs) == 160 and len({job_id for job_id, _ in jobs}) == 1
+    assert collections.Counter(dedup for _, dedup in jobs) == {True: 159, False: 1}
+    assert sync_r.zcard(QUEUE) == 1
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[FreezableProxy]:
+    async with freezable_proxy(redis_url) as p:
+        yield p
+
+
+async def test_a_lost_reply_is_retried_into_the_same_job_not_deduplicated(
+    proxy: FreezableProxy, sync_r: sync_redis.Redis
+) -> None:
+    async with Client(proxy.url) as client:
+        await client.enqueue("record", 0, _unique="warm-up")  # the script is loaded: the lost call runs
+        proxy.lose_reply(b"EVALSHA")
+        job = await client.enqueue("record", 1, _unique="k")
+        assert proxy.lost_replies == 1
+        assert job.deduplicated is False and holder(sync_r, "k") == b"L" + job.job_id.encode()
+        proxy.lose_reply(b"EVALSHA")
+        again = await client.enqueue("record", 2, _unique="k")
+        assert proxy.lost_replies == 2
+        assert again.job_id == job.job_id and again.deduplicated is True
+    assert sync_r.zcard(QUEUE) == 2
+
+
+async def test_a_lost_debounce_reply_is_retried_into_the_same_debounced_job(
+    proxy: FreezableProxy, sync_r: sync_redis.Redis
+) -> None:
+    async with Client(proxy.url) as client:
+        first = await client.enqueue("record", 1, _unique="k", _debounce=30)
+        proxy.lose_reply(b"EVALSHA")
+        second = await client.enqueue("record", 2, _unique="k", _debounce=30)
+        assert proxy.lost_replies == 1
+        assert second.job_id == first.job_id and second.deduplicated is True
+        assert (await first.info() or {})["a"] == [2]
+        proxy.lose_reply(b"EVALSHA")  # the first job of a burst, its reply lost: still a new job
+        other = await client.enqueue("record", 3, _unique="other", _debounce=30)
+        assert proxy.lost_replies == 2 and other.deduplicated is False
+    assert sync_r.zcard(QUEUE) == 2
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[RedisServer, RedisServer]]:
+    """A primary and a replica of it, synced."""
+    with RedisServer() as primary, RedisServer() as replica:
+        replicate(replica, primary)
+        yield primary, replica
+
+
+async def test_min_replicas_applies_to_new_and_deduplicated_jobs(
+    pair: tuple[RedisServer, RedisServer], transport: str
+) -> None:
+    primary, replica = pair
+    with contextlib.closing(sync_redis.Redis(port=replica.port)) as on_replica:
+        async with Client(primary.url, min_replicas=1, replication_timeout_s=5) as client:
+            job = await client.enqueue("record", 1, _unique="k")
+            assert on_replica.exists(f"arq:job:{job.job_id}")  # there the moment enqueue returned
+            again = await client.enqueue("record", 2, _unique="k")
+            assert again.deduplicated is True and again.job_id == job.job_id
+            debounced = await client.enqueue("record", 3, _unique="d", _debounce=30)
+            await client.enqueue("record", 4, _unique="d", _debounce=30)
+            assert orjson.loads(on_replica.get(f"arq:job:{debounced.job_id}") or b"{}")["a"] == [4]
+    with RedisServer() as lone:
+        async with Client(lone.url, min_replicas=1, replication_timeout_s=0.1, retry_window_s=0) as client:
+            with pytest.raises(ReplicationError, match="only 0 of 1") as e:
+                await client.enqueue("record", 1, _unique="k")
+            held = e.value.job_id
+            with pytest.raises(ReplicationError, match=f"job {held} was written"):  # names the holder
+                await client.enqueue("record", 2, _unique="k")
+            assert await client.redis.zcard(QUEUE) == 1
