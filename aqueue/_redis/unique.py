@@ -16,8 +16,9 @@ from aqueue._redis.scripts import Script
 
 __all__ = ["UNIQUE_LIB", "EnqueueUnique", "EnqueueUniqueArgs", "Landed"]
 
-#: ``enqueue_unique.lua``'s reply states: a new job, or an existing one that stands for this enqueue.
-NEW, EXISTS, HELD, DEBOUNCED = "new", "exists", "held", "debounced"
+#: Where an enqueue under a unique key landed: its new job, an id that exists (nothing written, as arq),
+#: a job holding the key, a waiting holder that took its payload. The script replies with the index.
+STATES = EXISTS, NEW, HELD, DEBOUNCED = ("exists", "new", "held", "debounced")
 
 
 class EnqueueUniqueArgs(NamedTuple):
@@ -63,5 +64,8 @@ class EnqueueUnique(Script[EnqueueUniqueArgs, Landed]):
     libraries = (UNIQUE_LIB,)
 
     def parse(self, args: EnqueueUniqueArgs, reply: Any) -> Landed:
-        """Return the reply's state, job id and queue."""
-        return Landed(text(reply[0]), text(reply[1]), text(reply[2]))
+        """Return the reply's state, and the job that stands for the enqueue (this one's unless held)."""
+        state = STATES[reply[0]]
+        if len(reply) == 1:
+            return Landed(state, args.job_id, args.queue)
+        return Landed(state, text(reply[1]), text(reply[2]))
