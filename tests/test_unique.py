@@ -60,6 +60,8 @@ async def test_a_second_enqueue_with_the_key_gets_the_first_job(
     assert sync_r.zcard(QUEUE) == 2
     assert (await client.job(first.job_id).info() or {})["a"] == [1]  # the first job's arguments stay
     assert holder(sync_r, "report:7") == b"L" + first.job_id.encode()
+    job_ttl, key_ttl = sync_r.pttl(f"arq:job:{first.job_id}"), sync_r.pttl("arq:unique:report:7")
+    assert abs(key_ttl - job_ttl - 3_600_000) < 1000  # the safety net: an hour past its job's key
     plain = await client.enqueue("record", 4)
     assert plain.deduplicated is False
 
@@ -164,6 +166,20 @@ async def test_a_dead_workers_job_keeps_its_key_until_it_is_recovered_and_ends(
     async with run_worker([record]):
         assert await job.result(timeout=5) == 1  # its lease lapsed: another worker ran it
     assert runs == [(job.job_id, 1)] and holder(sync_r, "k") is None
+
+
+async def test_a_worker_without_the_release_still_frees_keys_whose_job_ended(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    record, runs, _ = recorder()
+    async with run_worker([record], default_extensions=False):
+        job = await client.enqueue("record", 1, _unique="k", _unique_for=60)
+        assert await job.result(timeout=5) == 1
+        assert holder(sync_r, "k") == b"L" + job.job_id.encode()  # not released: no hook ran
+        after = await client.enqueue("record", 2, _unique="k")  # but its job is gone: the key is free
+        assert after.deduplicated is False and await after.result(timeout=5) == 2
+    assert [value for _, value in runs] == [1, 2]
+    assert sync_r.hkeys("arq:uniques") == [after.job_id.encode()]  # the stale holder was forgotten
 
 
 async def test_unique_for_holds_the_key_after_the_job_ended(
