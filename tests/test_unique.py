@@ -372,3 +372,16 @@ async def test_min_replicas_applies_to_new_and_deduplicated_jobs(
             with pytest.raises(ReplicationError, match=f"job {held} was written"):  # names the holder
                 await client.enqueue("record", 2, _unique="k")
             assert await client.redis.zcard(QUEUE) == 1
+
+
+async def test_a_debounce_that_makes_the_holder_due_sooner_wakes_idle_workers(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    record, runs, _ = recorder()
+    async with run_worker([record], poll_delay=30):  # only a wake-up can start it in time
+        job = await client.enqueue("record", 1, _unique="k", _defer_by=20)
+        await eventually(lambda: sync_r.scard(f"arq:idle:{QUEUE}"), "the worker to wait idle")
+        moved = await client.enqueue("record", 2, _unique="k", _debounce=0.1)
+        assert moved.job_id == job.job_id and moved.deduplicated is True
+        assert await job.result(timeout=5) == 2
+    assert runs == [(job.job_id, 2)]

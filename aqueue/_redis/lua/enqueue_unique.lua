@@ -5,7 +5,8 @@
 --   ended; 0: release it at once), debounce (1: a waiting holder takes this payload and score)
 -- A job holds its key while queued, deferred, running or waiting for a retry, and for unique_for_ms
 -- after it ended (unique_lib.lua). With debounce, a holder that waits (not running) gets the payload,
--- the score and the job key's TTL; a running one leaves the key to the new job. A new due job is
+-- the score and the job key's TTL (idle workers are woken if that makes it due sooner); a running
+-- one leaves the key to the new job. A new due job is
 -- handed to an idle worker as in enqueue.lua.
 -- Reply: {state, id, queue}: 1 new (written as job_id), 0 exists (job_id's job or result exists:
 -- nothing written), 2 held (job id on queue holds the key), 3 debounced (job id on queue, waiting,
@@ -23,10 +24,13 @@ if holder then
   local spec = aq_unique_spec(prefix, holder)
   local at = spec and spec.q or queue
   if ended or not debounce then return {2, holder, at} end
-  if spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0 and redis.call('ZSCORE', at, holder) then
+  local was = spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0
+    and redis.call('ZSCORE', at, holder)
+  if was then
     redis.call('SET', prefix .. 'job:' .. holder, payload, 'PX', ttl)
     redis.call('ZADD', at, score, holder)
     redis.call('PEXPIRE', ukey, key_ttl)
+    if tonumber(score) < tonumber(was) then aq_wake(prefix, at) end -- due sooner than idle workers wait
     return {3, holder, at}
   end
 end -- (a running holder's end leaves the key alone: it no longer holds it)
