@@ -1,4 +1,4 @@
-"""What a unique key costs an enqueue: ``_unique`` (new key, existing key) and ``_debounce`` beside a plain one.
+"""What a unique key costs an enqueue: ``_unique`` (a new key, a held one) and ``_debounce`` beside plain.
 
 ``python -m bench.unique_cost [N] [ROUNDS]``: one embedded redis-server; per round and kind, N enqueues
 awaited one at a time on one client (after 200 warm-up calls), the server FLUSHALLed before each; the
