@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 from arq.connections import RedisSettings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from aqueue import Client, ConfigurationError, RedisAuthError, Worker
 from aqueue._redis.connection import SentinelSettings, describe, resolve_settings
+from aqueue._redis.wire import Wire
 from aqueue.embedded import RedisServer
 from tests.conftest import run_cli
 from tests.sentinel import MASTER, SentinelGroup, logs
@@ -191,6 +194,28 @@ async def test_a_wrong_or_missing_password_is_reported_at_once(password: str | N
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and code in lines[0], done.stderr
         assert "cannot reach" not in lines[0] and "s3cret" not in done.stderr
+
+
+async def test_the_wire_leaves_a_demoted_primary_and_refuses_a_node_that_is_no_primary(
+    group: SentinelGroup,
+) -> None:
+    wire = Wire(resolve_settings(group.url))
+    try:
+        assert await wire.execute("SET", "k", 1) == b"OK"
+        # Swap the roles behind the sentinels' back: they still name the old primary for a while.
+        with contextlib.closing(group.data_client(group.replica)) as r:
+            r.execute_command("REPLICAOF", "NO", "ONE")
+        with contextlib.closing(group.data_client(group.primary)) as r:
+            r.execute_command("REPLICAOF", "127.0.0.1", str(group.replica.port))
+        with pytest.raises(ResponseError, match="READONLY"):
+            await wire.execute("SET", "k", 2)
+        # That reply dropped the connection; the next one asks the sentinels and checks ROLE.
+        with pytest.raises(
+            RedisConnectionError, match=f":{group.primary.port}, named primary by the sentinels"
+        ):
+            await wire.execute("GET", "k")
+    finally:
+        await wire.aclose()
 
 
 # -- a failover: SIGKILL of the primary under load -------------------------------------------------

@@ -20,7 +20,7 @@ import ssl
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.exceptions import AuthenticationError, BusyLoadingError
 
@@ -253,6 +253,7 @@ async def connect(
             if isinstance(e, SentinelAuthenticationError):
                 raise _sentinels_refused(settings, e) from e
             if settings.ssl and (refused := await tls_refusal(settings, e)) is not None:
+                await asyncio.sleep(0)  # asyncio closes a failed handshake's socket in a callback: let it run
                 raise _tls_refused(settings, refused) from e  # not retried: the next handshake fails alike
             failure = redis_failure(e, describe(settings))
             if isinstance(failure, RedisRefusedError) and not isinstance(e, BusyLoadingError):
@@ -307,14 +308,33 @@ def _unreachable(settings: RedisSettings, error: BaseException) -> RedisUnavaila
 
 
 async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
-    """Open one pool, one attempt: arq's ``create_pool``, or for Sentinel a pool of our own."""
+    """Open one pool, one attempt (the retries are ours), as arq's ``create_pool`` would; closed if it fails.
+
+    arq's leaves a failed pool open: over TLS its half-shut socket then outlives the event loop.
+    """
     if not settings.sentinel:
-        saved = settings.conn_retries
-        settings.conn_retries = 0  # the retries are ours: arq's would retry a wrong password too
+        plain = ArqRedis(
+            host=settings.host,
+            port=settings.port,
+            unix_socket_path=settings.unix_socket_path,
+            socket_connect_timeout=settings.conn_timeout,
+            retry=settings.retry,
+            retry_on_timeout=settings.retry_on_timeout,
+            retry_on_error=settings.retry_on_error,
+            max_connections=settings.max_connections,
+            db=settings.database,
+            username=settings.username,
+            password=settings.password,
+            encoding="utf8",
+            **_tls_options(settings),
+            **pool_options,
+        )
         try:
-            return await create_pool(settings, **pool_options)
-        finally:
-            settings.conn_retries = saved
+            await plain.ping()
+        except BaseException:
+            await plain.aclose()
+            raise
+        return plain
     if not isinstance(settings.host, list) or not settings.host:
         raise ConfigurationError("Sentinel settings need host=[(host, port), …]: the sentinels' addresses")
     sentinel = Sentinel(  # type: ignore[no-untyped-call]

@@ -56,6 +56,8 @@ from aqueue._redis.tls import ssl_context
 
 __all__ = ["Wire", "eligible"]
 
+#: How long closing a Wire waits for its socket to close (a TLS shutdown: a round trip) before aborting it.
+CLOSE_WAIT_S = 1.0
 #: Error-reply prefixes that map to a more specific redis-py class.
 _SPECIFIC_ERRORS: dict[str, type[ResponseError]] = {"NOSCRIPT": NoScriptError}
 
@@ -101,6 +103,7 @@ class _Protocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self.closed = False
+        self.gone = self._loop.create_future()  # done once the socket is closed (connection_lost ran)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio subclasses
@@ -122,6 +125,8 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.gone.done():
+            self.gone.set_result(None)
         if self._watchdog is not None:
             self._watchdog.cancel()
         reason = f"connection to Redis lost ({exc})" if exc else "connection to Redis closed"
@@ -159,8 +164,18 @@ class _Protocol(asyncio.Protocol):
         self.closed = True
         self._fail_waiting(error)
 
+    async def wait_gone(self, timeout_s: float) -> None:
+        """Wait until the socket is closed; past ``timeout_s``, abort it."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.gone), timeout_s)
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
+            await asyncio.sleep(0)  # the abort closes the socket in a callback
+
     def close(self) -> None:
         if self._transport is not None and not self.closed:
+            self.closed = True  # later calls reconnect rather than write to a closing socket
             self._transport.close()
 
 
@@ -208,11 +223,16 @@ class Wire:
         return await self.call(*args)
 
     async def aclose(self) -> None:
-        """Close the socket; later calls raise."""
+        """Close the socket and wait (up to ``CLOSE_WAIT_S``) until it is closed; later calls raise.
+
+        Over TLS closing is a shutdown exchange: without the wait, a loop that ends right after
+        would leave the socket open (and unclosed, to the garbage collector).
+        """
         self._closed = True
-        if self._protocol is not None:
-            self._protocol.close()
-            self._protocol = None
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.close()
+            await protocol.wait_gone(CLOSE_WAIT_S)
 
     async def _connect_and_flush(self) -> None:
         try:
@@ -259,6 +279,7 @@ class Wire:
             failure = _connect_error(e, s.conn_timeout, f"{host}:{port}" if self._ssl else "")
             if failure is None:
                 raise
+            await asyncio.sleep(0)  # asyncio closes a failed handshake's socket in a callback: let it run
             raise failure from e
         return protocol
 
