@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 from arq.connections import RedisSettings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from aqueue import Client, ConfigurationError, RedisAuthError, Worker
 from aqueue._redis.connection import SentinelSettings, describe, resolve_settings
+from aqueue._redis.wire import Wire
 from aqueue.embedded import RedisServer
 from tests.conftest import run_cli
 from tests.sentinel import MASTER, SentinelGroup, logs
@@ -122,14 +125,18 @@ async def double(ctx: dict[str, Any], x: int) -> int:
     return 2 * x
 
 
-async def test_a_client_and_a_worker_on_a_sentinel_url(url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_client_and_a_worker_on_a_sentinel_url(
+    url: str, caplog: pytest.LogCaptureFixture, transport: str
+) -> None:
     caplog.set_level(logging.INFO, logger="aqueue")
     async with Client(url) as client:
         assert client.address == describe(resolve_settings(url))
         job = await client.enqueue("double", 21)
         assert job is not None
+        assert client._transport is not None and client._transport.name == transport  # auto: the Wire
         worker = Worker([double], redis_settings=url, burst=True, handle_signals=False)
         await worker.async_run()
+        assert worker._transport is not None and worker._transport.name == transport
         await worker.close()
         assert await job.result(timeout=5) == 42
     started = [r.getMessage() for r in caplog.records if " on redis+sentinel://" in r.getMessage()]
@@ -137,7 +144,7 @@ async def test_a_client_and_a_worker_on_a_sentinel_url(url: str, caplog: pytest.
     assert DATA_PW not in caplog.text and SENTINEL_PW not in caplog.text
 
 
-def test_the_command_line_on_a_sentinel_url(url: str) -> None:
+def test_the_command_line_on_a_sentinel_url(url: str, transport: str) -> None:
     nowhere = "redis://127.0.0.1:1/0"  # AQUEUE_REDIS_URL: --redis must win
     enqueued = run_cli("enqueue", "add", "2", "3", "--redis", url, redis_url=nowhere)
     assert enqueued.returncode == 0, enqueued.stderr
@@ -160,7 +167,7 @@ def test_the_command_line_on_a_sentinel_url(url: str) -> None:
     ],
 )
 async def test_a_wrong_or_missing_sentinel_or_data_password_is_reported_at_once(
-    url: str, change: tuple[str, str], code: str, says: str
+    url: str, change: tuple[str, str], code: str, says: str, transport: str
 ) -> None:
     bad = url.replace(*change)
     assert bad != url
@@ -187,6 +194,28 @@ async def test_a_wrong_or_missing_password_is_reported_at_once(password: str | N
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and code in lines[0], done.stderr
         assert "cannot reach" not in lines[0] and "s3cret" not in done.stderr
+
+
+async def test_the_wire_leaves_a_demoted_primary_and_refuses_a_node_that_is_no_primary(
+    group: SentinelGroup,
+) -> None:
+    wire = Wire(resolve_settings(group.url))
+    try:
+        assert await wire.execute("SET", "k", 1) == b"OK"
+        # Swap the roles behind the sentinels' back: they still name the old primary for a while.
+        with contextlib.closing(group.data_client(group.replica)) as r:
+            r.execute_command("REPLICAOF", "NO", "ONE")
+        with contextlib.closing(group.data_client(group.primary)) as r:
+            r.execute_command("REPLICAOF", "127.0.0.1", str(group.replica.port))
+        with pytest.raises(ResponseError, match="READONLY"):
+            await wire.execute("SET", "k", 2)
+        # That reply dropped the connection; the next one asks the sentinels and checks ROLE.
+        with pytest.raises(
+            RedisConnectionError, match=f":{group.primary.port}, named primary by the sentinels"
+        ):
+            await wire.execute("GET", "k")
+    finally:
+        await wire.aclose()
 
 
 # -- a failover: SIGKILL of the primary under load -------------------------------------------------
@@ -299,7 +328,7 @@ async def workers(settings: list[Any], ledger: Ledger) -> AsyncIterator[list[Wor
 
 @pytest.mark.slow
 @pytest.mark.timeout(90)
-async def test_producers_and_workers_ride_through_a_failover(group: SentinelGroup) -> None:
+async def test_producers_and_workers_ride_through_a_failover(group: SentinelGroup, transport: str) -> None:
     ledger = Ledger()
     arq_style = RedisSettings(host=[("127.0.0.1", s.port) for s in group.sentinels], sentinel=True)
     async with (
@@ -320,7 +349,7 @@ async def test_producers_and_workers_ride_through_a_failover(group: SentinelGrou
         marks = ledger.marks
         resumed = ledger.resumed()
         print(
-            f"\nfailover: kill -> switch {marks['switch'] - marks['kill']:.2f} s, "
+            f"\nfailover ({transport}): kill -> switch {marks['switch'] - marks['kill']:.2f} s, "
             f"replica back {marks['replica'] - marks['switch']:.2f} s later; workers resumed "
             + ", ".join(f"{s:.2f} s" for s in sorted(resumed.values()))
             + f" after the switch; {len(ledger.acked)} enqueues acknowledged, errors {dict(ledger.errors)}, "
@@ -329,6 +358,8 @@ async def test_producers_and_workers_ride_through_a_failover(group: SentinelGrou
             f"re-executions {ledger.reruns()}"
         )
         assert not ledger.errors, (dict(ledger.errors), logs(group))
+        hot_paths = [w._transport for w in running] + [plain._transport, durable._transport]
+        assert all(t is not None and t.name == transport for t in hot_paths)  # auto: the Wire for Sentinel
         assert ledger.duplicates() == 0
         assert ledger.lost("durable") == [], "a job acknowledged by min_replicas=1 was lost"
         assert len(resumed) == len(running) and max(resumed.values()) < 5, resumed  # without a restart

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis as sync_redis
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import ConnectionError
 
 from aqueue import Client, Worker
@@ -41,8 +41,8 @@ def test_auto_takes_the_wire_where_it_can(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv(ENV_TRANSPORT, raising=False)
     assert choose_transport("auto", TCP) == "wire"
     assert choose_transport("auto", UNIX) == "wire"
-    assert choose_transport("auto", TLS) == "redis-py"
-    assert choose_transport("auto", SENTINEL) == "redis-py"
+    assert choose_transport("auto", TLS) == "wire"
+    assert choose_transport("auto", SENTINEL) == "wire"
     assert choose_transport("auto", None) == "redis-py"  # a pool passed in
 
 
@@ -50,9 +50,10 @@ def test_forcing_a_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_TRANSPORT, raising=False)
     assert choose_transport("redis-py", TCP) == "redis-py"
     assert choose_transport("wire", TCP) == "wire"
-    for settings in (TLS, SENTINEL, None):
-        with pytest.raises(ConfigurationError, match="transport='wire' needs plain TCP"):
-            choose_transport("wire", settings)
+    assert choose_transport("wire", TLS) == choose_transport("wire", SENTINEL) == "wire"
+    assert choose_transport("redis-py", TLS) == choose_transport("redis-py", SENTINEL) == "redis-py"
+    with pytest.raises(ConfigurationError, match="transport='wire' needs Redis settings"):
+        choose_transport("wire", None)
 
 
 def test_the_environment_decides_what_auto_means(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +62,7 @@ def test_the_environment_decides_what_auto_means(monkeypatch: pytest.MonkeyPatch
     assert choose_transport("wire", TCP) == "wire"  # an explicit choice wins
     monkeypatch.setenv(ENV_TRANSPORT, "wire")
     assert choose_transport("auto", TCP) == "wire"
-    assert choose_transport("auto", TLS) == "redis-py"  # never an error from the environment alone
+    assert choose_transport("auto", None) == "redis-py"  # never an error from the environment alone
     monkeypatch.setenv(ENV_TRANSPORT, "fast")
     with pytest.raises(ConfigurationError, match=f"{ENV_TRANSPORT} must be one of"):
         choose_transport("auto", TCP)
@@ -72,8 +73,10 @@ async def test_a_bad_transport_fails_when_the_client_or_worker_is_made() -> None
         Client("redis://127.0.0.1:6379/0", transport="fast")
     with pytest.raises(ConfigurationError, match="transport must be one of"):
         Worker([noop], redis_settings="redis://127.0.0.1:6379/0", transport="fast")
-    with pytest.raises(ConfigurationError, match="needs plain TCP"):
-        Client("rediss://127.0.0.1:6379/0", transport="wire")
+    pool = ArqRedis()  # a pool passed in: redis-py only
+    with pytest.raises(ConfigurationError, match="transport='wire' needs Redis settings"):
+        Client(pool, transport="wire")
+    await pool.aclose()
 
 
 @pytest.mark.parametrize("forced", ["wire", "redis-py"])

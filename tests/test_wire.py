@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis as sync_redis
+from arq.connections import RedisSettings
 from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 
 from aqueue import Client
@@ -79,12 +80,15 @@ async def test_closed_wire_refuses_calls(wire: Wire) -> None:
         await wire.execute("PING")
 
 
-def test_tls_and_sentinel_settings_keep_redis_py() -> None:
+def test_tcp_unix_tls_and_sentinel_settings_take_the_wire() -> None:
     assert eligible(resolve_settings("redis://127.0.0.1:6379/0"))
     assert eligible(resolve_settings("unix:///tmp/redis.sock"))
-    assert not eligible(resolve_settings("rediss://127.0.0.1:6379/0"))
-    with pytest.raises(ValueError, match="plain TCP"):
-        Wire(resolve_settings("rediss://127.0.0.1:6379/0"))
+    assert eligible(resolve_settings("rediss://127.0.0.1:6379/0"))
+    assert eligible(resolve_settings("redis+sentinel://127.0.0.1:26379/mymaster"))
+    broken = RedisSettings(host=[("127.0.0.1", 26379)])  # a host list without sentinel=True
+    assert not eligible(broken)
+    with pytest.raises(ValueError, match="Wire needs a host"):
+        Wire(broken)
 
 
 @pytest.fixture(scope="module")

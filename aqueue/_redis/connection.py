@@ -1,8 +1,9 @@
 """The one seam to redis-py and arq's connection code: settings, connecting (errors: :mod:`.errors`).
 
-URLs: arq's (``redis://[user:password@]host:port/db``, ``rediss://…``, ``unix:///path``) and Sentinel's,
-``redis+sentinel://[user:password@]host:port[,host:port…]/master[/db][?sentinel_password=…]``: the
-sentinels to ask, the name of the master they watch, the database; the credentials before ``@`` are
+URLs: arq's (``redis://[user:password@]host:port/db``, ``rediss://…``, ``unix:///path``; a ``rediss://``
+URL takes arq's TLS fields as query options, ``?ssl_cert_reqs=none&ssl_ca_certs=…``: :mod:`.tls`) and
+Sentinel's, ``redis+sentinel://[user:password@]host:port[,host:port…]/master[/db][?sentinel_password=…]``:
+the sentinels to ask, the name of the master they watch, the database; the credentials before ``@`` are
 the data nodes' (the primary's and replicas'), ``sentinel_username`` and ``sentinel_password`` the
 sentinels' own (when they have ``requirepass``). A Sentinel URL becomes :class:`SentinelSettings`, arq's
 ``RedisSettings(sentinel=True, host=[(host, port), …], sentinel_master=…)`` with those two fields more.
@@ -15,14 +16,16 @@ import dataclasses
 import logging
 import os
 import socket
+import ssl
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.exceptions import AuthenticationError, BusyLoadingError
 
 from aqueue._redis.errors import REDIS_ERRORS, format_address, redis_failure
+from aqueue._redis.tls import TLS_OPTIONS, ssl_context, tls_fields, tls_refusal
 from aqueue.errors import ConfigurationError, RedisAuthError, RedisRefusedError, RedisUnavailableError
 
 __all__ = [
@@ -94,12 +97,28 @@ def resolve_settings(value: RedisLike = None) -> RedisSettings:
     if url.startswith(SENTINEL_SCHEME):
         return parse_sentinel_url(url)
     try:
-        return RedisSettings.from_dsn(url)
+        settings = RedisSettings.from_dsn(url)
+        options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
     except Exception as e:
         raise ConfigurationError(
             f"invalid Redis URL {_redacted(url)!r}: use redis://host:port/db, rediss://…, unix:///path "
             f"or {SENTINEL_FORM}"
         ) from e
+    return _with_url_options(url, settings, options)
+
+
+def _with_url_options(url: str, settings: RedisSettings, options: dict[str, str]) -> RedisSettings:
+    """Return ``settings`` with the TLS fields a URL's query sets; an unknown option is an error."""
+    unknown = sorted(set(options) - TLS_OPTIONS - {"db"})
+    if unknown:
+        known = ", ".join(sorted(TLS_OPTIONS | {"db"}))
+        raise ConfigurationError(
+            f"invalid Redis URL {_redacted(url)!r}: unknown option {unknown[0]!r} (known: {known})"
+        )
+    fields = tls_fields(options)
+    if fields and not settings.ssl:
+        raise ConfigurationError(f"invalid Redis URL {_redacted(url)!r}: TLS options need a rediss:// URL")
+    return dataclasses.replace(settings, **fields) if fields else settings
 
 
 def parse_sentinel_url(url: str) -> SentinelSettings:
@@ -223,6 +242,8 @@ async def connect(
     settings have neither, and without them a call on a half-open connection waits forever.
     """
     attempts = settings.conn_retries if retries is None else retries
+    if settings.ssl:
+        ssl_context(settings)  # a TLS file that cannot be loaded: one clear error, before connecting
     for attempt in range(attempts + 1):
         try:
             pool = await _open_pool(settings, **pool_options)
@@ -231,6 +252,9 @@ async def connect(
         except (*REDIS_ERRORS, OSError) as e:  # type: ignore[misc]  # connecting: any timeout is Redis's
             if isinstance(e, SentinelAuthenticationError):
                 raise _sentinels_refused(settings, e) from e
+            if settings.ssl and (refused := await tls_refusal(settings, e)) is not None:
+                await asyncio.sleep(0)  # asyncio closes a failed handshake's socket in a callback: let it run
+                raise _tls_refused(settings, refused) from e  # not retried: the next handshake fails alike
             failure = redis_failure(e, describe(settings))
             if isinstance(failure, RedisRefusedError) and not isinstance(e, BusyLoadingError):
                 raise failure from e
@@ -262,6 +286,14 @@ def _sentinels_refused(settings: RedisSettings, error: AuthenticationError) -> R
     )
 
 
+def _tls_refused(settings: RedisSettings, error: ssl.SSLError) -> RedisUnavailableError:
+    return RedisUnavailableError(
+        f"the TLS handshake with {describe(settings)} failed ({error}): check ssl_ca_certs "
+        "(or ssl_cert_reqs=none for a CA you do not have) and, if the server asks for one, the client "
+        "certificate (ssl_certfile, ssl_keyfile)"
+    )
+
+
 def _unreachable(settings: RedisSettings, error: BaseException) -> RedisUnavailableError:
     if settings.sentinel and isinstance(error, MasterNotFoundError):
         return RedisUnavailableError(
@@ -276,14 +308,33 @@ def _unreachable(settings: RedisSettings, error: BaseException) -> RedisUnavaila
 
 
 async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
-    """Open one pool, one attempt: arq's ``create_pool``, or for Sentinel a pool of our own."""
+    """Open one pool, one attempt (the retries are ours), as arq's ``create_pool`` would; closed if it fails.
+
+    arq's leaves a failed pool open: over TLS its half-shut socket then outlives the event loop.
+    """
     if not settings.sentinel:
-        saved = settings.conn_retries
-        settings.conn_retries = 0  # the retries are ours: arq's would retry a wrong password too
+        plain = ArqRedis(
+            host=settings.host,
+            port=settings.port,
+            unix_socket_path=settings.unix_socket_path,
+            socket_connect_timeout=settings.conn_timeout,
+            retry=settings.retry,
+            retry_on_timeout=settings.retry_on_timeout,
+            retry_on_error=settings.retry_on_error,
+            max_connections=settings.max_connections,
+            db=settings.database,
+            username=settings.username,
+            password=settings.password,
+            encoding="utf8",
+            **_tls_options(settings),
+            **pool_options,
+        )
         try:
-            return await create_pool(settings, **pool_options)
-        finally:
-            settings.conn_retries = saved
+            await plain.ping()
+        except BaseException:
+            await plain.aclose()
+            raise
+        return plain
     if not isinstance(settings.host, list) or not settings.host:
         raise ConfigurationError("Sentinel settings need host=[(host, port), …]: the sentinels' addresses")
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -295,7 +346,7 @@ async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
             "socket_timeout": max(settings.conn_timeout, 1),
         },
         socket_connect_timeout=settings.conn_timeout,
-        ssl=settings.ssl,
+        **_tls_options(settings),
     )
     pool: ArqRedis = sentinel.master_for(
         settings.sentinel_master,
@@ -322,6 +373,21 @@ async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
         await pool.aclose()
         raise
     return pool
+
+
+def _tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """Return redis-py's connection options for the TLS fields of ``settings``, as arq's create_pool's."""
+    if not settings.ssl:
+        return {}
+    names = (
+        "ssl_keyfile",
+        "ssl_certfile",
+        "ssl_cert_reqs",
+        "ssl_ca_certs",
+        "ssl_ca_data",
+        "ssl_check_hostname",
+    )
+    return {"ssl": True, **{name: getattr(settings, name) for name in names}}
 
 
 async def _sentinel_refusal(sentinel: Sentinel) -> Exception | None:

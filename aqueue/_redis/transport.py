@@ -3,9 +3,9 @@
 The hot path is what every job pays for: a producer's enqueue, the worker's claim, finish and renew
 scripts, and its wake-up ``BLPOP``. It runs over one :class:`Transport`:
 
-* :class:`WireTransport` (plain TCP and unix sockets, aqueue's own connections): a :class:`Wire` for
-  scripts and a second one for the blocking pop, about half redis-py's client CPU per call;
-* :class:`RedisPyTransport` (TLS, Sentinel, or a pool the caller passed in): the same calls through
+* :class:`WireTransport` (aqueue's own connections: TCP, TLS, unix sockets, Sentinel): a :class:`Wire`
+  for scripts and a second one for the blocking pop, about half redis-py's client CPU per call;
+* :class:`RedisPyTransport` (a pool the caller passed in, or asked for): the same calls through
   redis-py, scripts on the caller's pool and the blocking pop on a connection of its own.
 
 :func:`open_transport` picks one from the settings and the ``transport`` option (``"auto"``, or
@@ -209,18 +209,18 @@ class RedisPyTransport:
 def choose_transport(requested: str, settings: RedisSettings | None) -> Literal["wire", "redis-py"]:
     """Return the transport for ``requested`` (``auto``, ``wire``, ``redis-py``) and ``settings``.
 
-    ``settings`` None means a pool the caller passed in. ``wire`` needs settings it can serve (plain
-    TCP or a unix socket); ``auto`` takes the Wire wherever it can, unless ``AQUEUE_TRANSPORT`` says
-    ``redis-py`` (a ``wire`` there means ``auto``: an environment default never makes a pool or TLS
-    settings fail).
+    ``settings`` None means a pool the caller passed in. ``wire`` needs settings (TCP, TLS, a unix
+    socket or Sentinel's), not a pool; ``auto`` takes the Wire wherever it can, unless
+    ``AQUEUE_TRANSPORT`` says ``redis-py`` (a ``wire`` there means ``auto``: an environment default never
+    makes a pool passed in fail).
     """
     if requested not in TRANSPORTS:
         raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {requested!r}")
     lean = settings is not None and eligible(settings)
     if requested == "wire" and not lean:
         raise ConfigurationError(
-            "transport='wire' needs plain TCP or unix-socket settings: TLS, Sentinel and pools passed in "
-            "use transport='redis-py'"
+            "transport='wire' needs Redis settings or a URL to connect with: a pool passed in uses "
+            "transport='redis-py'"
         )
     if requested == "auto":
         default = os.environ.get(ENV_TRANSPORT) or "auto"

@@ -19,7 +19,12 @@ Behaviour callers rely on:
   dropped, every waiting call fails with ``ConnectionError``, and the next call reconnects. TCP
   keepalive is on, so idle connections are probed too (and NAT and firewall entries stay alive).
 
-TCP and unix sockets only: TLS and Sentinel settings keep redis-py (see :func:`eligible`).
+TCP, TLS (``rediss://``: one :class:`ssl.SSLContext` per ``Wire``, built from the settings' TLS fields;
+the handshake is paid once per connection) and unix sockets; ACL users authenticate with
+``AUTH user password``. With Sentinel settings each (re)connect asks the sentinels, in turn, for the
+primary (``SENTINEL get-master-addr-by-name``) and checks that the node it reaches says ``ROLE`` master;
+a ``READONLY`` reply (the node was demoted) drops the connection, so the next call finds the new
+primary. Only a pool passed in by the caller has no ``Wire`` (see :func:`eligible`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import asyncio
 import collections
 import functools
 import socket
+import ssl
 from typing import Any, cast
 
 import hiredis
@@ -40,17 +46,25 @@ from redis.exceptions import (
 )
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aqueue._redis.connection import DEFAULT_REPLY_TIMEOUT_S, keepalive_options
+from aqueue._redis.connection import (
+    DEFAULT_REPLY_TIMEOUT_S,
+    SentinelAuthenticationError,
+    describe,
+    keepalive_options,
+)
+from aqueue._redis.tls import ssl_context
 
 __all__ = ["Wire", "eligible"]
 
+#: How long closing a Wire waits for its socket to close (a TLS shutdown: a round trip) before aborting it.
+CLOSE_WAIT_S = 1.0
 #: Error-reply prefixes that map to a more specific redis-py class.
 _SPECIFIC_ERRORS: dict[str, type[ResponseError]] = {"NOSCRIPT": NoScriptError}
 
 
 def eligible(settings: RedisSettings) -> bool:
-    """Return True if ``settings`` are plain TCP or a unix socket (no TLS, no Sentinel)."""
-    return not settings.ssl and not settings.sentinel and isinstance(settings.host, str)
+    """Return True if a ``Wire`` serves ``settings``: a host (TCP, TLS), a unix socket, or sentinels."""
+    return isinstance(settings.host, list) if settings.sentinel else isinstance(settings.host, str)
 
 
 def _error(reply: ResponseError) -> Exception:
@@ -77,8 +91,11 @@ class _Protocol(asyncio.Protocol):
     the connection is dropped (replies come in order, so nothing behind it can have been answered).
     """
 
-    def __init__(self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+    def __init__(
+        self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S, *, drop_on_readonly: bool = False
+    ) -> None:
         self._reader = hiredis.Reader(replyError=ResponseError)
+        self._drop_on_readonly = drop_on_readonly  # Sentinel: a demoted node is left for the new primary
         self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._deadlines: collections.deque[float] = collections.deque()  # loop time, one per command
         self._reply_timeout_s = reply_timeout_s
@@ -86,6 +103,7 @@ class _Protocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self.closed = False
+        self.gone = self._loop.create_future()  # done once the socket is closed (connection_lost ran)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio subclasses
@@ -100,11 +118,15 @@ class _Protocol(asyncio.Protocol):
                 continue
             if isinstance(reply, ResponseError):
                 fut.set_exception(_error(reply))
+                if self._drop_on_readonly and str(reply).startswith("READONLY"):
+                    self.close()
             else:
                 fut.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.gone.done():
+            self.gone.set_result(None)
         if self._watchdog is not None:
             self._watchdog.cancel()
         reason = f"connection to Redis lost ({exc})" if exc else "connection to Redis closed"
@@ -142,8 +164,18 @@ class _Protocol(asyncio.Protocol):
         self.closed = True
         self._fail_waiting(error)
 
+    async def wait_gone(self, timeout_s: float) -> None:
+        """Wait until the socket is closed; past ``timeout_s``, abort it."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.gone), timeout_s)
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
+            await asyncio.sleep(0)  # the abort closes the socket in a callback
+
     def close(self) -> None:
         if self._transport is not None and not self.closed:
+            self.closed = True  # later calls reconnect rather than write to a closing socket
             self._transport.close()
 
 
@@ -156,11 +188,12 @@ class Wire:
 
     def __init__(self, settings: RedisSettings, *, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
         if not eligible(settings):
-            raise ValueError("Wire supports plain TCP and unix sockets only")
+            raise ValueError("Wire needs a host (or, for Sentinel, a list of sentinels) in the settings")
         if reply_timeout_s <= 0:
             raise ValueError(f"reply_timeout_s must be positive, got {reply_timeout_s}")
         self.settings = settings
         self.reply_timeout_s = reply_timeout_s
+        self._ssl = ssl_context(settings) if settings.ssl else None  # once: its files are read here
         self._protocol: _Protocol | None = None
         self._backlog: list[tuple[bytes, asyncio.Future[Any], float]] = []
         self._connector: asyncio.Task[None] | None = None
@@ -190,11 +223,16 @@ class Wire:
         return await self.call(*args)
 
     async def aclose(self) -> None:
-        """Close the socket; later calls raise."""
+        """Close the socket and wait (up to ``CLOSE_WAIT_S``) until it is closed; later calls raise.
+
+        Over TLS closing is a shutdown exchange: without the wait, a loop that ends right after
+        would leave the socket open (and unclosed, to the garbage collector).
+        """
         self._closed = True
-        if self._protocol is not None:
-            self._protocol.close()
-            self._protocol = None
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.close()
+            await protocol.wait_gone(CLOSE_WAIT_S)
 
     async def _connect_and_flush(self) -> None:
         try:
@@ -228,35 +266,115 @@ class Wire:
                 fut.set_exception(error)
 
     async def _open(self) -> _Protocol:
-        loop, s = asyncio.get_running_loop(), self.settings
+        s = self.settings
+        host, port = await self._primary() if s.sentinel else (str(s.host), s.port)
         protocol: _Protocol | None = None
-        make = functools.partial(_Protocol, self.reply_timeout_s)
         try:
             async with asyncio.timeout(s.conn_timeout):
-                if s.unix_socket_path:
-                    _, protocol = await loop.create_unix_connection(make, s.unix_socket_path)
-                else:
-                    assert isinstance(s.host, str)  # eligible(): no Sentinel host lists
-                    _, protocol = await loop.create_connection(make, s.host, s.port)
-                await self._handshake(protocol)
+                protocol = await self._dial(host, port, self._ssl, s.sentinel)
+                await self._handshake(protocol, f"{host}:{port}")
         except BaseException as e:
             if protocol is not None:
                 protocol.close()
-            if isinstance(e, TimeoutError):
-                raise RedisTimeoutError(f"timed out connecting to Redis after {s.conn_timeout} s") from e
-            if isinstance(e, OSError):
-                raise ConnectionError(f"cannot connect to Redis: {e}") from e
-            raise
+            failure = _connect_error(e, s.conn_timeout, f"{host}:{port}" if self._ssl else "")
+            if failure is None:
+                raise
+            await asyncio.sleep(0)  # asyncio closes a failed handshake's socket in a callback: let it run
+            raise failure from e
         return protocol
 
-    async def _handshake(self, protocol: _Protocol) -> None:
-        loop, s = asyncio.get_running_loop(), self.settings
+    async def _dial(self, host: str, port: int, context: ssl.SSLContext | None, primary: bool) -> _Protocol:
+        """Open a socket to ``host:port`` (TLS with ``context``; a unix socket if the settings name one)."""
+        loop = asyncio.get_running_loop()
+        make = functools.partial(_Protocol, self.reply_timeout_s, drop_on_readonly=primary)
+        if self.settings.unix_socket_path:
+            _, protocol = await loop.create_unix_connection(make, self.settings.unix_socket_path)
+        else:
+            hostname = host if context is not None else None
+            _, protocol = await loop.create_connection(
+                make, host, port, ssl=context, server_hostname=hostname
+            )
+        return protocol
+
+    async def _handshake(self, protocol: _Protocol, where: str) -> None:
+        s = self.settings
         commands: list[tuple[Any, ...]] = []
         if s.password is not None:
             auth = ("AUTH", s.username, s.password) if s.username else ("AUTH", s.password)
             commands.append(auth)
         if s.database:
             commands.append(("SELECT", s.database))
-        futures = [protocol.send(hiredis.pack_command(c), loop.create_future()) for c in commands]
-        for fut in futures:
+        if s.sentinel:
+            commands.append(("ROLE",))  # the node Sentinel named may not have switched yet
+        elif self._ssl is not None:
+            commands.append(("PING",))  # a refused client certificate fails here, not on the first call
+        futures = _send_all(protocol, commands)
+        for fut in futures[:-1] if s.sentinel else futures:
             await fut
+        if s.sentinel:
+            await _check_primary(futures[-1], where)
+
+    async def _primary(self) -> tuple[str, int]:
+        """Ask the sentinels, in turn, for the primary's address; the first that names one wins."""
+        s, failures = self.settings, []
+        assert isinstance(s.host, list)  # eligible()
+        for host, port in s.host:
+            try:
+                async with asyncio.timeout(s.conn_timeout):
+                    address = await self._ask_sentinel(host, int(port))
+            except AuthenticationError as e:
+                raise SentinelAuthenticationError(str(e)) from e
+            except (OSError, TimeoutError, ConnectionError, ResponseError) as e:
+                failures.append(f"{host}:{port}: {type(e).__name__}: {e}")
+                continue
+            if address is not None:
+                return address
+            failures.append(f"{host}:{port}: no primary known")
+        raise ConnectionError(
+            f"no sentinel of {describe(s)} named a primary for {s.sentinel_master!r} ({'; '.join(failures)})"
+        )
+
+    async def _ask_sentinel(self, host: str, port: int) -> tuple[str, int] | None:
+        s = self.settings
+        commands: list[tuple[Any, ...]] = []
+        password = getattr(s, "sentinel_password", None)
+        if password is not None:
+            username = getattr(s, "sentinel_username", None)
+            commands.append(("AUTH", username, password) if username else ("AUTH", password))
+        commands.append(("SENTINEL", "get-master-addr-by-name", s.sentinel_master))
+        protocol = await self._dial(host, port, None, False)  # sentinels: plain TCP, as redis-py's
+        try:
+            replies = [await fut for fut in _send_all(protocol, commands)]
+        finally:
+            protocol.close()
+        address = replies[-1]
+        return None if not address else (address[0].decode(), int(address[1]))
+
+
+def _send_all(protocol: _Protocol, commands: list[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
+    """Pipeline ``commands`` on ``protocol``; return a future per reply."""
+    loop = asyncio.get_running_loop()
+    return [protocol.send(hiredis.pack_command(c), loop.create_future()) for c in commands]
+
+
+async def _check_primary(role: asyncio.Future[Any], where: str) -> None:
+    """Raise ConnectionError unless the ``ROLE`` reply says master (a user without ROLE is believed)."""
+    try:
+        reply = await role
+    except AuthenticationError:  # NOPERM: this ACL user may not ask; trust the sentinels
+        return
+    if reply[0] != b"master":
+        name = reply[0].decode(errors="replace")
+        raise ConnectionError(f"{where}, named primary by the sentinels, is a {name}: not switched yet")
+
+
+def _connect_error(error: BaseException, timeout_s: float, tls_peer: str) -> Exception | None:
+    """Return what a failed connect raises instead of ``error`` (None: ``error`` itself)."""
+    over_tls = f" over TLS ({tls_peer})" if tls_peer else ""
+    if isinstance(error, TimeoutError):
+        return RedisTimeoutError(f"timed out connecting to Redis{over_tls} after {timeout_s} s")
+    if isinstance(error, ssl.SSLError):
+        return ConnectionError(f"the TLS handshake with {tls_peer} failed: {error}")
+    if isinstance(error, OSError):
+        return ConnectionError(f"cannot connect to Redis{over_tls}: {error}")
+    return None
