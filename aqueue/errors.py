@@ -15,11 +15,13 @@
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
     ├── JobError                    base of errors about one job's outcome
     │   ├── TaskError               a task failed and its exception class cannot be rebuilt here
+    │   │   └── ProcessCrashed      the child process running a process task died (a crash, a signal)
     │   ├── UnknownTaskError        no worker knows the task name
     │   ├── MaxTriesExceeded        the job used up its tries
     │   ├── JobAborted              the job was aborted
     │   ├── ResultNotFound          no result and no such job (expired, or never kept)
-    │   └── JobTimeout              waiting for a result took longer than asked (also a TimeoutError)
+    │   └── JobTimeout              a job ran past its timeout, or waiting for a result took longer
+                                    than asked (also a TimeoutError)
     └── WorkflowError               a workflow is malformed or failed
         └── WorkflowCancelled       the workflow was cancelled
 
@@ -134,6 +136,21 @@ class TaskError(JobError):
         self.traceback = traceback
 
 
+class ProcessCrashed(TaskError):
+    """Raised (as a job's failure) when the child process running a process task died during the call.
+
+    The message names the task, the child's pid and how it ended (``died with SIGSEGV``, ``exited with
+    code 3``). List it in ``retry_on`` to run such attempts again.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(type(self).__name__, message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class UnknownTaskError(JobError):
     """Raised (as a job's failure) when no worker has a task of the job's name."""
 
@@ -151,7 +168,10 @@ class ResultNotFound(JobError):
 
 
 class JobTimeout(JobError, TimeoutError):
-    """Raised when waiting for a job's or workflow's result exceeds the timeout."""
+    """Raised when waiting for a job's or workflow's result exceeds the timeout.
+
+    Also a job's failure when it ran past its ``timeout`` (``job_timeout``): ``add timed out after 2s``.
+    """
 
 
 class WorkflowError(AqueueError):

@@ -20,6 +20,7 @@ from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import (
     DeserializationError,
     JobAborted,
+    JobTimeout,
     MaxTriesExceeded,
     SerializationError,
     UnknownTaskError,
@@ -292,7 +293,7 @@ class JobRunner:
             outcome = self._cancelled(job, attempt, aborting(), e)
         except TimeoutError as e:
             expired = deadline.expired() and timeout_s
-            err = TimeoutError(f"{attempt.name} timed out after {timeout_s:g}s") if expired else e
+            err = JobTimeout(f"{attempt.name} timed out after {timeout_s:g}s") if expired else e
             outcome = self._failed(job, attempt, err)
         except Exception as e:
             outcome = self._failed(job, attempt, e)
