@@ -1,4 +1,4 @@
-"""Process tasks (``@task(executor="process")``) for ``test_procpool.py``: the children import them from here."""
+"""Process tasks (``@task(executor="process")``) of ``test_procpool.py``: its children import them here."""
 
 from __future__ import annotations
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from aqueue.errors import SerializationError
+
 Codec = Callable[[Any], Any]
 
 
@@ -62,7 +64,7 @@ class _Runner:
         try:
             return ("ok", self.serializer(value))
         except Exception as e:
-            problem = TypeError(f"{qualname} returned a value that cannot be encoded: {e}")
+            problem = SerializationError(f"{qualname} returned a value that cannot be encoded: {e}")
             return _failure(problem, self.serializer)
 
     def _import(self, module: str, qualname: str) -> Callable[..., Any]:
