@@ -20,8 +20,7 @@
     │   ├── MaxTriesExceeded        the job used up its tries
     │   ├── JobAborted              the job was aborted
     │   ├── ResultNotFound          no result and no such job (expired, or never kept)
-    │   └── JobTimeout              a job ran past its timeout, or waiting for a result took longer
-                                    than asked (also a TimeoutError)
+    │   └── JobTimeout              waiting for a result took longer than asked (also a TimeoutError)
     └── WorkflowError               a workflow is malformed or failed
         └── WorkflowCancelled       the workflow was cancelled
 
@@ -168,10 +167,7 @@ class ResultNotFound(JobError):
 
 
 class JobTimeout(JobError, TimeoutError):
-    """Raised when waiting for a job's or workflow's result exceeds the timeout.
-
-    Also a job's failure when it ran past its ``timeout`` (``job_timeout``): ``add timed out after 2s``.
-    """
+    """Raised when waiting for a job's or workflow's result exceeds the timeout."""
 
 
 class WorkflowError(AqueueError):

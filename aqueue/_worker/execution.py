@@ -20,7 +20,6 @@ from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import (
     DeserializationError,
     JobAborted,
-    JobTimeout,
     MaxTriesExceeded,
     SerializationError,
     UnknownTaskError,
@@ -293,7 +292,7 @@ class JobRunner:
             outcome = self._cancelled(job, attempt, aborting(), e)
         except TimeoutError as e:
             expired = deadline.expired() and timeout_s
-            err = JobTimeout(f"{attempt.name} timed out after {timeout_s:g}s") if expired else e
+            err = TimeoutError(f"{attempt.name} timed out after {timeout_s:g}s") if expired else e
             outcome = self._failed(job, attempt, err)
         except Exception as e:
             outcome = self._failed(job, attempt, e)

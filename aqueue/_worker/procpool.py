@@ -173,8 +173,7 @@ class ProcessPool:
             payload = self.serializer({"a": list(args), "k": dict(kwargs)})
         except Exception as e:
             raise SerializationError(f"{task.name}: arguments cannot be sent to a child process: {e}") from e
-        func = task.func
-        return (func.__module__, func.__qualname__, {k: ctx[k] for k in CTX_KEYS if k in ctx}, payload)
+        return (_where(task), {k: ctx[k] for k in CTX_KEYS if k in ctx}, payload)
 
     async def _checkout(self) -> _Child:
         """Return an idle child, or start one (the caller holds a slot, so there is room)."""
@@ -348,6 +347,13 @@ class ProcessPoolExtension(WorkerExtension):
         finally:
             if pool is not None:
                 await pool.close()
+
+
+def _where(t: Task[Any, Any]) -> tuple[str, str, str]:
+    """Say where a child finds the task's function: module, qualified name, and the module's file."""
+    func = t.func
+    module = sys.modules.get(func.__module__)
+    return (func.__module__, func.__qualname__, getattr(module, "__file__", None) or "")
 
 
 def _check_importable(t: Task[Any, Any]) -> None:
