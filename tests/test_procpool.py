@@ -32,6 +32,8 @@ from aqueue import (
 )
 from aqueue._worker.procpool import CTX_KEYS, START_METHOD, ProcessPool, ProcessPoolExtension
 from aqueue.settings import create_worker
+from aqueue.testing import eager
+from bench.procpool.__main__ import measure
 from tests.conftest import WorkerFactory
 from tests.procpool_tasks import Point, burn, crash, echo, sleeper, spin, when
 from tests.support import eventually
@@ -249,3 +251,15 @@ async def test_the_event_loop_is_not_blocked_by_a_busy_child(
 
 def test_the_start_method_is_never_plain_fork() -> None:
     assert START_METHOD in ("forkserver", "spawn")
+
+
+async def test_eager_mode_runs_process_tasks_in_children(redis_url: str) -> None:
+    async with eager([echo], redis=redis_url):
+        got = await (await echo.enqueue(Point(7, 8))).result(timeout=20)
+    assert got["args"] == (Point(7, 8),) and got["pid"] != os.getpid()
+
+
+async def test_the_benchmark_runs_a_few_jobs_in_both_children(redis_url: str) -> None:
+    run = await measure(redis_url, "process", jobs=6, work=20_000, size=2)
+    assert (run.mode, run.jobs, run.pids) == ("process", 6, 2)
+    assert run.children_cpu_s > 0 and run.cores > 0

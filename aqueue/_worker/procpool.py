@@ -51,6 +51,8 @@ __all__ = ["START_METHOD", "ProcessPool", "ProcessPoolExtension"]
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 #: The ``ctx`` entries a process task gets (plain values; the rest, ``redis`` first, stays behind).
 CTX_KEYS = ("job_id", "job_try", "enqueue_time", "score", "queue_name", "worker_id")
+#: The last word to a child (Windows has no SIGKILL: os.kill with SIGTERM terminates there).
+_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 #: How many fresh children a call tries when each dies before it received the call.
 _SEND_ATTEMPTS = 3
 
@@ -263,7 +265,7 @@ class ProcessPool:
     def _kill(self, child: _Child) -> None:
         """SIGTERM now, SIGKILL after ``kill_grace_s`` unless it is gone by then."""
         child.send(signal.SIGTERM)
-        asyncio.get_running_loop().call_later(self.kill_grace_s, child.send, signal.SIGKILL)
+        asyncio.get_running_loop().call_later(self.kill_grace_s, child.send, _KILL)
 
     async def close(self) -> None:
         """End every child and wait until they are gone (idle ones exit, any other is killed)."""
@@ -280,7 +282,7 @@ class ProcessPool:
             await loop.run_in_executor(self._threads, _join_all, children, self.kill_grace_s)
         finally:
             for child in children:
-                child.send(signal.SIGKILL)
+                child.send(_KILL)
             _join_all(children, 2.0)
             self._live.clear()
             self._threads.shutdown(wait=False)
