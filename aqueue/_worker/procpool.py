@@ -135,9 +135,8 @@ class ProcessPool:
         self._context: Any = multiprocessing.get_context(START_METHOD)  # its Process is per method
         self._idle: list[_Child] = []
         self._live: set[_Child] = set()
-        self._busy = asyncio.Semaphore(
-            size
-        )  # held by a call from before it picks a child until that child is free
+        # a slot: taken by a call before it picks a child, given back once that child is free or gone
+        self._busy = asyncio.Semaphore(size)
         self._threads = concurrent.futures.ThreadPoolExecutor(size + 2, thread_name_prefix="aqueue-procpool")
         self._start_lock = threading.Lock()
         self._closed = False
