@@ -80,3 +80,10 @@ def crash(ctx: dict[str, Any], how: str, every_try: bool = False) -> str:
 def when(ctx: dict[str, Any], moment: datetime) -> datetime:
     """Return ``moment`` (round trip of a datetime)."""
     return moment
+
+
+class Settings:
+    """For a worker process (``python -m aqueue worker tests.procpool_tasks.Settings``)."""
+
+    functions = [sleeper, echo]
+    process_pool_size = 2

@@ -34,9 +34,9 @@ from aqueue._worker.procpool import CTX_KEYS, START_METHOD, ProcessPool, Process
 from aqueue.settings import create_worker
 from aqueue.testing import eager
 from bench.procpool.__main__ import measure
-from tests.conftest import WorkerFactory
+from tests.conftest import WorkerFactory, aqueue_cli
 from tests.procpool_tasks import Point, burn, crash, echo, sleeper, spin, when
-from tests.support import eventually
+from tests.support import LoggedProcess, eventually
 
 pytestmark = pytest.mark.transport("wire")  # the pool does not touch the transport: one run is enough
 
@@ -266,3 +266,21 @@ async def test_the_benchmark_runs_a_few_jobs_in_both_children(redis_url: str) ->
     run = await measure(redis_url, "process", jobs=6, work=20_000, size=2)
     assert (run.mode, run.jobs, run.pids) == ("process", 6, 2)
     assert run.children_cpu_s > 0 and run.cores > 0
+
+
+async def test_children_of_a_killed_worker_exit_after_their_task(
+    redis_url: str, client: Client, tmp_path: Path
+) -> None:
+    worker = LoggedProcess(
+        aqueue_cli("worker", "tests.procpool_tasks.Settings", redis_url=redis_url), "worker"
+    )
+    try:
+        await worker.ready()
+        await client.enqueue("sleeper", 2.0, str(tmp_path / "pid"))
+        busy = await pid_in(tmp_path / "pid")
+        idle = (await (await client.enqueue("echo")).result(timeout=20))["pid"]
+        assert idle != busy
+        worker.kill()  # SIGKILL: no clean-up runs in the worker
+        await eventually(lambda: gone(idle) and gone(busy), "both children gone", timeout=15)
+    finally:
+        worker.kill()

@@ -48,7 +48,11 @@ def serve(conn: Connection, sys_path: list[str], serializer: Codec, deserializer
             where, ctx, payload = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(runner.run(where, ctx, payload))
+        reply = runner.run(where, ctx, payload)
+        try:
+            conn.send(reply)
+        except OSError:  # the worker is gone (killed while this call ran): nobody to tell
+            return
 
 
 class _Runner:
