@@ -247,8 +247,9 @@ async def test_the_event_loop_is_not_blocked_by_a_busy_child(
         busy = await client.enqueue("spin", 2.0)
         await asyncio.sleep(0.3)
         delays = [await (await client.enqueue("quick", time.time())).result(timeout=5) for _ in range(3)]
-        assert await busy.status() == "in_progress"  # the CPU-bound job is still running meanwhile
-        assert max(delays) < 0.8, delays  # a loop blocked by the 2 s job would start them after it
+        # they ran while the CPU-bound job still runs: a loop it blocked would start them after it
+        assert await busy.status() == "in_progress"
+        assert max(delays) < 1.5, delays
         await busy.result(timeout=20)
 
 
