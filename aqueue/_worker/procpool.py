@@ -8,8 +8,10 @@ with :class:`~aqueue.errors.ProcessCrashed`; the pool starts another child for t
 - **Start method**: ``forkserver`` where the platform has it (Linux, macOS), else ``spawn``, never a
   plain ``fork`` of the worker (an event loop with threads). A child gets the parent's ``sys.path`` and
   imports each task by its function's module path.
-- **Size**: at most ``size`` children live at once, started on demand and kept for later calls; a
-  child is retired after ``max_tasks_per_child`` calls (None: never). A call waits for a free child.
+- **Size**: at most ``size`` children live at once, started when the worker starts (in the
+  background; the forkserver has imported aqueue, so a child is up in milliseconds) and again on demand
+  after one was retired or died; a child is retired after ``max_tasks_per_child`` calls (None: never).
+  A call waits for a free child.
 - **The event loop never blocks**: starting a child, and each call's send and receive, run in a
   small thread pool of the pool's own; the loop only awaits.
 - **Stopping a call** (a timeout, an abort, a shutdown cancels it): the child gets SIGTERM, then
@@ -133,6 +135,8 @@ class ProcessPool:
         self.size, self.max_tasks_per_child, self.kill_grace_s = size, max_tasks_per_child, kill_grace_s
         self.serializer, self.deserializer = serializer, deserializer
         self._context: Any = multiprocessing.get_context(START_METHOD)  # its Process is per method
+        if START_METHOD == "forkserver":  # children fork from a server that imported aqueue once
+            self._context.set_forkserver_preload([_child.__name__])
         self._idle: list[_Child] = []
         self._live: set[_Child] = set()
         # a slot: taken by a call before it picks a child, given back once that child is free or gone
@@ -180,15 +184,31 @@ class ProcessPool:
         """Return an idle child, or start one (the caller holds a slot, so there is room)."""
         if self._idle:
             return self._idle.pop()
+        child = await self._start()
+        self._live.add(child)
+        return child
+
+    async def _start(self) -> _Child:
+        """Start a child in a pool thread; one whose caller was cancelled meanwhile is adopted, idle."""
         future = self._threads.submit(self._start_child)
         try:
-            child = await asyncio.wrap_future(future)
+            return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             loop = asyncio.get_running_loop()
             future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._adopt, f))
             raise
-        self._live.add(child)
-        return child
+
+    async def warm(self) -> None:
+        """Start the children now, in the background of a starting worker, so first calls find them up."""
+        await asyncio.gather(*(self._warm_one() for _ in range(self.size)))
+
+    async def _warm_one(self) -> None:
+        async with self._busy:
+            if len(self._live) >= self.size or self._closed:
+                return
+            child = await self._start()
+            self._live.add(child)
+            self._idle.append(child)
 
     def _adopt(self, future: concurrent.futures.Future[_Child]) -> None:
         """Keep a child whose start outlived the call that asked for it (retire it if there is no room)."""
@@ -338,12 +358,14 @@ class ProcessPoolExtension(WorkerExtension):
         return functools.partial(self.pool.run, task)
 
     def services(self) -> Sequence[Service]:
-        """Keep the pool while the worker runs; close it (no child left) when the worker stops."""
+        """Start the children at once, keep them while the worker runs, end them when it stops."""
         return (self._hold,)
 
     async def _hold(self) -> None:
         pool = self.pool
         try:
+            if pool is not None:
+                await pool.warm()
             await asyncio.get_running_loop().create_future()
         finally:
             if pool is not None:
