@@ -15,6 +15,7 @@
     ├── CronJobNotFound             no worker registered a cron job of that name (also a LookupError)
     ├── JobError                    base of errors about one job's outcome
     │   ├── TaskError               a task failed and its exception class cannot be rebuilt here
+    │   │   └── ProcessCrashed      the child process running a process task died (a crash, a signal)
     │   ├── UnknownTaskError        no worker knows the task name
     │   ├── MaxTriesExceeded        the job used up its tries
     │   ├── JobAborted              the job was aborted
@@ -132,6 +133,21 @@ class TaskError(JobError):
         self.type_name = type_name
         self.message = message
         self.traceback = traceback
+
+
+class ProcessCrashed(TaskError):
+    """Raised (as a job's failure) when the child process running a process task died during the call.
+
+    The message names the task, the child's pid and how it ended (``died with SIGSEGV``, ``exited with
+    code 3``). List it in ``retry_on`` to run such attempts again.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(type(self).__name__, message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class UnknownTaskError(JobError):

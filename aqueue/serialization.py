@@ -122,7 +122,7 @@ def _pack_exception(exc: BaseException) -> dict[str, Any]:
         args = None
     cls = type(exc)
     message = str(exc)
-    if isinstance(exc, TaskError):
+    if type(exc) is TaskError:  # a subclass (ProcessCrashed) is rebuilt as itself, from its args
         return {
             TAG: "exc",
             "type": exc.type_name,

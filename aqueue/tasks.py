@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from arq.cron import CronJob as ArqCronJob
 from arq.worker import Function
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Backoff",
+    "Executor",
     "Retry",
     "Seconds",
     "Task",
@@ -51,6 +52,9 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+#: Where a plain ``def`` task runs: a thread of the worker (the default), or a child process.
+Executor = Literal["thread", "process"]
+_EXECUTORS = ("thread", "process")
 #: Builds workflow signatures for ``Task.s``/``Task.si``; the workflows layer plugs itself in here
 #: (``aqueue._layers``), so that tasks, which the core uses, import no layer.
 SignatureFactory = Callable[..., "Signature"]
@@ -119,13 +123,36 @@ def _threaded(func: Callable[..., Any]) -> Callable[..., Any]:
     return run_in_thread
 
 
+def _needs_process_pool(task: Task[Any, Any]) -> Callable[..., Any]:
+    """The arq coroutine of a process task: only aqueue's Worker runs it (through its process pool)."""
+
+    async def run_in_process(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigurationError(f"task {task.name!r} runs in a process pool, which only aqueue's Worker has")
+
+    return run_in_process
+
+
+def _check_executor(func: Callable[..., Any], executor: str | None) -> None:
+    if executor is None:
+        return
+    if executor not in _EXECUTORS:
+        raise ConfigurationError(f"executor must be 'thread' or 'process', got {executor!r}")
+    if inspect.iscoroutinefunction(func):
+        raise ConfigurationError(
+            f"@task(executor={executor!r}) is for plain def functions; {func.__qualname__} is an async def, "
+            "which runs on the worker's event loop"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Task(Generic[P, R]):
     """A function registered as a task, with its options. Call it to run it directly.
 
     ``name`` addresses the task from producers; ``timeout_s``, ``max_tries``, ``keep_result_s`` and
     ``keep_result_forever`` override the worker's defaults; ``retry_on`` lists exception types retried
-    automatically with ``retry_backoff``; ``queue`` is where ``.enqueue`` sends jobs by default.
+    automatically with ``retry_backoff``; ``queue`` is where ``.enqueue`` sends jobs by default;
+    ``executor`` is ``"process"`` for a plain ``def`` run in the worker's process pool (None or
+    ``"thread"``: a thread).
     """
 
     func: Callable[..., Any]
@@ -137,6 +164,7 @@ class Task(Generic[P, R]):
     keep_result_forever: bool | None = None
     retry_backoff: Backoff | None = None
     retry_on: tuple[type[BaseException], ...] = field(default=())
+    executor: Executor | None = None
 
     def __call__(self, ctx: Any, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Run the task function directly (no queue)."""
@@ -149,7 +177,10 @@ class Task(Generic[P, R]):
 
     def to_arq(self) -> Function:
         """Return the arq ``Function`` a worker registers for this task."""
-        coroutine = self.func if self.is_async else _threaded(self.func)
+        if self.executor == "process":
+            coroutine = _needs_process_pool(self)
+        else:
+            coroutine = self.func if self.is_async else _threaded(self.func)
         return arq_func(
             coroutine,
             name=self.name,
@@ -231,6 +262,7 @@ def task(
     keep_result_forever: bool | None = None,
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+    executor: Executor | None = None,
 ) -> TaskDecorator: ...
 
 
@@ -246,12 +278,15 @@ def task(
     keep_result_forever: bool | None = None,
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+    executor: Executor | None = None,
 ) -> Task[Any, Any] | TaskDecorator:
     """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
 
     The function takes ``ctx`` first (a dict with ``job_id``, ``job_try``, ``redis``, …). ``async def``
-    runs on the worker's event loop; a plain ``def`` runs in a thread pool. For type checkers the task
-    keeps the parameters after ``ctx`` and the result type, of either kind (``Task[P, R]``).
+    runs on the worker's event loop; a plain ``def`` runs in a thread pool, or with
+    ``executor="process"`` in the worker's pool of child processes (CPU-bound work; see
+    ``docs/tasks.md``). For type checkers the task keeps the parameters after ``ctx`` and the result
+    type, of either kind (``Task[P, R]``).
     """
     if max_tries is not None and max_tries < 1:
         raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")
@@ -260,6 +295,7 @@ def task(
     def wrap(f: Callable[..., Any]) -> Task[Any, Any]:
         if not callable(f):
             raise ConfigurationError(f"@task needs a function, got {f!r}")
+        _check_executor(f, executor)
         return Task(
             func=f,
             name=name or f.__name__,
@@ -270,6 +306,7 @@ def task(
             keep_result_forever=keep_result_forever,
             retry_backoff=_backoff(retry_backoff),
             retry_on=retry_types,
+            executor=executor,
         )
 
     return wrap(func) if func is not None else wrap

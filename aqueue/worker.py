@@ -47,6 +47,7 @@ from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.execution import Defaults, JobRunner
 from aqueue._worker.finisher import Finisher
 from aqueue._worker.heartbeat import Heartbeat
+from aqueue._worker.procpool import ProcessPoolExtension
 from aqueue._worker.queue_ops import QueueOps, parse_handoff
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import ConfigurationError
@@ -146,7 +147,9 @@ class Worker:
     pools, HTTP clients; the mapping it yields is merged into every job's ``ctx``, and it is left on
     shutdown, after ``on_shutdown``, even when start-up failed after it was entered),
     ``log_jobs`` (arq's INFO line as each job starts and ends, on the ``arq.worker`` logger; off by
-    default: it costs more than a small job).
+    default: it costs more than a small job), ``process_pool_size`` (child processes for
+    ``@task(executor="process")`` tasks, default the CPU count) and ``max_tasks_per_child`` (a child
+    is replaced after that many tasks; default never): see :mod:`aqueue._worker.procpool`.
 
     arq's options keep arq's meaning (docs/arq.md), with one default of aqueue's own:
     ``allow_abort_jobs`` is True, so ``job.abort()`` works out of the box (False: the worker never
@@ -210,6 +213,8 @@ class Worker:
         log_jobs: bool = False,
         metrics_port: int | None = None,
         lifespan: Lifespan | None = None,
+        process_pool_size: int | None = None,
+        max_tasks_per_child: int | None = None,
         **arq_options: Any,
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
@@ -222,6 +227,7 @@ class Worker:
         self.extensions: list[WorkerExtension] = [*defaults, *extensions]
         tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
         self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
+        self._add_process_pool(process_pool_size, max_tasks_per_child)
         self.keys = Keys(key_prefix)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
@@ -264,6 +270,17 @@ class Worker:
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
+
+    def _add_process_pool(self, size: int | None, max_tasks_per_child: int | None) -> None:
+        """Give process tasks their pool: an extension whose call wrapping comes first (innermost)."""
+        for name, value in (("process_pool_size", size), ("max_tasks_per_child", max_tasks_per_child)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        if any(t.executor == "process" for t in self.task_defs.values()):
+            pool = ProcessPoolExtension(
+                list(self.task_defs.values()), size=size, max_tasks_per_child=max_tasks_per_child
+            )
+            self.extensions.insert(0, pool)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
