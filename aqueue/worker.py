@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import arq.worker
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name as ARQ_DEFAULT_QUEUE
+from arq.worker import FailedJobs, Function
+from arq.worker import Worker as ArqWorker  # bound at import: tests may patch arq.worker.Worker
 
 from aqueue import _loop, serialization
 from aqueue._backoff import Backoff, every
@@ -157,7 +158,7 @@ class Worker:
     ``redis_pool``: the pool's ``default_queue_name``); ``cron_jobs`` takes aqueue's and arq's cron jobs.
     """
 
-    functions: dict[str, arq.worker.Function]
+    functions: dict[str, Function]
     queue_name: str
     redis_settings: RedisSettings | None
     _pool: ArqRedis | None
@@ -233,7 +234,7 @@ class Worker:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
         try:
-            parsed = arq.worker.Worker(
+            parsed = ArqWorker(
                 [t.to_arq() for t in self.task_defs.values()],
                 queue_name=_queue_key(self.keys, queue_name, redis_pool),
                 redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
@@ -308,7 +309,7 @@ class Worker:
         await self.async_run()
         if self.jobs_failed:
             failed = [r for r in await self.pool.all_job_results() if not r.success]
-            raise arq.worker.FailedJobs(self.jobs_failed, failed)
+            raise FailedJobs(self.jobs_failed, failed)
         return self.jobs_complete
 
     @property
@@ -351,6 +352,25 @@ class Worker:
         self._stopping.set()
         self._nudge.set()
         self._slot_freed.set()
+
+    def handle_sig(self, signum: int) -> None:
+        """Stop as on SIGTERM (arq's ``handle_sig``: arq's CLI calls it, e.g. to restart on ``--watch``)."""
+        self._on_signal(signal.Signals(signum))
+
+    @property
+    def tasks(self) -> dict[str, asyncio.Task[None]]:
+        """Return the running jobs' asyncio tasks by job id (arq's ``Worker.tasks``; a snapshot)."""
+        return {job_id: r.task for job_id, r in self._running.items() if r.task is not None}
+
+    @property
+    def job_tasks(self) -> dict[str, asyncio.Task[None]]:
+        """Return :attr:`tasks` (arq keeps the running jobs' tasks under both names)."""
+        return self.tasks
+
+    @property
+    def aborting_tasks(self) -> set[str]:
+        """Return the ids of running jobs being aborted (arq's ``Worker.aborting_tasks``; a snapshot)."""
+        return {job_id for job_id, r in self._running.items() if r.reason is Interrupt.ABORT}
 
     async def close(self) -> None:
         """Remove the health key, run ``on_shutdown`` and close connections."""
@@ -460,7 +480,7 @@ class Worker:
             allow_abort_jobs=self.allow_abort_jobs,
         )
         return JobRunner(
-            functions={k: v for k, v in self.functions.items() if isinstance(v, arq.worker.Function)},
+            functions={k: v for k, v in self.functions.items() if isinstance(v, Function)},
             tasks=self.task_defs,
             queue=self.queue_name,
             ctx=self.ctx,
