@@ -404,7 +404,11 @@ class Worker:
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
         self._finisher = Finisher(
-            self._ops, recorders, capacity=self._capacity, start=self._start, where=describe_pool(self._pool)
+            self._ops,
+            recorders,
+            capacity=self._capacity,
+            start=self._start_claimed,
+            where=describe_pool(self._pool),
         )
         self._runner = self._make_runner()
         await self._enter_lifespan()

@@ -194,7 +194,8 @@ def table(
     lines += [
         "",
         f"Each rate is the median of {rounds} rounds; every round enqueues {sample // 4:,} jobs one at a "
-        f"time and {sample:,} in batches, then drains {sample:,}, so the depth stays about the same; the two servers take turns within each round. "
+        f"time and {sample:,} in batches, then drains {sample:,}, so the depth stays about the same; the "
+        "two servers (empty queue, backlog) take turns within each round. "
         "Enqueue rates: the producer is this process (uvloop). Drain: one in-process burst worker "
         f"(`max_burst_jobs`), timed from start to exit, over the oldest jobs of the queue; worker CPU is "
         "this process's `getrusage`, Redis CPU the server's `INFO cpu` delta, both per job.",
