@@ -671,7 +671,7 @@ class Worker:
         assert self._runner is not None and self._finisher is not None
         job = running.job
         try:
-            if lapsed is not None and job.job_id in await lapsed:
+            if lapsed is not None and job.job_id in await asyncio.shield(lapsed):  # shared by the batch
                 return  # the claim lapsed before the job started: another worker has it, or will
             outcome = await self._runner.run(job, lambda: running.reason is Interrupt.ABORT)
             running.finishing = True
