@@ -49,11 +49,15 @@ async def close_side(ctx: dict[str, Any]) -> None:
 
 
 class SoakSettings:
-    """Short leases, so that a killed or frozen worker's jobs come back within two seconds."""
+    """Short leases, so that a killed or frozen worker's jobs come back within three seconds.
+
+    Not shorter: on a loaded machine a healthy worker's loop can stall for a second, and it must
+    still renew its leases in time (they are renewed every second).
+    """
 
     functions = [soak]
     on_startup = open_side
     on_shutdown = close_side
-    lease_s = 2.0
+    lease_s = 3.0
     max_jobs = 20
     poll_delay = 0.5

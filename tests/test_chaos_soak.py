@@ -143,7 +143,7 @@ async def produce(client: Client, errors: Counter[str]) -> float:
 
 
 async def make_chaos(fleet: Fleet, log: list[str]) -> None:
-    """Kill a worker, freeze one past its lease, restart Redis, kill another: about 18 s in all."""
+    """Kill a worker, freeze one past its lease, restart Redis, kill another: about 20 s in all."""
     await asyncio.sleep(3)
     fleet.kill(fleet.workers[0])
     log.append("kill -9 worker")
