@@ -267,6 +267,7 @@ class Worker:
         self._transport: Transport | None = None  # hot-path scripts and the wake-up BLPOP
         self.scripts: ScriptRegistry | None = None  # the scripts bound to that transport
         self._pending_wake: asyncio.Future[Any] | None = None
+        self._claim_sent = 0.0  # when the last claim was asked for: no hand-over to us is older
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
@@ -538,7 +539,7 @@ class Worker:
             return False
         assert self._ops is not None
         limit = min(free, self.queue_read_limit)
-        sent = time.monotonic()
+        sent = self._claim_sent = time.monotonic()
         jobs, head = await self._ops.claim(
             limit, register_idle=not self.burst, max_deliveries=self.max_deliveries
         )
@@ -586,7 +587,9 @@ class Worker:
         """
         if self._pending_wake is None or self._pending_wake.done():
             assert self._transport is not None
-            sent = time.monotonic()
+            # a hand-over needs us registered idle, which the last claim did: it is no older than that
+            # claim, though it may have been pushed before this BLPOP (while the process was frozen)
+            sent = self._claim_sent
             fut = self._transport.blpop(self.keys.wake(self.worker_id), timeout)
             fut.add_done_callback(lambda done: self._on_wake(done, sent))
             self._pending_wake = fut
@@ -597,7 +600,7 @@ class Worker:
             return  # an error surfaces in _idle_wait if one was waiting; else the next BLPOP reconnects
         popped = fut.result()
         job = parse_handoff(popped[1], self.worker_id) if popped else None
-        if job is not None:  # enqueue handed us a job, already claimed for us (at or after `sent`)
+        if job is not None:  # enqueue handed us a job, already claimed for us (after `sent`)
             self._start_claimed([job], sent)
 
     async def _stop_waking(self) -> None:

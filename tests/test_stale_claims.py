@@ -67,6 +67,36 @@ async def test_a_handoff_whose_claim_lapsed_while_the_worker_was_frozen_is_not_s
     assert "claims lapsed before they could start" in caplog.text
 
 
+async def test_a_handoff_pushed_while_frozen_before_the_worker_blocked_again_is_checked(
+    client: Client, run_worker: Any, redis_url: str, sync_r: sync_redis.Redis
+) -> None:
+    """The freeze falls between a claim (which registered the worker idle) and the BLPOP after it.
+
+    The hand-over waits in the wake list, so the BLPOP sent on waking returns it at once: its age
+    must count from the claim, not from that BLPOP.
+    """
+    job_ids: list[str] = []
+    async with run_worker([record], lease_s=LEASE_S, poll_delay=0.3) as worker:
+        await eventually(lambda: idle(sync_r, worker), "the worker to wait idle")
+        assert worker._ops is not None
+        claim = worker._ops.claim
+
+        async def claim_then_freeze(limit: int, **options: Any) -> Any:
+            reply = await claim(limit, **options)
+            if not job_ids and not reply[0]:  # nothing claimed: registered idle, the BLPOP comes next
+                job_ids.append(enqueue_elsewhere(redis_url, "gap"))
+                time.sleep(LEASE_S * 2)
+            return reply
+
+        worker._ops.claim = claim_then_freeze  # type: ignore[method-assign]
+        await eventually(lambda: job_ids, "the freeze")
+        [job_id] = job_ids
+        assert await client.job(job_id).result(timeout=10) == "gap"
+        await asyncio.sleep(0.3)  # room for a second run to show
+    runs = [r.decode() for r in sync_r.lrange("runs:gap", 0, -1)]
+    assert len(runs) == 1 and not runs[0].endswith(":1"), f"the lapsed hand-over must not run: {runs}"
+
+
 async def test_fresh_claims_start_unchecked(
     client: Client, run_worker: Any, sync_r: sync_redis.Redis, caplog: Any
 ) -> None:
