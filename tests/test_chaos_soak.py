@@ -21,6 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -67,16 +68,21 @@ class Fleet:
     faults: list[Fault] = field(default_factory=list)
 
     def kill(self, child: LoggedProcess) -> None:
-        """SIGKILL a worker; it is retired."""
-        self.faults.append(Fault("kill", child.pid, time.time()))
+        """SIGKILL a worker; it is retired. The fault's time is taken once it is dead."""
         child.kill()
+        self.faults.append(Fault("kill", child.pid, time.time()))
         self.workers.remove(child)
         self.retired.append(child)
 
-    def freeze(self, child: LoggedProcess) -> None:
-        """SIGSTOP a worker."""
-        self.faults.append(Fault("stop", child.pid, time.time()))
+    async def freeze(self, child: LoggedProcess) -> None:
+        """SIGSTOP a worker. The fault's time is taken once the kernel shows it stopped.
+
+        A signal takes effect a moment after it is sent: an attempt that starts in that moment was
+        running when the worker froze, so the time must not be read before.
+        """
         child.proc.send_signal(signal.SIGSTOP)
+        await eventually(lambda: stopped(child.pid), f"pid {child.pid} to stop", timeout=5, interval=0.001)
+        self.faults.append(Fault("stop", child.pid, time.time()))
 
     def restart_broker(self) -> float:
         """SIGKILL the broker and start it again on its AOF; return how long it was away."""
@@ -90,6 +96,12 @@ class Fleet:
     def close(self) -> None:
         for child in [*self.workers, *self.retired]:
             child.kill()
+
+
+def stopped(pid: int) -> bool:
+    """Return whether the process is stopped (state T in /proc/PID/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] in "Tt"
 
 
 def start_worker(fleet: Fleet) -> LoggedProcess:
@@ -151,7 +163,7 @@ async def make_chaos(fleet: Fleet, log: list[str]) -> None:
     await start_worker(fleet).ready()
     await asyncio.sleep(2)
     frozen = fleet.workers[0]
-    fleet.freeze(frozen)
+    await fleet.freeze(frozen)
     await asyncio.sleep(LEASE_S * 2.5)
     frozen.proc.send_signal(signal.SIGCONT)
     log.append(f"SIGSTOP worker for {LEASE_S * 2.5:.0f} s")
@@ -196,6 +208,16 @@ def unexplained(starts: list[Attempt], ends: list[Attempt], faults: list[Fault])
         for job, runs in by_job.items()
         if len(runs) > 1 + sum(interrupted(a, ended, faults) for a in runs)
     }
+
+
+def unexplained_report(excess: dict[str, list[Attempt]], ends: list[Attempt], fleet: Fleet) -> str:
+    """Say, for a failure, each unexplained job's attempts with their ends, the faults, the warnings."""
+    ended = {(a.job_id, a.job_try, a.pid): a.at for a in ends}
+    shown = {job: [(a, ended.get(a[:3])) for a in runs] for job, runs in excess.items()}
+    pids = {a.pid for runs in excess.values() for a in runs}
+    children = [c for c in [*fleet.workers, *fleet.retired] if c.pid in pids]
+    warnings = [f"{c.pid}: {line.strip()}" for c in children for line in c.lines if "WARNING" in line]
+    return f"duplicates no fault explains (attempt, its end): {shown}; faults {fleet.faults}; {warnings}"
 
 
 @pytest.mark.slow
@@ -250,4 +272,4 @@ async def test_chaos_soak(fleet: Fleet, producer: Client) -> None:
     assert not wrong, f"wrong results: {wrong[:10]}"
     assert set(runs) == {job_id(i) for i in range(N_JOBS)}
     assert not stale, f"results recorded by an attempt that was not the latest: {stale[:10]}"
-    assert not excess, f"duplicates no kill or freeze explains: {dict(list(excess.items())[:5])}"
+    assert not excess, unexplained_report(excess, ends, fleet)
