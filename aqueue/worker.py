@@ -268,6 +268,7 @@ class Worker:
         self._transport: Transport | None = None  # hot-path scripts and the wake-up BLPOP
         self.scripts: ScriptRegistry | None = None  # the scripts bound to that transport
         self._pending_wake: asyncio.Future[Any] | None = None
+        self._claim_sent = 0.0  # when the last claim was asked for: no hand-over to us is older
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
@@ -424,7 +425,11 @@ class Worker:
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
         self._finisher = Finisher(
-            self._ops, recorders, capacity=self._capacity, start=self._start, where=describe_pool(self._pool)
+            self._ops,
+            recorders,
+            capacity=self._capacity,
+            start=self._start_claimed,
+            where=describe_pool(self._pool),
         )
         self._runner = self._make_runner()
         await self._enter_lifespan()
@@ -554,12 +559,12 @@ class Worker:
             return False
         assert self._ops is not None
         limit = min(free, self.queue_read_limit)
+        sent = self._claim_sent = time.monotonic()
         jobs, head = await self._ops.claim(
             limit, register_idle=not self.burst, max_deliveries=self.max_deliveries
         )
-        for job in jobs:
-            self._start(job)
         if jobs:
+            self._start_claimed(jobs, sent)
             return False
         if self.burst:
             return await self._burst_done(head)
@@ -602,18 +607,21 @@ class Worker:
         """
         if self._pending_wake is None or self._pending_wake.done():
             assert self._transport is not None
+            # a hand-over needs us registered idle, which the last claim did: it is no older than that
+            # claim, though it may have been pushed before this BLPOP (while the process was frozen)
+            sent = self._claim_sent
             fut = self._transport.blpop(self.keys.wake(self.worker_id), timeout)
-            fut.add_done_callback(self._on_wake)
+            fut.add_done_callback(lambda done: self._on_wake(done, sent))
             self._pending_wake = fut
         return self._pending_wake
 
-    def _on_wake(self, fut: asyncio.Future[Any]) -> None:
+    def _on_wake(self, fut: asyncio.Future[Any], sent: float) -> None:
         if fut.cancelled() or fut.exception() is not None:
             return  # an error surfaces in _idle_wait if one was waiting; else the next BLPOP reconnects
         popped = fut.result()
         job = parse_handoff(popped[1], self.worker_id) if popped else None
-        if job is not None:  # enqueue handed us a job, already claimed for us
-            self._start(job)
+        if job is not None:  # enqueue handed us a job, already claimed for us (after `sent`)
+            self._start_claimed([job], sent)
 
     async def _stop_waking(self) -> None:
         """Cancel the outstanding BLPOP and close its connection: no handoff arrives after this."""
@@ -647,16 +655,47 @@ class Worker:
         """Free job slots, or None once stopping (no new work may be taken)."""
         return None if self._stopping.is_set() else self.max_jobs - len(self._running)
 
-    def _start(self, job: ClaimedJob) -> None:
+    def _start_claimed(self, jobs: Sequence[ClaimedJob], sent: float) -> None:
+        """Start jobs claimed by a request sent at ``sent`` (``time.monotonic()``).
+
+        A reply read more than half a lease after its request was sent may hold claims that lapsed
+        meanwhile (the process was frozen, e.g. SIGSTOP, or its loop blocked), which another worker
+        may be running: those jobs are checked first, all in one renewal, and only those still ours
+        start. A fresh reply, the normal case, costs one clock read.
+        """
+        if time.monotonic() - sent < self.lease_s / 2:
+            for job in jobs:
+                self._start(job)
+            return
+        lapsed = asyncio.ensure_future(self._lapsed(jobs))
+        for job in jobs:
+            self._start(job, lapsed)
+
+    async def _lapsed(self, jobs: Sequence[ClaimedJob]) -> set[str]:
+        """Renew the claims on ``jobs``; return the ids of those no longer ours (all, if Redis fails)."""
+        assert self._ops is not None
+        try:
+            actions = await self._ops.renew([(job.job_id, job.token) for job in jobs])
+        except REDIS_ERRORS as e:
+            logger.warning("cannot check %d late claims (%s): not starting them", len(jobs), e)
+            return {job.job_id for job in jobs}
+        lost = {job_id for job_id, state in actions if state != "abort"}
+        if lost:
+            logger.warning("not starting %d jobs whose claims lapsed before they could start", len(lost))
+        return lost
+
+    def _start(self, job: ClaimedJob, lapsed: asyncio.Future[set[str]] | None = None) -> None:
         running = _Running(job)
         self._running[job.job_id] = running
         self._started += 1
-        running.task = asyncio.create_task(self._run_one(running))
+        running.task = asyncio.create_task(self._run_one(running, lapsed))
 
-    async def _run_one(self, running: _Running) -> None:
+    async def _run_one(self, running: _Running, lapsed: asyncio.Future[set[str]] | None = None) -> None:
         assert self._runner is not None and self._finisher is not None
         job = running.job
         try:
+            if lapsed is not None and job.job_id in await asyncio.shield(lapsed):  # shared by the batch
+                return  # the claim lapsed before the job started: another worker has it, or will
             outcome = await self._runner.run(job, lambda: running.reason is Interrupt.ABORT)
             running.finishing = True
             recorded = await self._finisher.submit(outcome)

@@ -31,7 +31,7 @@ class Finisher:
         extensions: Sequence[WorkerExtension] = (),
         *,
         capacity: Callable[[], int | None] = lambda: None,
-        start: Callable[[ClaimedJob], None] | None = None,
+        start: Callable[[Sequence[ClaimedJob], float], None] | None = None,
         where: str = "",
     ) -> None:
         self.ops = ops
@@ -114,10 +114,11 @@ class Finisher:
             else:
                 free = self.capacity()  # None: stopping, take nothing new
                 limit = 0 if free is None else free + len(outcomes)
+                # follow-up jobs claimed on the way start with the time they were asked for
+                sent = time.monotonic()
                 done, claimed = await self.extensions[index].finish(outcomes, limit)
-                for job in claimed:
-                    if self.start is not None:
-                        self.start(job)
+                if claimed and self.start is not None:
+                    self.start(claimed, sent)
             for (outcome, future), recorded in zip(items, done, strict=True):
                 if not recorded:
                     logger.warning(
