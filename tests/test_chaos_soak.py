@@ -16,6 +16,7 @@ stale). The test prints lost jobs, duplicate executions and the drain time.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import time
 from collections import Counter, defaultdict
@@ -191,22 +192,34 @@ def missing(broker: sync_redis.Redis) -> list[str]:
     return [job_id(i) for i, there in enumerate(found) if not there]
 
 
-def interrupted(attempt: Attempt, ended: dict[tuple[str, int, int], float], faults: list[Fault]) -> bool:
-    """Return whether ``attempt`` was running when its process was killed or frozen."""
-    end = ended.get((attempt.job_id, attempt.job_try, attempt.pid), float("inf"))
-    return any(f.pid == attempt.pid and attempt.at < f.at < end for f in faults)
+#: How long after a task returns its outcome may still be unrecorded (the finisher batches outcomes
+#: into one script call; on a loaded machine that call can take a while): a kill in that gap means
+#: the attempt was still running as far as Redis knows, so the job runs again.
+RECORD_GRACE_S = 2.0
+
+
+def interrupted(
+    attempt: Attempt, rerun_at: float, ended: dict[tuple[str, int, int], float], faults: list[Fault]
+) -> bool:
+    """Return whether ``attempt`` was running when its process was killed or frozen, before the job ran again.
+
+    Running means: started, and its outcome possibly not yet recorded (up to RECORD_GRACE_S after the
+    task returned); the fault must also come before the next attempt started (at ``rerun_at``).
+    """
+    end = ended.get((attempt.job_id, attempt.job_try, attempt.pid), float("inf")) + RECORD_GRACE_S
+    return any(f.pid == attempt.pid and attempt.at < f.at < min(end, rerun_at) for f in faults)
 
 
 def unexplained(starts: list[Attempt], ends: list[Attempt], faults: list[Fault]) -> dict[str, list[Attempt]]:
-    """Return the jobs that ran more often than one run plus one per interrupted attempt."""
+    """Return the jobs run again after an attempt that no fault interrupted."""
     ended = {(a.job_id, a.job_try, a.pid): a.at for a in ends}
     by_job: dict[str, list[Attempt]] = defaultdict(list)
-    for attempt in starts:
+    for attempt in sorted(starts, key=lambda a: a.at):
         by_job[attempt.job_id].append(attempt)
     return {
         job: runs
         for job, runs in by_job.items()
-        if len(runs) > 1 + sum(interrupted(a, ended, faults) for a in runs)
+        if not all(interrupted(a, b.at, ended, faults) for a, b in itertools.pairwise(runs))
     }
 
 
