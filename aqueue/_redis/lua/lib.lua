@@ -162,7 +162,7 @@ local function aq_handoff(prefix, queue, id, payload, now, priority)
   local tries = lease and aq_claim_for(aq_claimer(prefix, worker, lease, tostring(now)), id, 0)
   if tries then
     redis.call('ZADD', queue, now + tonumber(lease), id)
-    if priority > 0 then
+    if priority and priority > 0 then
       redis.call('ZADD', prefix .. 'leased:' .. queue, (now + tonumber(lease)) * 16 + priority, id)
     end
     if many then
