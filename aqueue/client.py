@@ -31,6 +31,7 @@ from aqueue._enqueue import (
 )
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import PlainFunction, TaskRef, task_name
+from aqueue._priority import check_priority
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -38,8 +39,19 @@ from aqueue._redis.connection import (
     describe,
     reply_timeout,
     resolve_settings,
+    text,
 )
-from aqueue._redis.core import Abort, AbortArgs, Enqueue, EnqueueArgs, EnqueueJob
+from aqueue._redis.core import (
+    Abort,
+    AbortArgs,
+    Enqueue,
+    EnqueueArgs,
+    EnqueueJob,
+    Pause,
+    PauseArgs,
+    Purge,
+    PurgeArgs,
+)
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
@@ -57,6 +69,8 @@ Serializer = Any  # Callable[[Any], bytes]
 Deserializer = Any  # Callable[[bytes], Any]
 #: Jobs per Lua call in enqueue_many (bounded so one call never blocks Redis for long).
 BATCH_SIZE = 500
+#: Queue entries a purge looks at per Lua call (bounded so one call never blocks Redis for long).
+PURGE_BATCH = 1000
 NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
 #: How long ``enqueue`` keeps retrying after a failed attempt (a failover takes a few seconds).
 DEFAULT_RETRY_WINDOW_S = 5.0
@@ -106,6 +120,7 @@ class Placement:
     defer_by: float | timedelta | None = None
     expires: float | timedelta | None = None
     job_try: int | None = None
+    priority: int = 0
 
 
 class Client:
@@ -291,6 +306,10 @@ class Client:
         self, task: Task[Any, R], *args: Any, _debounce: float | timedelta | None, **kwargs: Any
     ) -> Job[R]: ...
     @overload
+    async def enqueue(
+        self, task: Task[Any, R], *args: Any, _priority: int | None, **kwargs: Any
+    ) -> Job[R]: ...
+    @overload
     async def enqueue(self, task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
     @overload
     async def enqueue(self, task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
@@ -309,6 +328,7 @@ class Client:
         _unique: str | None = None,
         _unique_for: float | timedelta | None = None,
         _debounce: float | timedelta | None = None,
+        _priority: int | None = None,
         **kwargs: Any,
     ) -> Job[Any] | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
@@ -321,12 +341,17 @@ class Client:
         that long after the job ended (throttle); ``_debounce=seconds``: a holder still waiting takes
         these arguments and runs ``seconds`` from now, else a new job runs then. A ``_job_id`` that
         exists gives None before the key is looked at; otherwise it names the new job.
+        ``_priority`` (0-9, default the Task's ``priority``, else 0): among due jobs of a queue, higher
+        ones are claimed first, FIFO within a priority (docs/flow.md).
         """
         name = task if type(task) is str else task_name(task)
+        priority = 0 if _priority is None and type(task) is str else _priority_of(task, _priority)
         queue = self.queue_key(_queue_name)
         now = now_ms()
         unique = None
         if _unique is not None or _unique_for is not None or _debounce is not None:
+            if priority:
+                raise ConfigurationError("_unique, _unique_for and _debounce take no _priority (yet)")
             deferred = _defer_until is not None or _defer_by is not None
             unique = unique_setting(_unique, _unique_for, _debounce, deferred=deferred)
             if unique.debounce:
@@ -345,7 +370,7 @@ class Client:
             return await self._enqueue_unique(
                 Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique), _min_replicas
             )
-        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,))
+        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority)
         replicas = self.min_replicas if _min_replicas is None else _min_replicas
         if not replicas:
             try:
@@ -373,10 +398,15 @@ class Client:
         _defer_until: datetime | None = None,
         _defer_by: float | timedelta | None = None,
         _expires: float | timedelta | None = None,
+        _priority: int | None = None,
     ) -> list[Job[Any] | None]:
-        """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs)."""
+        """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs).
+
+        ``_priority`` applies to all of them (default: the Task's ``priority``, else 0).
+        """
+        priority = _priority_of(task, _priority)
         specs = [_call_spec(call) for call in calls]
-        placement = Placement(_queue_name, _defer_until, _defer_by, _expires)
+        placement = Placement(_queue_name, _defer_until, _defer_by, _expires, priority=priority)
         return await self._enqueue_batch(task_name(task), specs, placement)
 
     async def _enqueue_batch(
@@ -399,7 +429,7 @@ class Client:
             for a, k, job_id in specs
         ]
         check_ids = any(job_id is not None for _, _, job_id in specs)
-        written = await self.write_jobs(queue, table, now, check_ids=check_ids)
+        written = await self.write_jobs(queue, table, now, check_ids=check_ids, priority=placement.priority)
         return [Job(i, self, queue) if ok else None for (i, _, _, _), ok in zip(table, written, strict=True)]
 
     def _timing(self, now: int, placement: Placement) -> tuple[int, int]:
@@ -412,9 +442,15 @@ class Client:
         return score, ttl
 
     async def write_jobs(
-        self, queue: str, jobs: Sequence[EnqueueJob], now: int, *, check_ids: bool = True
+        self,
+        queue: str,
+        jobs: Sequence[EnqueueJob],
+        now: int,
+        *,
+        check_ids: bool = True,
+        priority: int = 0,
     ) -> list[bool]:
-        """Write encoded jobs to ``queue``; wake idle workers.
+        """Write encoded jobs to ``queue`` at ``priority`` (0-9, checked by the caller); wake idle workers.
 
         An id whose job or result exists is skipped (False), unless ``check_ids`` is False: the ids
         are fresh random ones and the check would cost a Redis call per job for nothing.
@@ -425,7 +461,12 @@ class Client:
             for start in range(0, len(jobs), BATCH_SIZE):
                 batch = jobs[start : start + BATCH_SIZE]
                 args = EnqueueArgs(
-                    prefix=self.keys.prefix, queue=queue, now_ms=now, check_ids=check_ids, jobs=batch
+                    prefix=self.keys.prefix,
+                    queue=queue,
+                    now_ms=now,
+                    check_ids=check_ids,
+                    jobs=batch,
+                    priority=priority,
                 )
                 flags.extend(await enqueue(args))
         return flags
@@ -458,9 +499,59 @@ class Client:
         with redis_errors(self.address):
             return await self.scripts.get(Abort)(args)
 
+    # -- queue control: pause, resume, purge --------------------------------------------------------
+
+    async def pause_queue(self, name: str | None = None) -> bool:
+        """Pause queue ``name`` (default: this client's queue): workers stop claiming from it.
+
+        Enqueues still write jobs (none is handed to an idle worker); jobs already running go on.
+        Returns whether it was running before (False: it was already paused).
+        """
+        return await self._pause(name, paused=True)
+
+    async def resume_queue(self, name: str | None = None) -> bool:
+        """Resume a paused queue: its idle workers are woken and claim at once.
+
+        Returns whether it was paused.
+        """
+        return await self._pause(name, paused=False)
+
+    async def _pause(self, name: str | None, *, paused: bool) -> bool:
+        args = PauseArgs(prefix=self.keys.prefix, queue=self.queue_key(name), paused=paused)
+        with redis_errors(self.address):
+            return await self.scripts.get(Pause)(args)
+
+    async def paused_queues(self) -> set[str]:
+        """Return the keys of the paused queues (each is the name to pass to ``resume_queue``)."""
+        with redis_errors(self.address):
+            members = await self.redis.smembers(self.keys.paused)  # type: ignore[misc]
+        return {text(m) for m in members}
+
+    async def purge_queue(self, name: str | None = None) -> int:
+        """Remove the queued and deferred jobs of queue ``name`` (not running ones) with their job keys.
+
+        Returns how many were removed. Done in batches: jobs enqueued meanwhile may be removed too.
+        """
+        purge = self.scripts.get(Purge)
+        queue, start, removed = self.queue_key(name), 0, 0
+        with redis_errors(self.address):
+            while True:
+                reply = await purge(PurgeArgs(self.keys.prefix, queue, start, PURGE_BATCH))
+                removed += reply.removed
+                if reply.next_start is None:
+                    return removed
+                start = reply.next_start
+
     async def run(self, workflow: Workflow[R], **options: Any) -> R:
         """Start a workflow (chain, group, chord, …) and return its run handle."""
         return await workflow.enqueue(self, **options)
+
+
+def _priority_of(task: TaskRef, given: int | None) -> int:
+    """Return the priority of a job of ``task``: ``given`` (checked), else a Task's default, else 0."""
+    if given is None:
+        given = getattr(task, "priority", None) if type(task) is not str else None
+    return 0 if given is None else check_priority(given)
 
 
 def _call_spec(call: Any) -> tuple[Sequence[Any], dict[str, Any], str | None]:
@@ -529,6 +620,8 @@ async def enqueue(
 async def enqueue(
     task: Task[Any, R], *args: Any, _debounce: float | timedelta | None, **kwargs: Any
 ) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _priority: int | None, **kwargs: Any) -> Job[R]: ...
 @overload
 async def enqueue(task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
 @overload

@@ -13,6 +13,7 @@ import orjson
 from arq.jobs import JobStatus
 
 from aqueue._clock import ms_to_datetime, now_ms
+from aqueue._priority import ready_priority, timed
 from aqueue._redis.errors import redis_errors
 from aqueue.errors import JobAborted, JobTimeout, MaxTriesExceeded, ResultNotFound, SerializationError
 from aqueue.progress import Progress, read_progress
@@ -111,15 +112,42 @@ class Job(Generic[T]):
             async with self._client.redis.pipeline(transaction=False) as pipe:
                 pipe.exists(keys.result(self.job_id))
                 pipe.exists(keys.in_progress(self.job_id))
-                pipe.zscore(self._queue_key, self.job_id)
-                complete, running, score = await pipe.execute()
+                self._queued_on(pipe)
+                complete, running, score, ready, delayed = await pipe.execute()
         if complete:
             return JobStatus.complete
         if running:
             return JobStatus.in_progress
+        if ready is not None:
+            return JobStatus.queued
+        if delayed is not None:
+            score = timed(delayed)[0]
         if score is None:
             return JobStatus.not_found
         return JobStatus.deferred if score > now_ms() else JobStatus.queued
+
+    def _queued_on(self, pipe: Any) -> None:
+        """Queue on ``pipe`` the reads of where a waiting job is: the queue, the ready and delayed sets."""
+        keys = self._client.keys
+        pipe.zscore(self._queue_key, self.job_id)
+        pipe.zscore(keys.ready(self._queue_key), self.job_id)
+        pipe.zscore(keys.delayed(self._queue_key), self.job_id)
+
+    async def priority(self) -> int | None:
+        """Return the job's priority (0-9) while it is queued, deferred or running; None once gone."""
+        keys = self._client.keys
+        with redis_errors(self._client.address):
+            async with self._client.redis.pipeline(transaction=False) as pipe:
+                self._queued_on(pipe)
+                pipe.zscore(keys.leased(self._queue_key), self.job_id)
+                pipe.exists(keys.job(self.job_id))
+                score, ready, delayed, leased, stored = await pipe.execute()
+        if ready is not None:
+            return ready_priority(ready)
+        timed_score = delayed if delayed is not None else leased
+        if timed_score is not None and stored:
+            return timed(timed_score)[1]
+        return 0 if score is not None else None
 
     async def result_info(self) -> JobResult | None:
         """Return the stored result envelope, or None if there is none (yet)."""
@@ -135,10 +163,12 @@ class Job(Generic[T]):
         keys = self._client.keys
         async with self._client.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.result(self.job_id))
-            pipe.zscore(self._queue_key, self.job_id)
+            self._queued_on(pipe)
             pipe.exists(keys.in_progress(self.job_id))
             pipe.zscore(keys.dead, self.job_id)
-            raw, score, running, dead = await pipe.execute()
+            raw, score, ready, delayed, running, dead = await pipe.execute()
+        if ready is not None or delayed is not None:
+            score = 0
         if raw is not None:
             return self._decode(raw)
         if dead is not None:
@@ -195,7 +225,8 @@ class Job(Generic[T]):
     async def info(self) -> dict[str, Any] | None:
         """Return the job's envelope while queued or running (None once finished or gone).
 
-        A job enqueued with ``_unique`` that holds its key has it under ``"unique"``.
+        A job enqueued with ``_unique`` that holds its key has it under ``"unique"``; its ``priority``
+        (0-9) is under that key.
         """
         keys = self._client.keys
         with redis_errors(self._client.address):
@@ -208,6 +239,7 @@ class Job(Generic[T]):
         envelope = dict(self._client.job_deserializer(raw))
         if spec is not None:
             envelope["unique"] = _unique_key(spec)
+        envelope["priority"] = await self.priority() or 0
         return envelope
 
     async def unique_key(self) -> str | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import orjson
 
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
@@ -14,7 +17,15 @@ from aqueue.progress import Progress
 if TYPE_CHECKING:
     from aqueue.client import Client
 
-__all__ = ["JobView", "QueueStats", "WorkerInfo", "job_view", "live_workers", "queue_stats"]
+__all__ = [
+    "JobView",
+    "QueueStats",
+    "WorkerInfo",
+    "job_view",
+    "known_queues",
+    "live_workers",
+    "queue_stats",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +38,22 @@ class WorkerInfo:
     queue: str
     info: str
     seconds_since_beat: float
+    #: every queue it serves (``queue`` is the first)
+    queues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
-    """A queue's jobs: due now, scheduled later or leased (running), and dead letters overall."""
+    """A queue's jobs: due now, scheduled later or leased (running), and dead letters overall.
+
+    Jobs of priority > 0 are counted too; ``paused``: workers claim nothing from it.
+    """
 
     queue: str
     due: int
     later_or_running: int
     dead: int
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +65,32 @@ class JobView:
     progress: Progress | None
     result: JobResult | None
     unique: str | None = None  # the unique key it holds (``_unique``)
+    priority: int | None = None
 
 
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
     queue = client.queue_key(queue_name)
+    keys = client.keys
     now = now_ms()
     with redis_errors(client.address):
         async with client.redis.pipeline(transaction=False) as pipe:
             pipe.zcount(queue, "-inf", now)
             pipe.zcard(queue)
-            pipe.zcard(client.keys.dead)
-            due, total, dead = await pipe.execute()
-    return QueueStats(queue, due, total - due, dead)
+            pipe.zcard(keys.dead)
+            pipe.zcard(keys.ready(queue))
+            pipe.zcount(keys.delayed(queue), "-inf", now * 16 + 15)
+            pipe.zcard(keys.delayed(queue))
+            pipe.sismember(keys.paused, queue)
+            due, total, dead, ready, delayed_due, delayed, paused = await pipe.execute()
+    due += ready + delayed_due
+    return QueueStats(queue, due, total + ready + delayed - due, dead, bool(paused))
+
+
+async def known_queues(client: Client) -> list[str]:
+    """Return the queue keys live workers serve (from their heartbeats) and the paused ones, sorted."""
+    served = {q for w in await live_workers(client) for q in w.queues if q}
+    return sorted(served | await client.paused_queues())
 
 
 async def live_workers(client: Client) -> list[WorkerInfo]:
@@ -82,6 +112,7 @@ async def live_workers(client: Client) -> list[WorkerInfo]:
                 text(row.get(b"queue", b"")),
                 text(row.get(b"info", b"")),
                 (now - int(row.get(b"heartbeat_ms", 0))) / 1000,
+                _queues(row),
             )
             for key, row in zip(keys, rows, strict=True)
             if row
@@ -90,9 +121,17 @@ async def live_workers(client: Client) -> list[WorkerInfo]:
     )
 
 
+def _queues(row: dict[bytes, bytes]) -> tuple[str, ...]:
+    """Return the queues a heartbeat names (a worker of an older version names only ``queue``)."""
+    raw = row.get(b"queues")
+    if raw:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return tuple(str(q) for q in orjson.loads(raw))
+    return (text(row.get(b"queue", b"")),)
+
+
 async def job_view(client: Client, job_id: str, queue_name: str | None = None) -> JobView:
     """Return a job's status, latest progress and, once finished, its result record."""
     job = client.job(job_id, queue_name)
-    return JobView(
-        job_id, await job.status(), await job.progress(), await job.result_info(), await job.unique_key()
-    )
+    status, progress, result = await job.status(), await job.progress(), await job.result_info()
+    return JobView(job_id, status, progress, result, await job.unique_key(), await job.priority())

@@ -48,6 +48,13 @@ def _unknown_message(settings: Any, unknown: list[str]) -> str:
 
 
 def create_worker(settings: Any, **overrides: Any) -> Worker:
-    """Build a Worker from a settings class, with keyword overrides (None values are ignored)."""
-    options = {**settings_kwargs(settings), **{k: v for k, v in overrides.items() if v is not None}}
-    return Worker(**options)
+    """Build a Worker from a settings class, with keyword overrides (None values are ignored).
+
+    An override of ``queue_name`` or ``queues`` replaces whichever of the two the settings give.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    options = settings_kwargs(settings)
+    if "queue_name" in given or "queues" in given:
+        options.pop("queue_name", None)
+        options.pop("queues", None)
+    return Worker(**{**options, **given})

@@ -27,6 +27,7 @@ from arq.worker import func as arq_func
 from aqueue._clock import Seconds, to_seconds
 from aqueue._imports import import_string
 from aqueue._naming import task_name
+from aqueue._priority import check_priority
 from aqueue.client import default_client
 from aqueue.errors import ConfigurationError
 
@@ -152,7 +153,8 @@ class Task(Generic[P, R]):
     ``keep_result_forever`` override the worker's defaults; ``retry_on`` lists exception types retried
     automatically with ``retry_backoff``; ``queue`` is where ``.enqueue`` sends jobs by default;
     ``executor`` is ``"process"`` for a plain ``def`` run in the worker's process pool (None or
-    ``"thread"``: a thread).
+    ``"thread"``: a thread); ``priority`` (0-9) is the default priority of its jobs
+    (``enqueue(task, ...)`` with the Task object, ``enqueue_many`` and ``.enqueue`` use it).
     """
 
     func: Callable[..., Any]
@@ -165,6 +167,7 @@ class Task(Generic[P, R]):
     retry_backoff: Backoff | None = None
     retry_on: tuple[type[BaseException], ...] = field(default=())
     executor: Executor | None = None
+    priority: int = 0
 
     def __call__(self, ctx: Any, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Run the task function directly (no queue)."""
@@ -222,6 +225,8 @@ class Task(Generic[P, R]):
     async def enqueue(self, *args: Any, _unique_for: Seconds | None, **kwargs: Any) -> Job[R]: ...
     @overload
     async def enqueue(self, *args: Any, _debounce: Seconds | None, **kwargs: Any) -> Job[R]: ...
+    @overload
+    async def enqueue(self, *args: Any, _priority: int | None, **kwargs: Any) -> Job[R]: ...
 
     async def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any] | None:
         """Enqueue this task on the default client (``AQUEUE_REDIS_URL``).
@@ -229,6 +234,8 @@ class Task(Generic[P, R]):
         Returns the job, or None if ``_job_id`` names a job that exists (only then).
         """
         kwargs.setdefault("_queue_name", self.queue)
+        if self.priority:
+            kwargs.setdefault("_priority", self.priority)
         job: Job[Any] | None = await (await default_client()).enqueue(self.name, *args, **kwargs)
         return job
 
@@ -263,6 +270,7 @@ def task(
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
     executor: Executor | None = None,
+    priority: int = 0,
 ) -> TaskDecorator: ...
 
 
@@ -279,6 +287,7 @@ def task(
     retry_backoff: Backoff | bool | float | None = None,
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
     executor: Executor | None = None,
+    priority: int = 0,
 ) -> Task[Any, Any] | TaskDecorator:
     """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
 
@@ -287,9 +296,13 @@ def task(
     ``executor="process"`` in the worker's pool of child processes (CPU-bound work; see
     ``docs/tasks.md``). For type checkers the task keeps the parameters after ``ctx`` and the result
     type, of either kind (``Task[P, R]``).
+    runs on the worker's event loop; a plain ``def`` runs in a thread pool. For type checkers the task
+    keeps the parameters after ``ctx`` and the result type, of either kind (``Task[P, R]``).
+    ``priority`` (0-9) is the default priority of its jobs.
     """
     if max_tries is not None and max_tries < 1:
         raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")
+    check_priority(priority, "priority")
     retry_types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
 
     def wrap(f: Callable[..., Any]) -> Task[Any, Any]:
@@ -307,6 +320,7 @@ def task(
             retry_backoff=_backoff(retry_backoff),
             retry_on=retry_types,
             executor=executor,
+            priority=priority,
         )
 
     return wrap(func) if func is not None else wrap

@@ -49,7 +49,7 @@ from aqueue._worker.execution import Defaults, JobRunner
 from aqueue._worker.finisher import Finisher
 from aqueue._worker.heartbeat import Heartbeat
 from aqueue._worker.procpool import ProcessPoolExtension
-from aqueue._worker.queue_ops import QueueOps, parse_handoff
+from aqueue._worker.queue_ops import QueueOps, QueuesSetting, parse_handoff, queue_plan
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import ConfigurationError
 from aqueue.extensions import Service, WorkerContext, WorkerExtension, overrides
@@ -130,12 +130,15 @@ Hook = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class Worker:
-    """Runs jobs from one queue; takes arq's ``Worker`` options under their arq names.
+    """Runs jobs from one queue or several; takes arq's ``Worker`` options under their arq names.
 
     Options of its own:
 
-    ``key_prefix`` (Redis key prefix, default arq's), ``lease_s`` (a running job's claim lapses this
-    long after its worker stops renewing it), ``max_deliveries`` (deliveries without an outcome before
+    ``queues`` (instead of ``queue_name``: ``["critical", "default"]`` serves them in strict order,
+    a later one only when the earlier ones have nothing due; ``{"a": 3, "b": 1}`` splits claims 3:1
+    under a backlog on both; one claim call and one wake-up cover them all), ``key_prefix`` (Redis
+    key prefix, default arq's), ``lease_s`` (a running job's claim lapses this long after its worker
+    stops renewing it), ``max_deliveries`` (deliveries without an outcome before
     a job is dead-lettered; 0 disables), ``job_completion_wait`` (shutdown grace, default 10 s),
     ``reply_timeout_s`` (a command Redis leaves unanswered this long means the connection is dead, e.g.
     half-open after a network fault: it is dropped and reopened; default 30 s. It applies to
@@ -196,6 +199,7 @@ class Worker:
         functions: Sequence[TaskLike] = (),
         *,
         queue_name: str | None = None,
+        queues: QueuesSetting | None = None,
         cron_jobs: Sequence[Any] | None = None,
         redis_settings: RedisLike = None,
         redis_pool: ArqRedis | None = None,
@@ -233,10 +237,16 @@ class Worker:
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
+        if queues is not None and queue_name is not None:
+            raise ConfigurationError("use queues or queue_name, not both")
+        if queues is not None:
+            self.queue_keys, self.queue_weights = queue_plan(self.keys, queues)
+        else:
+            self.queue_keys, self.queue_weights = [_queue_key(self.keys, queue_name, redis_pool)], None
         try:
             parsed = ArqWorker(
                 [t.to_arq() for t in self.task_defs.values()],
-                queue_name=_queue_key(self.keys, queue_name, redis_pool),
+                queue_name=self.queue_keys[0],
                 redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
                 redis_pool=redis_pool,
                 handle_signals=False,
@@ -421,7 +431,15 @@ class Worker:
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)
-        self._ops = QueueOps(self.scripts, self.keys, self.queue_name, self.worker_id, lease_ms)
+        self._ops = QueueOps(
+            self.scripts,
+            self.keys,
+            self.queue_name,
+            self.worker_id,
+            lease_ms,
+            queues=self.queue_keys,
+            weights=self.queue_weights,
+        )
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
         self._finisher = Finisher(
@@ -441,7 +459,7 @@ class Worker:
             "worker %s on %s, queue %s: %d tasks (%s)",
             self.worker_id,
             describe(settings),
-            self.queue_name,
+            _describe_queues(self.queue_keys, self.queue_weights),
             len(self.functions),
             ", ".join(sorted(self.functions)),
         )
@@ -507,6 +525,7 @@ class Worker:
             self.queue_name,
             self.health_check_key,
             float(self.health_check_interval),
+            tuple(self.queue_keys),
         )
 
     # -- signals -----------------------------------------------------------------------------------
@@ -744,7 +763,7 @@ class Worker:
         await every(min(self.lease_s / 3, 1.0), self._renew, backoff)
 
     async def _renew(self) -> None:
-        held = [(job_id, r.job.token) for job_id, r in self._running.items()]
+        held = [(job_id, r.job.token, r.job.queue) for job_id, r in self._running.items()]
         if not held:
             return
         assert self._ops is not None
@@ -784,7 +803,7 @@ class Worker:
             r.reason = Interrupt.SHUTDOWN
         await _cancel_until_done([r.task for r in left if r.task is not None])
         assert self._ops is not None
-        held = [(r.job.job_id, r.job.token) for r in left]
+        held = [(r.job.job_id, r.job.token, r.job.queue) for r in left]
         try:
             count = await self._ops.release(held)  # also leaves the idle set
             if count:
@@ -812,6 +831,13 @@ class Worker:
             f"<aqueue.Worker {self.worker_id} j_complete={self.jobs_complete} j_failed={self.jobs_failed} "
             f"j_retried={self.jobs_retried} j_ongoing={len(self._running)}>"
         )
+
+
+def _describe_queues(queues: Sequence[str], weights: Sequence[int] | None) -> str:
+    """Return the queues as the start-up line names them: ``a``, ``a > b`` (strict), ``a×3 b×1``."""
+    if weights is None:
+        return " > ".join(queues)
+    return " ".join(f"{q}×{w}" for q, w in zip(queues, weights, strict=True))
 
 
 async def _cancel_until_done(tasks: Sequence[asyncio.Task[Any]], every_s: float = 1.0) -> None:

@@ -88,7 +88,17 @@ async def suicide(ctx: dict[str, Any]) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-ALL = [noop, mark, step, stubborn, nap, suicide]
+@task(timeout=300)
+async def ordered(ctx: dict[str, Any], tag: str, seconds: float = 0) -> dict[str, int]:
+    """Append ``tag`` to ``proc:order`` as it starts, then sleep (``proc:duration:{tag}`` overrides)."""
+    r = ctx["redis"]
+    override = await r.get(f"proc:duration:{tag}")
+    await r.rpush("proc:order", tag)
+    await asyncio.sleep(float(override) if override is not None else seconds)
+    return {"pid": os.getpid(), "try": ctx["job_try"]}
+
+
+ALL = [noop, mark, step, stubborn, nap, suicide, ordered]
 
 
 class BasicSettings:
@@ -110,6 +120,15 @@ class ShortLeaseSettings:
 
     functions = ALL
     lease_s = 1.0
+    job_completion_wait = 2
+
+
+class OneAtATimeSettings:
+    """A 1 s lease, one job at a time: the order of claims shows."""
+
+    functions = ALL
+    lease_s = 1.0
+    max_jobs = 1
     job_completion_wait = 2
 
 

@@ -30,7 +30,7 @@ from aqueue._redis.errors import REDIS_ERRORS, redis_errors, redis_failure, repl
 from aqueue._redis.wire import Wire
 from aqueue.dead import list_dead, requeue_dead
 from aqueue.embedded import RedisServer, free_port
-from aqueue.monitor import job_view, live_workers, queue_stats
+from aqueue.monitor import job_view, known_queues, live_workers, queue_stats
 from aqueue.progress import progress_reporter
 from aqueue.scheduler import cron, list_jobs, pause, resume, trigger
 from aqueue.scheduler._keys import CronKeys
@@ -200,12 +200,18 @@ PUBLIC_CALLS: dict[str, Call] = {
     "Job.unique_key": lambda c: c.job(JOB).unique_key(),
     "Job.progress": lambda c: c.job(JOB).progress(),
     "Job.abort": lambda c: c.job(JOB).abort(timeout=0),
+    "Job.priority": lambda c: c.job(JOB).priority(),
+    "Client.pause_queue": lambda c: c.pause_queue("q"),
+    "Client.resume_queue": lambda c: c.resume_queue("q"),
+    "Client.paused_queues": lambda c: c.paused_queues(),
+    "Client.purge_queue": lambda c: c.purge_queue("q"),
     "ctx['progress']": report_progress,
     "WorkflowRun.status": lambda c: WorkflowRun(RUN, c).status(),
     "WorkflowRun.result": lambda c: WorkflowRun(RUN, c).result(timeout=3),
     "WorkflowRun.cancel": lambda c: WorkflowRun(RUN, c).cancel(),
     "monitor.queue_stats": queue_stats,
     "monitor.live_workers": live_workers,
+    "monitor.known_queues": known_queues,
     "monitor.job_view": lambda c: job_view(c, JOB),
     "dead.list_dead": list_dead,
     "dead.requeue_dead": lambda c: requeue_dead(c, [DEAD]),
@@ -252,6 +258,10 @@ READS = {
     "monitor.job_view",
     "dead.list_dead",
     "scheduler.list_jobs",
+    "Job.priority",
+    "Client.paused_queues",
+    "monitor.known_queues",
+    "Client.purge_queue",  # of an empty queue: it finds nothing to delete, so writes nothing
 }
 
 

@@ -19,7 +19,7 @@ import redis as sync_redis
 
 from aqueue import Client, ConfigurationError, ReplicationError, Retry
 from aqueue._clock import now_ms
-from aqueue._redis.core import Claim, ClaimArgs
+from aqueue._redis.core import Claim, ClaimArgs, QueueQuota
 from aqueue.dead import requeue_dead
 from aqueue.embedded import RedisServer
 from tests.conftest import WorkerFactory, run_cli, subprocess_env
@@ -158,7 +158,7 @@ async def test_a_dead_workers_job_keeps_its_key_until_it_is_recovered_and_ends(
     client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
 ) -> None:
     job = await client.enqueue("record", 1, _unique="k")
-    args = ClaimArgs(client.keys.prefix, QUEUE, now_ms(), 1, 300, "ghost", False, 0)
+    args = ClaimArgs(client.keys.prefix, now_ms(), 1, 300, "ghost", False, 0, [QueueQuota(QUEUE, 1)])
     claimed = await client.scripts.get(Claim)(args)  # a worker that claims it, then dies
     assert [j.job_id for j in claimed.jobs] == [job.job_id]
     assert (await client.enqueue("record", 2, _unique="k")).job_id == job.job_id

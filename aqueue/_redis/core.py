@@ -31,6 +31,12 @@ __all__ = [
     "FinishRecord",
     "Held",
     "LeaseAction",
+    "Pause",
+    "PauseArgs",
+    "Purge",
+    "PurgeArgs",
+    "PurgeReply",
+    "QueueQuota",
     "Release",
     "ReleaseArgs",
     "Renew",
@@ -42,10 +48,14 @@ __all__ = [
 HANDOFF_LIB = (LUA_PACKAGE, "handoff_lib")
 FINISH_LIB = (LUA_PACKAGE, "finish_lib")
 UNIQUE_LIB = (LUA_PACKAGE, "unique_lib")  # aq_unique_end: a job that ends releases its unique key
+PRIORITY_LIB = (LUA_PACKAGE, "priority_lib")
 
 
-def claimed_job(fields: Sequence[Any], worker_id: str) -> ClaimedJob:
-    """Build a delivery from a script's 5 reply fields: id, payload, score, try, aborted (1/0)."""
+def claimed_job(fields: Sequence[Any], worker_id: str, queue: str = "") -> ClaimedJob:
+    """Build a delivery from a script's 5 reply fields: id, payload, score, try, aborted (1/0).
+
+    ``queue``: the job's queue when it is not the worker's first one.
+    """
     job_try = int(fields[3])
     return ClaimedJob(
         text(fields[0]),
@@ -54,6 +64,8 @@ def claimed_job(fields: Sequence[Any], worker_id: str) -> ClaimedJob:
         job_try,
         fields[4] == 1,
         fencing_token(worker_id, job_try),
+        False,
+        queue,
     )
 
 
@@ -75,17 +87,21 @@ class EnqueueJob(NamedTuple):
 
 
 class EnqueueArgs(NamedTuple):
-    """Jobs for one queue; ``check_ids`` False: the ids are fresh random ones, skip the existence check."""
+    """Jobs for one queue; ``check_ids`` False: the ids are fresh random ones, skip the existence check.
+
+    ``priority`` (0-9, checked by the caller) applies to every job of the call.
+    """
 
     prefix: str
     queue: str
     now_ms: int
     check_ids: bool
     jobs: Sequence[EnqueueJob]
+    priority: int = 0
 
     def argv(self) -> list[Any]:
         """Return the ARGV."""
-        out: list[Any] = [self.prefix, self.queue, self.now_ms, 1 if self.check_ids else 0]
+        out: list[Any] = [self.prefix, self.queue, self.now_ms, 1 if self.check_ids else 0, self.priority]
         for job in self.jobs:
             out.extend(job)
         return out
@@ -104,23 +120,29 @@ class Enqueue(Script[EnqueueArgs, list[bool]]):
 # -- claim.lua ----------------------------------------------------------------------------------------
 
 
+class QueueQuota(NamedTuple):
+    """One of a worker's queues, and how many jobs a claim takes from it before the next has its turn."""
+
+    queue: str
+    quota: int
+
+
 class ClaimArgs(NamedTuple):
-    """Claim up to ``limit`` due jobs for ``worker_id``, each leased for ``lease_ms``."""
+    """Claim up to ``limit`` due jobs for ``worker_id`` from ``queues``, each leased for ``lease_ms``."""
 
     prefix: str
-    queue: str
     now_ms: int
     limit: int
     lease_ms: int
     worker_id: str
     register_idle: bool
     max_deliveries: int
+    queues: Sequence[QueueQuota]
 
     def argv(self) -> list[Any]:
         """Return the ARGV."""
-        return [
+        out: list[Any] = [
             self.prefix,
-            self.queue,
             self.now_ms,
             self.limit,
             self.lease_ms,
@@ -128,10 +150,13 @@ class ClaimArgs(NamedTuple):
             1 if self.register_idle else 0,
             self.max_deliveries,
         ]
+        for queue in self.queues:
+            out.extend(queue)
+        return out
 
 
 class ClaimReply(NamedTuple):
-    """The claimed jobs, and the earliest score left in the queue (None: it is empty)."""
+    """The claimed jobs, and the earliest score left in the queues (None: they are empty)."""
 
     jobs: list[ClaimedJob]
     head: int | None
@@ -141,12 +166,16 @@ class Claim(Script[ClaimArgs, ClaimReply]):
     """Claim due jobs (handed-over ones first), dead-letter over-delivered ones, or register idle."""
 
     name = "claim"
-    libraries = (HANDOFF_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_dead after each dead letter
+    # EXTENSIONS: aq_hook_dead after each dead letter; PRIORITY_LIB: priorities and paused queues
+    libraries = (HANDOFF_LIB, PRIORITY_LIB, EXTENSIONS)
 
     def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
-        """Return the claimed jobs (5 fields each) and the queue's head score (the last field)."""
-        head = reply[-1]
-        return ClaimReply(claimed_jobs(reply[:-1], args.worker_id), int(float(head)) if head else None)
+        """Return the claimed jobs (6 fields each) and the queues' head score (the last field)."""
+        head, worker = reply[-1], args.worker_id
+        jobs = [
+            claimed_job(reply[i : i + 5], worker, text(reply[i + 5])) for i in range(0, len(reply) - 1, 6)
+        ]
+        return ClaimReply(jobs, int(float(head)) if head else None)
 
 
 # -- finish.lua ---------------------------------------------------------------------------------------
@@ -313,3 +342,59 @@ class DeadRequeue(Script[DeadRequeueArgs, int]):
     def parse(self, args: DeadRequeueArgs, reply: Any) -> int:
         """Return the count."""
         return int(reply)
+
+
+# -- pause.lua, purge.lua -----------------------------------------------------------------------------
+
+
+class PauseArgs(NamedTuple):
+    """Pause ``queue`` (``paused`` True) or resume it."""
+
+    prefix: str
+    queue: str
+    paused: bool
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        return [self.prefix, self.queue, 1 if self.paused else 0]
+
+
+class Pause(Script[PauseArgs, bool]):
+    """Pause or resume a queue; resuming wakes its idle workers. Reply: whether the state changed."""
+
+    name = "pause"
+
+    def parse(self, args: PauseArgs, reply: Any) -> bool:
+        """Return whether the state changed."""
+        return bool(reply)
+
+
+class PurgeArgs(NamedTuple):
+    """Look at up to ``batch`` entries of ``queue`` from rank ``start`` (and of its priority sets)."""
+
+    prefix: str
+    queue: str
+    start: int
+    batch: int
+
+    def argv(self) -> list[Any]:
+        """Return the ARGV."""
+        return list(self)
+
+
+class PurgeReply(NamedTuple):
+    """How many waiting jobs one call removed, and where the next call starts (None: done)."""
+
+    removed: int
+    next_start: int | None
+
+
+class Purge(Script[PurgeArgs, PurgeReply]):
+    """Remove waiting (queued or deferred) jobs of a queue, in batches; running ones stay."""
+
+    name = "purge"
+
+    def parse(self, args: PurgeArgs, reply: Any) -> PurgeReply:
+        """Return the count and the next start."""
+        removed, start = int(reply[0]), int(reply[1])
+        return PurgeReply(removed, None if start < 0 else start)

@@ -15,7 +15,14 @@ key                        type                              holds
 ``{p}abort``               sorted set                        ids asked to abort → request ms
 ``{p}done:{id}``           pub/sub channel                   announces that a result was written
 ``{p}idle:{queue}``        set                               workers blocked waiting for work
+``{p}idle-paused:{queue}`` set                               idle workers of a paused queue (resume wakes)
+``{p}paused``              set                               paused queues (queue keys)
+``{p}ready:{queue}``       sorted set                        due jobs of priority 1-9 (``_priority``)
+``{p}ready-seq:{queue}``   string (counter)                  FIFO order of jobs entering the ready set
+``{p}delayed:{queue}``     sorted set                        deferred jobs of priority 1-9
+``{p}leased:{queue}``      sorted set                        claimed jobs of priority 1-9
 ``{p}wake:{worker}``       list, expiring                    one worker's wake-up signal
+``{p}armed:{worker}``      string, expiring                  a worker on several queues may get a handoff
 ``{p}dead``                sorted set                        dead-lettered ids → time
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
@@ -27,7 +34,8 @@ key                        type                              holds
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
 
-``{p}`` is the prefix, ``arq:`` by default.
+``{p}`` is the prefix, ``arq:`` by default. The scores of the priority sets are in
+:mod:`aqueue._priority`.
 """
 
 from __future__ import annotations
@@ -94,6 +102,36 @@ class Keys:
     def idle(self, queue_key: str) -> str:
         """Return the set of workers blocked waiting on ``queue_key``."""
         return f"{self.prefix}idle:{queue_key}"
+
+    def idle_paused(self, queue_key: str) -> str:
+        """Return the set of workers idle on ``queue_key`` while it is paused (no handoff goes to them)."""
+        return f"{self.prefix}idle-paused:{queue_key}"
+
+    @property
+    def paused(self) -> str:
+        """Return the set of paused queue keys."""
+        return f"{self.prefix}paused"
+
+    def ready(self, queue_key: str) -> str:
+        """Return the sorted set of due jobs of priority 1-9 on ``queue_key`` (highest first, then FIFO)."""
+        return f"{self.prefix}ready:{queue_key}"
+
+    def ready_seq(self, queue_key: str) -> str:
+        """Return the counter giving jobs entering the ready set their FIFO order."""
+        return f"{self.prefix}ready-seq:{queue_key}"
+
+    def delayed(self, queue_key: str) -> str:
+        """Return the sorted set of deferred jobs of priority 1-9 on ``queue_key`` (run-at ms * 16 + p)."""
+        return f"{self.prefix}delayed:{queue_key}"
+
+    def leased(self, queue_key: str) -> str:
+        """Return the sorted set of claimed jobs of priority 1-9 (next check ms * 16 + p).
+
+        A claimed job sits in the queue at its lease end, as every claimed job does; this entry keeps
+        its priority, so that if its lease lapses (its worker died) or it is retried, it comes back
+        into the ready set with that priority.
+        """
+        return f"{self.prefix}leased:{queue_key}"
 
     def wake(self, worker_id: str) -> str:
         """Return the list a worker blocks on while idle."""

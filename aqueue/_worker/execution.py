@@ -156,7 +156,8 @@ class JobRunner:
             return self._logged(self.seal(self._final(job, attempt, problem)), started=False)
         hooks = self._hooks.for_envelope(attempt.envelope)
         if _logging.wanted.job_fields:  # each job runs in its own task: this is the job's own context
-            fields = {"job_id": job.job_id, "task": attempt.name, "queue": self.queue, "try": job.job_try}
+            queue = job.queue or self.queue
+            fields = {"job_id": job.job_id, "task": attempt.name, "queue": queue, "try": job.job_try}
             _logging.current_job.set(fields)
         outcome = self.seal(await self._call(job, attempt, aborting, hooks), hooks)
         return outcome if self.job_log is None else self._logged(outcome, started=True)
@@ -254,7 +255,7 @@ class JobRunner:
             "job_try": job.job_try,
             "enqueue_time": ms_to_datetime(envelope.enqueue_ms),
             "score": job.score,
-            "queue_name": self.queue,
+            "queue_name": job.queue or self.queue,
             "envelope": envelope,
             "progress": progress_reporter(self.ctx["redis"], self.keys, job.job_id, self.serializer),
         }
@@ -446,7 +447,7 @@ class JobRunner:
             value=value,
             start_ms=outcome.started_ms,
             finish_ms=now_ms(),
-            queue=self.queue,
+            queue=outcome.job.queue or self.queue,
         )
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
 from aqueue._redis.errors import describe_pool
@@ -32,6 +34,8 @@ class Heartbeat:
     queue: str
     health_key: str
     health_interval_s: float
+    #: every queue the worker serves (``queue`` is the first)
+    queues: tuple[str, ...] = ()
 
     async def run(self, counters: Callable[[], str]) -> None:
         """Beat until cancelled; ``counters`` renders arq's ``j_complete=… j_ongoing=…`` text.
@@ -64,6 +68,7 @@ class Heartbeat:
                 key,
                 mapping={
                     "queue": self.queue,
+                    "queues": orjson.dumps(list(self.queues or (self.queue,))),
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
                     "heartbeat_ms": now_ms(),

@@ -38,6 +38,8 @@ class ClaimedJob(NamedTuple):
     token: str
     #: handed over by enqueue to this idle worker (``score`` is then the hand-over time, not the due time)
     handoff: bool = False
+    #: the job's queue key, when it is not the worker's first queue ("")
+    queue: str = ""
 
 
 class Outcome(NamedTuple):

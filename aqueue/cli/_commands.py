@@ -36,7 +36,12 @@ def main() -> None:
 @main.command()
 @click.argument("settings")
 @click.option("--burst/--no-burst", default=None, help="Exit once the queue is empty.")
-@click.option("--queue", "queue_name", help="Queue to consume (overrides the settings).")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help="Queue to consume (overrides the settings); repeat for several, served in that strict order.",
+)
 @click.option("--max-jobs", type=click.IntRange(min=1), help="Jobs run at once (overrides the settings).")
 @click.option(
     "--metrics-port",
@@ -64,6 +69,12 @@ def worker(settings: str, verbose: bool, log_format: LogFormat | None, check: bo
     settings_cls = import_string(settings)
     setup_logging(verbose, log_format or _settings_log_format(settings_cls))
 
+    queues = overrides.pop("queues")
+    if len(queues) == 1:
+        overrides["queue_name"] = queues[0]
+    elif queues:
+        overrides["queues"] = list(queues)
+
     async def run() -> None:  # the worker is built inside the running loop
         built = create_worker(settings_cls, **overrides)
         if check:
@@ -75,13 +86,15 @@ def worker(settings: str, verbose: bool, log_format: LogFormat | None, check: bo
 
 
 async def _check(worker: Worker) -> None:
-    """Return if a live worker (fresh heartbeat) serves ``worker``'s queue; raise a one-line error if not."""
+    """Return if live workers (fresh heartbeats) serve each of ``worker``'s queues; else a one-line error."""
     async with Client(worker.redis_settings or None, key_prefix=worker.keys.prefix) as client:
-        live = [w for w in await live_workers(client) if w.queue == worker.queue_name]
-    if not live:
-        raise AqueueError(f"no live worker serves queue {worker.queue_name!r}")
-    ids = ", ".join(w.worker_id for w in live)
-    click.echo(f"{len(live)} live worker(s) serve queue {worker.queue_name!r}: {ids}")
+        workers = await live_workers(client)
+    for queue in worker.queue_keys:
+        live = [w for w in workers if queue in w.queues]
+        if not live:
+            raise AqueueError(f"no live worker serves queue {queue!r}")
+        ids = ", ".join(w.worker_id for w in live)
+        click.echo(f"{len(live)} live worker(s) serve queue {queue!r}: {ids}")
 
 
 def _settings_log_format(settings: Any) -> LogFormat:
@@ -137,13 +150,13 @@ def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None
         click.echo(dumps({**fields, "workers": [dataclasses.asdict(w) for w in workers]}))
         return
     click.echo(
-        f"queue {stats.queue}: {stats.due} due, {stats.later_or_running} deferred or running; "
-        f"{stats.dead} dead letters"
+        f"queue {stats.queue}{' (paused)' if stats.paused else ''}: {stats.due} due, "
+        f"{stats.later_or_running} deferred or running; {stats.dead} dead letters"
     )
     click.echo(f"{len(workers)} live workers" + (":" if workers else ""))
     for w in workers:
         click.echo(
-            f"  {w.worker_id}  {w.host} pid {w.pid}  {w.queue}  {w.info}  "
+            f"  {w.worker_id}  {w.host} pid {w.pid}  {', '.join(w.queues)}  {w.info}  "
             f"(beat {w.seconds_since_beat:.0f}s ago)"
         )
 
@@ -165,6 +178,8 @@ def job(job_id: str, queue_name: str | None, redis_url: str | None, as_json: boo
     click.echo(f"job {view.job_id}: {view.status.value}")
     if view.unique is not None:
         click.echo(f"unique key: {view.unique}")
+    if view.priority:
+        click.echo(f"priority: {view.priority}")
     if view.progress is not None:
         click.echo(
             f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"

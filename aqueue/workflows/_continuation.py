@@ -72,13 +72,24 @@ class WorkflowContinuations(WorkerExtension):
         return outcome
 
     async def finish(self, outcomes: list[Outcome], capacity: int) -> tuple[list[bool], list[ClaimedJob]]:
-        """Record ``outcomes``; return whether each was recorded and the dependents claimed for us."""
+        """Record ``outcomes``; return whether each was recorded and the dependents claimed for us.
+
+        Nodes from another of the worker's queues than its first (``job.queue``) are recorded on
+        theirs, one call each, and release their dependents without claiming them here.
+        """
+        if any(o.job.queue for o in outcomes):
+            return await self._finish_elsewhere(outcomes, capacity)
+        return await self._finish_on(self._bound.queue, outcomes, capacity)
+
+    async def _finish_on(
+        self, queue: str, outcomes: list[Outcome], capacity: int
+    ) -> tuple[list[bool], list[ClaimedJob]]:
         context = self._bound
         now = now_ms()
         reply = await context.scripts.get(WfFinish)(
             WfFinishArgs(
                 prefix=context.keys.prefix,
-                queue=context.queue,
+                queue=queue,
                 now_ms=now,
                 worker_id=context.worker_id,
                 lease_ms=context.lease_ms,
@@ -87,6 +98,19 @@ class WorkflowContinuations(WorkerExtension):
             )
         )
         return reply.recorded, reply.claimed
+
+    async def _finish_elsewhere(
+        self, outcomes: list[Outcome], capacity: int
+    ) -> tuple[list[bool], list[ClaimedJob]]:
+        recorded: list[bool] = []
+        claimed: list[ClaimedJob] = []
+        for outcome in outcomes:  # rare (a worker on several queues): one call per outcome is fine
+            queue = outcome.job.queue
+            limit = 0 if queue else capacity
+            done, jobs = await self._finish_on(queue or self._bound.queue, [outcome], limit)
+            recorded += done
+            claimed += jobs
+        return recorded, claimed
 
     @property
     def _bound(self) -> WorkerContext:

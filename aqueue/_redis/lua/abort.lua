@@ -9,8 +9,11 @@ if redis.call('EXISTS', prefix .. 'in-progress:' .. id) == 1 then
   redis.call('ZADD', prefix .. 'abort', now, id)
   return 'flagged'
 end
-if not redis.call('ZSCORE', queue, id) then return 'missing' end
-redis.call('ZREM', queue, id)
+-- a waiting job is in the queue (priority 0, or leased and handed back), or one of priority > 0 in
+-- its ready or delayed set
+local removed = redis.call('ZREM', queue, id) + redis.call('ZREM', prefix .. 'ready:' .. queue, id)
+  + redis.call('ZREM', prefix .. 'delayed:' .. queue, id)
+if removed == 0 then return 'missing' end
 redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
 redis.call('HDEL', prefix .. 'deliveries', id)
 aq_unique_end(prefix, id) -- unique_lib.lua: the job ended

@@ -22,6 +22,9 @@ local function aq_finish(prefix, queue, id, ip, holds, kind, result, ttl_ms, ret
     redis.call('DEL', ip)
     redis.call('HDEL', prefix .. 'deliveries', id)
     redis.call('ZADD', queue, retry_score, id)
+    local leased = prefix .. 'leased:' .. queue -- priority > 0: back to ready when due (priority_lib)
+    local watch = redis.call('ZSCORE', leased, id)
+    if watch then redis.call('ZADD', leased, tonumber(retry_score) * 16 + tonumber(watch) % 16, id) end
     return 1
   end
   local ttl = result ~= '' and tonumber(ttl_ms) or 0

@@ -1,25 +1,31 @@
 -- Taking back handed-over jobs (claim.lua, release.lua), after lib.lua.
 
 local function aq_parse_handoff(message)
-  -- Return id, try of a handed-over job message, or nil for a plain wake-up.
+  -- Return id, try (and for a worker on several queues, the queue) of a handed-over job message,
+  -- or nil for a plain wake-up.
   local tries, idlen, rest = string.match(message, '^J(%d+):(%d+):(.*)$')
+  if tries then return string.sub(rest, 1, tonumber(idlen)), tonumber(tries) end
+  local qlen
+  tries, idlen, qlen, rest = string.match(message, '^K(%d+):(%d+):(%d+):(.*)$')
   if not tries then return nil end
-  return string.sub(rest, 1, tonumber(idlen)), tonumber(tries)
+  idlen = tonumber(idlen)
+  return string.sub(rest, 1, idlen), tonumber(tries), string.sub(rest, idlen + 1, idlen + tonumber(qlen))
 end
 
 local function aq_take_handoffs(prefix, queue, worker, lease, now)
-  -- Drain this worker's wake list; return the handed-over jobs it still holds (leases refreshed).
+  -- Drain this worker's wake list; return the handed-over jobs it still holds (leases refreshed):
+  -- {id, try, its queue (nil: `queue`)} each.
   local wake_key = prefix .. 'wake:' .. worker
   local messages = redis.call('LRANGE', wake_key, 0, -1)
   local held = {}
   if #messages > 0 then redis.call('DEL', wake_key) end
   for _, message in ipairs(messages) do
-    local id, tries = aq_parse_handoff(message)
+    local id, tries, from = aq_parse_handoff(message)
     local ip = id and (prefix .. 'in-progress:' .. id)
     if ip and redis.call('GET', ip) == worker .. ':' .. tries then
       redis.call('PEXPIRE', ip, lease)
-      redis.call('ZADD', queue, 'XX', now + lease, id)
-      held[#held + 1] = {id, tries}
+      redis.call('ZADD', from or queue, 'XX', now + lease, id)
+      held[#held + 1] = {id, tries, from}
     end
   end
   return held

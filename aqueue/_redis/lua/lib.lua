@@ -6,9 +6,13 @@
 -- create as few keys as they can: a claim writes arq's in-progress and retry keys and one field of
 -- the {prefix}deliveries hash; a finish defers its deletions to one DEL/HDEL/ZREM per batch.
 
--- Idle workers register in {prefix}idle:{queue} as "worker_id/lease_ms" and block on
--- {prefix}wake:{worker_id}, which receives '1' (look again) or a handed-over job:
--- 'J' .. try .. ':' .. #id .. ':' .. id .. payload, already claimed for that worker.
+-- Idle workers register in {prefix}idle:{queue} as "worker_id/lease_ms" ("worker_id/lease_ms/m" for
+-- a worker on several queues, registered in each) and block on {prefix}wake:{worker_id}, which
+-- receives '1' (look again) or a handed-over job, already claimed for that worker:
+-- 'J' .. try .. ':' .. #id .. ':' .. id .. payload, or for a worker on several queues
+-- 'K' .. try .. ':' .. #id .. ':' .. #queue .. ':' .. id .. queue .. payload. Such a worker also sets
+-- {prefix}armed:{worker_id} when it registers: the one handoff it gets takes it (through any of its
+-- queues), so it is handed at most one job per idle spell.
 
 -- {prefix}deliveries is a hash: job id -> the deliveries of that job without an outcome yet, as
 -- space-separated "worker_id@ms" entries, oldest first (the dead-letter history). A finish, a retry,
@@ -20,9 +24,10 @@ local AQ_UNPACK = 1000 -- arguments per command when a batch is spread over seve
 local AQ_RETRY_TTL_S = '88400' -- arq's retry counter expiry, set from a job's second delivery on
 
 local function aq_parse_idle(member)
-  -- Return the worker id and its lease (ms, as text; nil for a member without one).
-  local worker, lease = string.match(member, '^(.*)/(%d+)$')
-  return worker or member, lease
+  -- Return the worker id, its lease (ms, as text; nil for a member without one) and whether it
+  -- serves several queues.
+  local worker, lease, many = string.match(member, '^(.-)/(%d+)(/?m?)$')
+  return worker or member, lease, many == '/m'
 end
 
 local function aq_wake(prefix, queue)
@@ -141,18 +146,30 @@ local function aq_mget(keys)
   return values
 end
 
-local function aq_handoff(prefix, queue, id, payload, now)
+local function aq_handoff(prefix, queue, id, payload, now, priority)
   -- Give a due, stored but not yet queued job straight to one idle worker (no claim round trip).
   -- Returns false if no worker is idle, 'woken' if one was woken but the job was not claimed for it
   -- (the caller still queues it), 'claimed' if it was claimed for that worker (and so queued).
-  local member = redis.call('SPOP', prefix .. 'idle:' .. queue)
-  if not member then return false end
-  local worker, lease = aq_parse_idle(member)
-  local wake_key = prefix .. 'wake:' .. worker
+  -- A job of priority > 0 (1-9) claimed so also gets its {prefix}leased entry (see priority_lib.lua).
+  -- A paused queue has no idle workers in {prefix}idle:{queue}: nothing is handed over.
+  local member, worker, lease, many, wake_key
+  repeat -- a worker on several queues may have had its handoff through another one: skip it
+    member = redis.call('SPOP', prefix .. 'idle:' .. queue)
+    if not member then return false end
+    worker, lease, many = aq_parse_idle(member)
+    wake_key = prefix .. 'wake:' .. worker
+  until not many or redis.call('DEL', prefix .. 'armed:' .. worker) == 1
   local tries = lease and aq_claim_for(aq_claimer(prefix, worker, lease, tostring(now)), id, 0)
   if tries then
     redis.call('ZADD', queue, now + tonumber(lease), id)
-    redis.call('LPUSH', wake_key, 'J' .. tries .. ':' .. #id .. ':' .. id .. payload)
+    if priority and priority > 0 then
+      redis.call('ZADD', prefix .. 'leased:' .. queue, (now + tonumber(lease)) * 16 + priority, id)
+    end
+    if many then
+      redis.call('LPUSH', wake_key, 'K' .. tries .. ':' .. #id .. ':' .. #queue .. ':' .. id .. queue .. payload)
+    else
+      redis.call('LPUSH', wake_key, 'J' .. tries .. ':' .. #id .. ':' .. id .. payload)
+    end
   else
     redis.call('LPUSH', wake_key, '1')
   end

@@ -7,11 +7,14 @@
 -- Reply: how many jobs were handed back.
 local prefix, queue, now = ARGV[1], ARGV[2], ARGV[3]
 local worker, lease = ARGV[4], tonumber(ARGV[5])
-redis.call('SREM', prefix .. 'idle:' .. queue, worker .. '/' .. ARGV[5])
+local member = worker .. '/' .. ARGV[5]
+for _, idle in ipairs({'idle:', 'idle-paused:'}) do
+  redis.call('SREM', prefix .. idle .. queue, member, member .. '/m')
+end
 local held = {}
 for i = 6, #ARGV, 2 do held[#held + 1] = {ARGV[i], ARGV[i + 1]} end
 for _, job in ipairs(aq_take_handoffs(prefix, queue, worker, lease, now)) do
-  held[#held + 1] = {job[1], worker .. ':' .. job[2]}
+  held[#held + 1] = {job[1], worker .. ':' .. job[2], job[3]} -- job[3]: its queue, if not `queue`
 end
 local n = 0
 for _, pair in ipairs(held) do
@@ -20,9 +23,12 @@ for _, pair in ipairs(held) do
   if redis.call('GET', ip) == token then
     redis.call('DEL', ip)
     aq_undeliver(prefix, id)
-    redis.call('ZADD', queue, now, id)
+    redis.call('ZADD', pair[3] or queue, now, id)
     n = n + 1
   end
 end
-if n > 0 then aq_wake(prefix, queue) end
+if n > 0 then
+  aq_wake(prefix, queue)
+  for _, pair in ipairs(held) do if pair[3] then aq_wake(prefix, pair[3]) end end
+end
 return n
