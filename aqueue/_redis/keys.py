@@ -23,6 +23,7 @@ key                        type                              holds
 ``{p}unique:{key}``        string, expiring                  ``L{id}``: job id holds unique key; ``F{id}``: it
                                                              ended, held for ``_unique_for`` (throttle)
 ``{p}uniques``             hash                              job id → its unique key, queue, unique_for
+``{p}events:{queue}``      stream, capped (approximately)    the queue's job lifecycle events
 ``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
@@ -77,6 +78,10 @@ class Keys:
     def progress(self, job_id: str) -> str:
         """Return the key (and pub/sub channel) of a job's latest progress."""
         return f"{self.prefix}progress:{job_id}"
+
+    def events(self, queue_key: str) -> str:
+        """Return the capped stream of a queue's job lifecycle events (``queue_key``: the queue's key)."""
+        return f"{self.prefix}events:{queue_key}"
 
     def result(self, job_id: str) -> str:
         """Return the key of a job's result envelope."""

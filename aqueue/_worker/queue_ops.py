@@ -71,10 +71,14 @@ class QueueOps:
             )
         )
 
-    def finish(self, outcomes: list[Outcome]) -> Awaitable[list[bool]]:
-        """Record outcomes atomically per job; False where the claim was lost (fenced)."""
+    def finish(self, outcomes: list[Outcome], note: bytes = b"") -> Awaitable[list[bool]]:
+        """Record outcomes atomically per job; False where the claim was lost (fenced).
+
+        ``note`` goes to the extensions' ``on_finish_batch`` Lua hooks.
+        """
         records = [_record(o) for o in outcomes]
-        return self._finish(FinishArgs(prefix=self.keys.prefix, queue=self.queue, outcomes=records))
+        args = FinishArgs(prefix=self.keys.prefix, queue=self.queue, note=note, outcomes=records)
+        return self._finish(args)
 
     def renew(self, held: Sequence[tuple[str, str]]) -> Awaitable[list[LeaseAction]]:
         """Extend leases on held (job id, token) claims; return those that need action ('lost' or 'abort')."""

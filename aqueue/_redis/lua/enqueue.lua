@@ -4,6 +4,7 @@
 --   nothing to check), then per job 4 fields: job_id, payload, score, ttl_ms (0: no expiry)
 -- A due job is handed straight to an idle worker when there is one; the idle workers left are woken
 -- only if a written job was not handed over (a deferred one may be due before their next poll).
+-- Written jobs run the extensions' on_enqueue hooks (aq_hook_enqueue), the call their on_enqueue_batch.
 -- Reply: per job, 1 (written) or 0 (its id exists).
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local handing = true -- false once no worker is idle: nobody is left to hand to or to wake
@@ -13,6 +14,7 @@ for i = 5, #ARGV, 4 do
   local id, payload, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local written = aq_store_job(prefix, id, payload, ARGV[i + 3], not check_ids)
   if written == 1 then
+    aq_hook_enqueue(prefix, queue, id, payload, now) -- extensions' on_enqueue (the events layer)
     local handed = false
     if handing and tonumber(score) <= now then
       handed = aq_handoff(prefix, queue, id, payload, now)
@@ -26,4 +28,5 @@ for i = 5, #ARGV, 4 do
   out[#out + 1] = written
 end
 if handing and unhanded then aq_wake(prefix, queue) end
+aq_hook_enqueued(prefix, queue, now)
 return out
