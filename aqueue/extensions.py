@@ -66,8 +66,8 @@ class LuaHooks:
     ``library`` is Lua source of ``local function`` definitions; it is placed after the core library
     (``lib.lua``) in the claim and finish scripts. Each hook names one of its functions, called at:
 
-    - ``on_dead(prefix, id, max_deliveries, now)``: in the claim script, after a job was dead-lettered
-      (delivered ``max_deliveries`` times without an outcome).
+    - ``on_dead(prefix, id, max_deliveries, now, worker)``: in the claim script, after a job was
+      dead-lettered (delivered ``max_deliveries`` times without an outcome) by ``worker``'s claim.
     - ``on_finish(prefix, queue, id, kind)``: in the core finish script, after an outcome was recorded
       (``kind``: ``ok``, ``err`` or ``retry``; outcomes an extension records itself do not pass here).
       A batch's outcomes are recorded first, then the hook runs once per recorded one, in order.

@@ -15,7 +15,7 @@ __all__ = ["hook_source"]
 
 #: hook point → (dispatcher name, its parameters)
 _POINTS = {
-    "on_dead": ("aq_hook_dead", "prefix, id, max_deliveries, now"),
+    "on_dead": ("aq_hook_dead", "prefix, id, max_deliveries, now, worker"),
     "on_finish": ("aq_hook_finish", "prefix, queue, id, kind"),
     "on_finish_batch": ("aq_hook_finished", "prefix, queue, note, out"),
     "on_enqueue": ("aq_hook_enqueue", "prefix, queue, id, payload, now"),

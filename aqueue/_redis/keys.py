@@ -19,6 +19,7 @@ key                        type                              holds
 ``{p}dead``                sorted set                        dead-lettered ids → time
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
+``{p}tally:{id}``          hash, expiring                    what a worker's scripts counted (metrics)
 ``{p}progress:{id}``       string, expiring; channel         a job's latest progress report
 ``{p}unique:{key}``        string, expiring                  ``L{id}``: job id holds unique key; ``F{id}``: it
                                                              ended, held for ``_unique_for`` (throttle)
@@ -129,6 +130,10 @@ class Keys:
     def uniques(self) -> str:
         """Return the hash: job id → its unique key, queue and unique_for (JSON ``k q f``)."""
         return f"{self.prefix}uniques"
+
+    def tally(self, worker_id: str) -> str:
+        """Return the hash of what a worker's scripts counted for its metrics (dead letters, runs)."""
+        return f"{self.prefix}tally:{worker_id}"
 
     def scoped(self, *parts: str) -> str:
         """Return a key for an extension (workflows, scheduler) under the prefix."""

@@ -53,7 +53,7 @@ for i = 1, #ids, 2 do
     redis.call('DEL', jkey, rkey)
     redis.call('HDEL', prefix .. 'deliveries', id)
     redis.call('PUBLISH', prefix .. 'done:' .. id, 'dead')
-    aq_hook_dead(prefix, id, max_deliveries, now) -- extensions' on_dead (a workflow node fails its run)
+    aq_hook_dead(prefix, id, max_deliveries, now, worker) -- extensions' on_dead (a workflow node fails its run)
   end
 end
 aq_batched('ZADD', {queue, 'XX'}, leased)
