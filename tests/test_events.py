@@ -212,6 +212,7 @@ async def test_bad_reader_options_fail_clearly(client: Client) -> None:
         await history(client, limit=0)
 
 
+@pytest.mark.transport("wire")
 def test_cli_prints_events_as_text_and_json(redis_url: str, sync_r: Any) -> None:
     first = run_cli("enqueue", "add", "1", "2", redis_url=redis_url)
     assert first.returncode == 0, first.stderr
@@ -226,6 +227,7 @@ def test_cli_prints_events_as_text_and_json(redis_url: str, sync_r: Any) -> None
     assert run_cli("events", "--limit", "0", redis_url=redis_url).returncode == 2
 
 
+@pytest.mark.transport("wire")
 def test_cli_follow_prints_new_events_and_exits_130_on_sigint(redis_url: str) -> None:
     follower = LoggedProcess(aqueue_cli("events", "--follow", "--json", redis_url=redis_url), "events")
     try:

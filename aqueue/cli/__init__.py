@@ -2,9 +2,11 @@
 
 from aqueue.cli._commands import main
 from aqueue.cli._events import events
+from aqueue.cli._job import job
 from aqueue.scheduler._cli import cron
 from aqueue.workflows._cli import workflow
 
+main.add_command(job)
 main.add_command(events)
 main.add_command(cron)
 main.add_command(workflow)
