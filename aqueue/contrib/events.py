@@ -27,7 +27,6 @@ repeat them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,6 +52,8 @@ logger = logging.getLogger("aqueue.events")
 MAX_PENDING = 10_000
 #: How long queued events wait for a finish note to carry them before they are written on their own.
 FLUSH_DELAY_S = 0.05
+#: How long a stopping worker lets a write in flight finish (less than the worker's 1 s re-ask).
+STOP_WAIT_S = 0.5
 
 _LIBRARY = """
 local AQ_EVENTS_CAP = '%d'
@@ -141,17 +142,25 @@ class _Writer:
         self.wakeup.set()
 
     async def run(self) -> None:
-        """Write what is queued as it comes, until cancelled (then once more, briefly)."""
-        try:
-            while True:
-                await self.wakeup.wait()
-                await asyncio.sleep(FLUSH_DELAY_S)  # a job ending meanwhile carries them in its note
-                self.wakeup.clear()
-                await self.flush()
-        finally:  # stopping: one last try, bounded (a worker stopping while Redis is away still stops)
-            if self.pending:
-                with contextlib.suppress(*REDIS_ERRORS, TimeoutError):
-                    await asyncio.wait_for(self._write_once(), timeout=1.0)
+        """Write what is queued as it comes, until cancelled.
+
+        A write in flight when the worker stops is let finish (for up to STOP_WAIT_S), not cut off
+        mid-command: a redis-py command cancelled half-way can leave its connection unaccounted for.
+        By then the finisher has recorded every outcome, whose notes carried the events queued.
+        """
+        while True:
+            await self.wakeup.wait()
+            await asyncio.sleep(FLUSH_DELAY_S)  # a job ending meanwhile carries them in its note
+            self.wakeup.clear()
+            writing = asyncio.ensure_future(self.flush())
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                try:
+                    await asyncio.wait({writing}, timeout=STOP_WAIT_S)
+                finally:
+                    writing.cancel()
+                raise
 
     async def flush(self) -> None:
         """Write everything queued, retrying with backoff while Redis fails."""
