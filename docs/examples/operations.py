@@ -49,7 +49,7 @@ async def main() -> None:
         kinds = [e.kind async for e in client.events(follow=False) if e.job_id == "report-42"]
         assert sorted(kinds) == sorted(["enqueued", "started", *["progress"] * 3, "succeeded"])
         newest = [e async for e in client.events(follow=False, reverse=True, limit=5)]
-        assert newest[0].job_id == "later" and newest[0].kind is EventKind.ENQUEUED
+        assert any(e.job_id == "later" and e.kind is EventKind.ENQUEUED for e in newest)
         # async for event in client.events():   # every queue, from now on, until cancelled
         #     print(event.kind, event.job_id, event.task, event.job_try, event.duration)
         # --8<-- [end:events]
