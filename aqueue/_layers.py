@@ -5,7 +5,8 @@ by ``aqueue/__init__``, is the one place that plugs them in: as worker extension
 :mod:`aqueue.extensions`) and as what ``Task.s``/``Task.si`` build. Both extensions are on for
 every worker (any worker may run a workflow node or a scheduled job); cron schedules only on a
 worker whose options carry ``cron_jobs``. The release of unique keys (:mod:`aqueue._unique`) is on
-for every worker too.
+for every worker too. The events layer is on in every worker and client unless their ``events``
+option is False.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from aqueue._unique import UniqueKeys
+from aqueue.contrib.events import EventsRecorder, WorkflowEvents, events_lua
 from aqueue.errors import ConfigurationError
-from aqueue.extensions import WorkerExtension, register_default
+from aqueue.events import DEFAULT_EVENTS_MAXLEN
+from aqueue.extensions import LuaHooks, WorkerExtension, register_client_hooks, register_default
 from aqueue.scheduler._definition import cron_definitions
 from aqueue.scheduler._extension import CronExtension
 from aqueue.tasks import use_signatures
@@ -51,8 +54,29 @@ def _metrics(options: Mapping[str, Any]) -> WorkerExtension | None:
     return PrometheusMetrics(port=int(port))
 
 
+def _events(options: Mapping[str, Any]) -> WorkerExtension | None:
+    if options.get("events") is False:
+        return None
+    return EventsRecorder(options.get("events_maxlen") or DEFAULT_EVENTS_MAXLEN)
+
+
+def _workflow_events(options: Mapping[str, Any]) -> WorkerExtension | None:
+    if options.get("events") is False:
+        return None
+    return WorkflowEvents(options.get("events_maxlen") or DEFAULT_EVENTS_MAXLEN)
+
+
+def _client_events(options: Mapping[str, Any]) -> LuaHooks | None:
+    if options.get("events") is False:
+        return None
+    return events_lua(options.get("events_maxlen") or DEFAULT_EVENTS_MAXLEN)
+
+
 register_default(_workflows)
 register_default(_unique)
 register_default(_cron)
 register_default(_metrics)
+register_default(_events)
+register_default(_workflow_events)
+register_client_hooks(_client_events)
 use_signatures(mutable=sig, immutable=si)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
@@ -58,6 +58,8 @@ from aqueue._redis.notify import Notifier
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
+from aqueue.events import DEFAULT_EVENTS_MAXLEN, Event, events_cap, read_events
+from aqueue.extensions import client_hooks
 from aqueue.jobs import Job
 
 if TYPE_CHECKING:
@@ -130,7 +132,8 @@ class Client:
     ``AQUEUE_REDIS_URL``. Use as ``async with Client(...) as client`` or call ``connect``/``aclose``.
     A command Redis leaves unanswered for ``reply_timeout_s`` fails (the connection is presumed dead,
     e.g. half-open) instead of waiting forever; raise it to run longer blocking commands on
-    ``client.redis``. A pool passed in keeps its own settings.
+    ``client.redis``. A pool passed in keeps its own settings. ``events=False`` writes no ``enqueued``
+    events (see :mod:`aqueue.events`); ``events_maxlen`` caps each queue's event stream (approximately).
     ``transport`` picks the hot path's connection (see :mod:`aqueue._redis.transport`): ``"auto"``
     (aqueue's lean connection on plain TCP and unix sockets, redis-py for TLS, Sentinel or a pool
     passed in), ``"wire"`` or ``"redis-py"``.
@@ -162,7 +165,10 @@ class Client:
         retry_window_s: float = DEFAULT_RETRY_WINDOW_S,
         min_replicas: int = 0,
         replication_timeout_s: float = DEFAULT_REPLICATION_TIMEOUT_S,
+        events: bool = True,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     ) -> None:
+        self.events_on, self.events_maxlen = events, events_cap(events_maxlen)
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
         self.retry_window_s = retry_window(retry_window_s)
         self.min_replicas, self.replication_timeout_s = replicas_setting(min_replicas, replication_timeout_s)
@@ -210,7 +216,8 @@ class Client:
                 settings=self.settings if self._owns_pool else None,
                 reply_timeout_s=self.reply_timeout_s,
             )
-            self._scripts = ScriptRegistry(self._transport)
+            hooks = client_hooks({"events": self.events_on, "events_maxlen": self.events_maxlen})
+            self._scripts = ScriptRegistry(self._transport, hooks)  # layers' Lua in enqueue (events)
             self._enqueue = self._scripts.get(Enqueue)
         return self
 
@@ -262,6 +269,28 @@ class Client:
     def job(self, job_id: str, queue_name: str | None = None) -> Job[Any]:
         """Return a handle on an existing job by id."""
         return Job(job_id, self, self.queue_key(queue_name))
+
+    def events(
+        self,
+        queue: str | Sequence[str] | None = None,
+        *,
+        follow: bool = True,
+        since: datetime | str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Iterate over job lifecycle events (:class:`aqueue.events.Event`) of ``queue`` (None: every queue).
+
+        ``follow=True`` waits for new events forever (from now, or from ``since``: a time or an event's
+        ``position``), resuming after a dropped connection without losing or repeating one.
+        ``follow=False`` yields the events kept (from ``since``), oldest first or, with ``reverse``,
+        newest first, at most ``limit``, then stops. See :func:`aqueue.events.read_events`.
+        """
+        names = [queue] if isinstance(queue, str) else queue
+        queues = None if names is None else [self.queue_key(name) for name in names]
+        return read_events(
+            self.redis, self.keys, queues, follow=follow, since=since, reverse=reverse, limit=limit
+        )
 
     # Typed through a Task (see aqueue.tasks: arguments are checked only in calls without options),
     # untyped by name; None only when a ``_job_id`` is given. Declarations only, no run-time cost.

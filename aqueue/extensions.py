@@ -40,13 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Call",
+    "ClientHooksFactory",
     "ExtensionFactory",
     "LuaHooks",
     "Service",
     "WorkerContext",
     "WorkerExtension",
+    "client_hooks",
     "default_extensions",
     "overrides",
+    "register_client_hooks",
     "register_default",
 ]
 
@@ -63,11 +66,17 @@ class LuaHooks:
     ``library`` is Lua source of ``local function`` definitions; it is placed after the core library
     (``lib.lua``) in the claim and finish scripts. Each hook names one of its functions, called at:
 
-    - ``on_dead(prefix, id, max_deliveries, now)``: in the claim script, after a job was dead-lettered
-      (delivered ``max_deliveries`` times without an outcome).
+    - ``on_dead(prefix, id, max_deliveries, now, worker)``: in the claim script, after a job was
+      dead-lettered (delivered ``max_deliveries`` times without an outcome) by ``worker``'s claim.
     - ``on_finish(prefix, queue, id, kind)``: in the core finish script, after an outcome was recorded
       (``kind``: ``ok``, ``err`` or ``retry``; outcomes an extension records itself do not pass here).
       A batch's outcomes are recorded first, then the hook runs once per recorded one, in order.
+    - ``on_finish_batch(prefix, queue, note, out)``: in the core finish script, once per batch, after
+      the ``on_finish`` hooks: ``note`` is what :meth:`WorkerExtension.finish_note` made of the batch
+      (``''``: none), ``out`` the per-outcome replies (1 recorded, 0 fenced).
+    - ``on_enqueue(prefix, queue, id, payload, now)``: in the enqueue script, after a job was written
+      (not for an id that existed); ``on_enqueue_batch(prefix, queue, now)`` once at the end of the call.
+      These run in a client's enqueues (:func:`client_hooks`) and a worker's alike.
 
     Hook points are added here as layers need them (claim-time admission rules are next).
     """
@@ -75,6 +84,9 @@ class LuaHooks:
     library: str = ""
     on_dead: str | None = None
     on_finish: str | None = None
+    on_finish_batch: str | None = None
+    on_enqueue: str | None = None
+    on_enqueue_batch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +160,14 @@ class WorkerExtension:
         """
         raise NotImplementedError
 
+    def finish_note(self, outcomes: Sequence[Outcome]) -> bytes:
+        """Return text for this extension's ``on_finish_batch`` Lua hook about a core finish batch.
+
+        Called once per batch the core finish script records (not for outcomes an extension records),
+        before the call; only the first extension that overrides it is asked.
+        """
+        return b""
+
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Observe a job's attempt starting (synchronous and cheap: it runs on the hot path)."""
 
@@ -163,6 +183,9 @@ def overrides(extension: WorkerExtension, hook: str) -> bool:
 #: Builds a default extension from the worker's options (None: not wanted for these options).
 ExtensionFactory = Callable[[Mapping[str, Any]], "WorkerExtension | None"]
 _DEFAULTS: list[ExtensionFactory] = []
+#: Builds the Lua a layer adds to a client's scripts (enqueue) from the client's options.
+ClientHooksFactory = Callable[[Mapping[str, Any]], "LuaHooks | None"]
+_CLIENT_HOOKS: list[ClientHooksFactory] = []
 
 
 def register_default(factory: ExtensionFactory) -> None:
@@ -174,3 +197,14 @@ def default_extensions(options: Mapping[str, Any]) -> list[WorkerExtension]:
     """Return the default extensions for a worker built with ``options`` (e.g. ``cron_jobs``)."""
     built = (factory(options) for factory in _DEFAULTS)
     return [extension for extension in built if extension is not None]
+
+
+def register_client_hooks(factory: ClientHooksFactory) -> None:
+    """Add a layer's Lua to every client's enqueue script (the events layer's ``enqueued`` events)."""
+    _CLIENT_HOOKS.append(factory)
+
+
+def client_hooks(options: Mapping[str, Any]) -> list[LuaHooks]:
+    """Return the Lua hooks for a client built with ``options`` (e.g. ``events``)."""
+    built = (factory(options) for factory in _CLIENT_HOOKS)
+    return [hooks for hooks in built if hooks is not None]

@@ -31,10 +31,14 @@ class Progress:
     at: datetime
 
 
+#: Adds commands to the pipeline that records a report: ``also(pipe, value, message, at_ms)``.
+AlsoRecord = Callable[[Any, Any, str, int], None]
+
+
 def progress_reporter(
-    redis: Any, keys: Keys, job_id: str, serializer: Callable[[Any], bytes]
+    redis: Any, keys: Keys, job_id: str, serializer: Callable[[Any], bytes], also: AlsoRecord | None = None
 ) -> ProgressReporter:
-    """Return the ``ctx["progress"]`` callable of one job."""
+    """Return the ``ctx["progress"]`` callable of one job (``also``: more to write with each report)."""
     key = keys.progress(job_id)
 
     async def report(value: Any, message: str = "") -> None:
@@ -42,11 +46,14 @@ def progress_reporter(
 
         Raises :class:`aqueue.errors.RedisFailure` if Redis fails or refuses it.
         """
-        data = serializer({"value": value, "message": message, "at_ms": now_ms()})
+        at_ms = now_ms()
+        data = serializer({"value": value, "message": message, "at_ms": at_ms})
         with redis_errors(redis):
             async with redis.pipeline(transaction=False) as pipe:
                 pipe.set(key, data, px=PROGRESS_TTL_MS)
                 pipe.publish(key, data)
+                if also is not None:
+                    also(pipe, value, message, at_ms)
                 await pipe.execute()
 
     return report

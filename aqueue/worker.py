@@ -52,6 +52,7 @@ from aqueue._worker.procpool import ProcessPoolExtension
 from aqueue._worker.queue_ops import QueueOps, QueuesSetting, parse_handoff, queue_plan
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import ConfigurationError
+from aqueue.events import DEFAULT_EVENTS_MAXLEN, events_cap
 from aqueue.extensions import Service, WorkerContext, WorkerExtension, overrides
 from aqueue.extensions import default_extensions as _defaults
 from aqueue.tasks import Task, TaskLike, as_task
@@ -150,6 +151,8 @@ class Worker:
     ``lifespan`` (an async context manager factory called with ``ctx`` once connected: database
     pools, HTTP clients; the mapping it yields is merged into every job's ``ctx``, and it is left on
     shutdown, after ``on_shutdown``, even when start-up failed after it was entered),
+    ``events`` (False: write no job lifecycle events, see :mod:`aqueue.events`), ``events_maxlen``
+    (each queue's event stream keeps about this many entries),
     ``log_jobs`` (arq's INFO line as each job starts and ends, on the ``arq.worker`` logger; off by
     default: it costs more than a small job), ``process_pool_size`` (child processes for
     ``@task(executor="process")`` tasks, default the CPU count) and ``max_tasks_per_child`` (a child
@@ -217,6 +220,8 @@ class Worker:
         allow_abort_jobs: bool = True,
         log_jobs: bool = False,
         metrics_port: int | None = None,
+        events: bool = True,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
         lifespan: Lifespan | None = None,
         process_pool_size: int | None = None,
         max_tasks_per_child: int | None = None,
@@ -227,6 +232,8 @@ class Worker:
             "cron_jobs": self.cron_definitions,
             "timezone": arq_options.get("timezone"),
             "metrics_port": metrics_port,
+            "events": events,
+            "events_maxlen": events_cap(events_maxlen),
         }
         defaults = _defaults(layer_options) if default_extensions else []
         self.extensions: list[WorkerExtension] = [*defaults, *extensions]
@@ -442,12 +449,14 @@ class Worker:
         )
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
+        noter = next((e for e in self.extensions if overrides(e, "finish_note")), None)
         self._finisher = Finisher(
             self._ops,
             recorders,
             capacity=self._capacity,
             start=self._start_claimed,
             where=describe_pool(self._pool),
+            note=noter.finish_note if noter is not None else None,
         )
         self._runner = self._make_runner()
         await self._enter_lifespan()

@@ -11,7 +11,7 @@ import redis as sync_redis
 
 from aqueue import Client, task
 from aqueue._clock import now_ms
-from aqueue._redis.core import Claim, Finish
+from aqueue._redis.core import Claim, Enqueue, Finish
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._worker.queue_ops import QueueOps
 from aqueue._worker.types import Outcome, OutcomeKind
@@ -65,7 +65,10 @@ def test_the_core_claim_and_finish_carry_the_hooks_they_are_given_and_no_layer()
         hooked = script.source_text([PROBE])
         assert hooked.index("local function probe_finish(") < hooked.index("local function aq_hook_finish(")
         assert "  probe_finish(prefix, queue, id, kind)" in hooked
-        assert "  probe_dead(prefix, id, max_deliveries, now)" in hooked
+        assert "  probe_dead(prefix, id, max_deliveries, now, worker)" in hooked
+    enqueue = Enqueue.source_text([LuaHooks(on_enqueue="e1", on_enqueue_batch="e2", on_finish_batch="f")])
+    assert "  e1(prefix, queue, id, payload, now)" in enqueue and "  e2(prefix, queue, now)" in enqueue
+    assert "  f(prefix, queue, note, out)" in Finish.source_text([LuaHooks(on_finish_batch="f")])
 
 
 async def test_a_batched_finish_calls_the_hook_once_per_recorded_outcome_after_its_deletions(
@@ -115,6 +118,6 @@ async def test_a_workers_registry_composes_its_extensions_hooks_beside_the_defau
         await eventually(lambda: len(probed(sync_r)) >= 20, "a hook call per job")
         assert worker.scripts is not None
         claim = worker.scripts.get(Claim).text
-        assert "wf_dead_letter(prefix, id, max_deliveries, now)" in claim  # the workflow layer's hook
-        assert "probe_dead(prefix, id, max_deliveries, now)" in claim
+        assert "wf_dead_letter(prefix, id, max_deliveries, now, worker)" in claim  # the workflow layer's hook
+        assert "probe_dead(prefix, id, max_deliveries, now, worker)" in claim
     assert sorted(probed(sync_r)) == sorted(f"finish {job.job_id} ok 0" for job in jobs if job)

@@ -6,15 +6,18 @@ import asyncio
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from aqueue import Client, Retry, task
-from aqueue.contrib.prometheus import PrometheusMetrics
+from aqueue.contrib.prometheus import METRICS, PrometheusMetrics
 from aqueue.embedded import free_port
+from aqueue.workflows import chain, sig
 from tests.support import eventually
+from tests.test_dead import make_dead
 
 GATE: dict[str, asyncio.Event] = {}
 
@@ -34,6 +37,11 @@ async def again(ctx: dict[str, Any]) -> str:
     if ctx["job_try"] == 1:
         raise Retry(defer=0)
     return "second"
+
+
+@task
+async def add(ctx: dict[str, Any], x: int, y: int) -> int:
+    return x + y
 
 
 @task
@@ -127,4 +135,46 @@ def test_without_the_extra_a_metrics_port_is_a_clear_configuration_error() -> No
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "aqueue-redis[metrics]" in done.stdout
-    assert PrometheusMetrics().services() == []  # with the extra and no port: nothing served
+    bare = PrometheusMetrics()
+    assert bare.services() == [bare._read_tally]  # with the extra and no port: nothing served
+
+
+async def test_dead_letters_and_workflow_runs_are_counted(client: Client, run_worker: Any) -> None:
+    registry = CollectorRegistry()
+    q = client.default_queue
+    await make_dead(client, "doomed", deliveries=3)
+    async with run_worker([ok, boom, add], extensions=[PrometheusMetrics(registry)], max_deliveries=3):
+        good = await chain(sig("add", 1, 2), sig("add", 3)).enqueue(client)
+        bad = await chain(sig("boom"), sig("add", 3)).enqueue(client)
+        assert await good.result(timeout=5) == 6
+        with pytest.raises(ValueError):
+            await bad.result(timeout=5)
+        await eventually(
+            lambda: value(registry, "aqueue_dead_letters_total", queue=q) == 1, "the dead letter"
+        )
+        await eventually(
+            lambda: value(registry, "aqueue_workflow_runs_total", outcome="failed") == 1, "the failed run"
+        )
+        assert value(registry, "aqueue_workflow_runs_total", outcome="succeeded") == 1
+    assert value(registry, "aqueue_dead_letters_total", queue=q) == 1
+
+
+def test_the_documented_metrics_are_the_served_ones() -> None:
+    """docs/operations.md's table and METRICS name every family served, with its type and labels."""
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    metrics.outcomes["t", "succeeded"] += 1
+    metrics.retries["t"] += 1
+    metrics.cron_runs["c", "succeeded"] += 1
+    metrics.durations["t"].observe(0.1)
+    metrics.workflow_runs["succeeded"] += 1
+    served = {}
+    for family in registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {k for s in family.samples for k in s.labels if k != "le"}
+        served[name] = (family.type, labels)
+    assert served == {name: (kind, set(labels)) for name, (kind, labels) in METRICS.items()}
+    doc = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    for name, (kind, labels) in METRICS.items():
+        row = f"| `{name}` | {kind} | {', '.join(f'`{label}`' for label in labels) or '—'} |"
+        assert row in doc, f"docs/operations.md lacks the row: {row}"

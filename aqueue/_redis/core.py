@@ -111,6 +111,7 @@ class Enqueue(Script[EnqueueArgs, list[bool]]):
     """Write jobs, arq-style; hand due ones to idle workers. Reply: per job, whether it was written."""
 
     name = "enqueue"
+    libraries = (EXTENSIONS,)  # EXTENSIONS: aq_hook_enqueue per written job, aq_hook_enqueued per call
 
     def parse(self, args: EnqueueArgs, reply: Any) -> list[bool]:
         """Return one flag per job: False for an id that exists."""
@@ -193,15 +194,16 @@ class FinishRecord(NamedTuple):
 
 
 class FinishArgs(NamedTuple):
-    """Outcomes to record on ``queue``."""
+    """Outcomes to record on ``queue``; ``note`` is an extension's text about them (its Lua hook's)."""
 
     prefix: str
     queue: str
+    note: bytes
     outcomes: Sequence[FinishRecord]
 
     def argv(self) -> list[Any]:
         """Return the ARGV."""
-        out: list[Any] = [self.prefix, self.queue]
+        out: list[Any] = [self.prefix, self.queue, self.note]
         for record in self.outcomes:
             out.extend(record)
         return out
@@ -211,7 +213,7 @@ class Finish(Script[FinishArgs, list[bool]]):
     """Record outcomes, each only while its token holds. Reply: per outcome, whether it was recorded."""
 
     name = "finish"
-    libraries = (FINISH_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_finish after each recorded outcome
+    libraries = (FINISH_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_finish per recorded outcome, then finished
 
     def parse(self, args: FinishArgs, reply: Any) -> list[bool]:
         """Return one flag per outcome: False where the claim was lost (fenced)."""

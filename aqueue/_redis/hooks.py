@@ -1,6 +1,7 @@
 """Compose extensions' Lua into the core scripts: their libraries, then one dispatcher per hook point.
 
-The core scripts call ``aq_hook_dead(...)`` and ``aq_hook_finish(...)`` unconditionally; with no
+The core scripts call ``aq_hook_dead(...)``, ``aq_hook_finish(...)``, ``aq_hook_finished(...)``,
+``aq_hook_enqueue(...)`` and ``aq_hook_enqueued(...)`` unconditionally; with no
 extension hooked in, those are empty functions (a Lua call costs well under a microsecond).
 """
 
@@ -14,8 +15,11 @@ __all__ = ["hook_source"]
 
 #: hook point → (dispatcher name, its parameters)
 _POINTS = {
-    "on_dead": ("aq_hook_dead", "prefix, id, max_deliveries, now"),
+    "on_dead": ("aq_hook_dead", "prefix, id, max_deliveries, now, worker"),
     "on_finish": ("aq_hook_finish", "prefix, queue, id, kind"),
+    "on_finish_batch": ("aq_hook_finished", "prefix, queue, note, out"),
+    "on_enqueue": ("aq_hook_enqueue", "prefix, queue, id, payload, now"),
+    "on_enqueue_batch": ("aq_hook_enqueued", "prefix, queue, now"),
 }
 
 

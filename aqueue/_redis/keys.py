@@ -26,10 +26,12 @@ key                        type                              holds
 ``{p}dead``                sorted set                        dead-lettered ids → time
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
+``{p}tally:{id}``          hash, expiring                    what a worker's scripts counted (metrics)
 ``{p}progress:{id}``       string, expiring; channel         a job's latest progress report
 ``{p}unique:{key}``        string, expiring                  ``L{id}``: job id holds unique key; ``F{id}``: it
                                                              ended, held for ``_unique_for`` (throttle)
 ``{p}uniques``             hash                              job id → its unique key, queue, unique_for
+``{p}events:{queue}``      stream, capped (approximately)    the queue's job lifecycle events
 ``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
@@ -85,6 +87,10 @@ class Keys:
     def progress(self, job_id: str) -> str:
         """Return the key (and pub/sub channel) of a job's latest progress."""
         return f"{self.prefix}progress:{job_id}"
+
+    def events(self, queue_key: str) -> str:
+        """Return the capped stream of a queue's job lifecycle events (``queue_key``: the queue's key)."""
+        return f"{self.prefix}events:{queue_key}"
 
     def result(self, job_id: str) -> str:
         """Return the key of a job's result envelope."""
@@ -162,6 +168,10 @@ class Keys:
     def uniques(self) -> str:
         """Return the hash: job id → its unique key, queue and unique_for (JSON ``k q f``)."""
         return f"{self.prefix}uniques"
+
+    def tally(self, worker_id: str) -> str:
+        """Return the hash of what a worker's scripts counted for its metrics (dead letters, runs)."""
+        return f"{self.prefix}tally:{worker_id}"
 
     def scoped(self, *parts: str) -> str:
         """Return a key for an extension (workflows, scheduler) under the prefix."""

@@ -22,7 +22,8 @@ class Finisher:
     An outcome that one of ``extensions`` handles is recorded by it (atomically with its own state);
     the rest go through the core finish script. An outcome Redis cannot take (unreachable, out of
     memory, a read-only replica, …) waits here and is recorded once Redis takes writes again, or
-    fenced if another worker claimed its job meanwhile. ``where`` names the server in its log lines.
+    fenced if another worker claimed its job meanwhile. ``where`` names the server in its log lines;
+    ``note`` makes the text the core finish script's ``on_finish_batch`` hooks get about a batch.
     """
 
     def __init__(
@@ -33,9 +34,11 @@ class Finisher:
         capacity: Callable[[], int | None] = lambda: None,
         start: Callable[[Sequence[ClaimedJob], float], None] | None = None,
         where: str = "",
+        note: Callable[[Sequence[Outcome]], bytes] | None = None,
     ) -> None:
         self.ops = ops
         self.extensions = list(extensions)
+        self.note = note
         self.capacity = capacity
         self.start = start
         self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
@@ -110,7 +113,7 @@ class Finisher:
         for index, items in groups.items():
             outcomes = [o for o, _ in items]
             if index < 0:
-                done = await self.ops.finish(outcomes)
+                done = await self.ops.finish(outcomes, self.note)
             else:
                 free = self.capacity()  # None: stopping, take nothing new
                 limit = 0 if free is None else free + len(outcomes)

@@ -8,7 +8,7 @@ one call per queue (each names the queue whose sorted set it writes): a job's qu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aqueue._clock import now_ms
 from aqueue._redis.core import (
@@ -39,6 +39,8 @@ QueuesSetting = Sequence[str] | Mapping[str, int]
 
 #: A held claim: (job id, token) on the worker's first queue, or (job id, token, queue key; "": first).
 HeldClaim = tuple[str, str] | tuple[str, str, str]
+#: Makes the text a finish call's ``on_finish_batch`` hooks get about its outcomes.
+Note = Callable[[Sequence[Outcome]], bytes]
 
 
 def parse_handoff(message: bytes, worker_id: str) -> ClaimedJob | None:
@@ -171,23 +173,30 @@ class QueueOps:
             )
         )
 
-    def finish(self, outcomes: list[Outcome]) -> Awaitable[list[bool]]:
-        """Record outcomes atomically per job; False where the claim was lost (fenced)."""
+    def finish(self, outcomes: list[Outcome], note: Note | None = None) -> Awaitable[list[bool]]:
+        """Record outcomes atomically per job; False where the claim was lost (fenced).
+
+        ``note`` makes the text for the extensions' ``on_finish_batch`` Lua hooks, once per call.
+        """
         if len(self.queues) == 1:  # the common case: one call, nothing regrouped
             records = [_record(o) for o in outcomes]
-            return self._finish(FinishArgs(prefix=self.keys.prefix, queue=self.queue, outcomes=records))
-        return self._finish_by_queue(outcomes)
+            text = note(outcomes) if note is not None else b""
+            return self._finish(
+                FinishArgs(prefix=self.keys.prefix, queue=self.queue, note=text, outcomes=records)
+            )
+        return self._finish_by_queue(outcomes, note)
 
-    async def _finish_by_queue(self, outcomes: list[Outcome]) -> list[bool]:
+    async def _finish_by_queue(self, outcomes: list[Outcome], note: Note | None) -> list[bool]:
         groups: dict[str, list[int]] = {}
         for n, outcome in enumerate(outcomes):
             groups.setdefault(outcome.job.queue or self.queue, []).append(n)
-        replies = await asyncio.gather(
-            *(
-                self._finish(FinishArgs(self.keys.prefix, queue, [_record(outcomes[n]) for n in indices]))
-                for queue, indices in groups.items()
-            )
-        )
+
+        def args(queue: str, indices: list[int]) -> FinishArgs:
+            batch = [outcomes[n] for n in indices]
+            text = note(batch) if note is not None else b""
+            return FinishArgs(self.keys.prefix, queue, text, [_record(o) for o in batch])
+
+        replies = await asyncio.gather(*(self._finish(args(q, i)) for q, i in groups.items()))
         done = [False] * len(outcomes)
         for indices, flags in zip(groups.values(), replies, strict=True):
             for n, flag in zip(indices, flags, strict=True):

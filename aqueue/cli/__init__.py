@@ -1,10 +1,14 @@
 """The ``aqueue`` command: the core commands, with each layer's command group mounted on them."""
 
 from aqueue.cli._commands import main
+from aqueue.cli._events import events
+from aqueue.cli._job import job
 from aqueue.cli._queue import queue
 from aqueue.scheduler._cli import cron
 from aqueue.workflows._cli import workflow
 
+main.add_command(job)
+main.add_command(events)
 main.add_command(cron)
 main.add_command(workflow)
 main.add_command(queue)

@@ -17,9 +17,8 @@ from aqueue._version import __version__
 from aqueue.cli._json import dumps
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
-from aqueue.errors import AqueueError, ConfigurationError, ResultNotFound
-from aqueue.jobs import JobStatus
-from aqueue.monitor import QueueStats, WorkerInfo, job_view, live_workers, queue_stats
+from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
 from aqueue.settings import create_worker
 from aqueue.worker import Worker
 
@@ -159,34 +158,6 @@ def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None
             f"  {w.worker_id}  {w.host} pid {w.pid}  {', '.join(w.queues)}  {w.info}  "
             f"(beat {w.seconds_since_beat:.0f}s ago)"
         )
-
-
-@main.command()
-@click.argument("job_id")
-@click.option("--queue", "queue_name", help="The job's queue (default: the default queue).")
-@click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@friendly
-def job(job_id: str, queue_name: str | None, redis_url: str | None, as_json: bool) -> None:
-    """Show one job: status, latest progress, result."""
-    view = with_client(redis_url, lambda client: job_view(client, job_id, queue_name))
-    if view.status is JobStatus.not_found and view.result is None:
-        raise ResultNotFound(f"no job {job_id!r} (never enqueued, or its result expired)")
-    if as_json:
-        click.echo(dumps(view))
-        return
-    click.echo(f"job {view.job_id}: {view.status.value}")
-    if view.unique is not None:
-        click.echo(f"unique key: {view.unique}")
-    if view.priority:
-        click.echo(f"priority: {view.priority}")
-    if view.progress is not None:
-        click.echo(
-            f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"
-        )
-    if view.result is not None:
-        outcome = "ok" if view.result.success else "failed"
-        click.echo(f"result ({outcome}, try {view.result.job_try}): {view.result.result!r}")
 
 
 @main.group()

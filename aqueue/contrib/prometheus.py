@@ -18,18 +18,30 @@ name                                   type       labels                      wh
 ``aqueue_retries_total``               counter    queue, task                 attempts that will run again
 ``aqueue_cron_runs_total``             counter    name, outcome               scheduled runs that ended
                                                                               (``succeeded``/``failed``)
+``aqueue_dead_letters_total``          counter    queue                       jobs this worker's claims
+                                                                              dead-lettered
+``aqueue_workflow_runs_total``         counter    outcome                     workflow runs that ended
+                                                                              (``succeeded``/``failed``/
+                                                                              ``cancelled``) with an
+                                                                              outcome this worker recorded
 =====================================  =========  ==========================  ==========================
 
 The hooks only bump plain Python counters (a dict update and a bucket search per job: about a
-microsecond); the Prometheus families are built from them when ``/metrics`` is scraped.
+microsecond); the Prometheus families are built from them when ``/metrics`` is scraped. Dead letters
+happen inside the claim script: its Lua hook counts them in the worker's ``{prefix}tally:{worker}``
+hash, which the extension reads every few seconds. A workflow run is counted once, by the worker
+that records the outcome of a node after which the run is over (a run cancelled while none of its
+nodes runs is not counted).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -37,11 +49,38 @@ from prometheus_client.registry import Collector
 
 from aqueue._clock import now_ms
 from aqueue._envelope import JobEnvelope
+from aqueue._redis.connection import text
+from aqueue._redis.errors import REDIS_ERRORS
+from aqueue._redis.keys import Keys
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import JobAborted
-from aqueue.extensions import Service, WorkerContext, WorkerExtension
+from aqueue.extensions import LuaHooks, Service, WorkerContext, WorkerExtension
 
-__all__ = ["BUCKETS", "PrometheusMetrics"]
+__all__ = ["BUCKETS", "METRICS", "PrometheusMetrics"]
+
+#: Every metric family this extension serves: name (as exposed) → (type, labels).
+METRICS = {
+    "aqueue_jobs_total": ("counter", ("queue", "task", "outcome")),
+    "aqueue_job_duration_seconds": ("histogram", ("queue", "task")),
+    "aqueue_pickup_latency_seconds": ("histogram", ("queue",)),
+    "aqueue_jobs_running": ("gauge", ("queue",)),
+    "aqueue_retries_total": ("counter", ("queue", "task")),
+    "aqueue_cron_runs_total": ("counter", ("name", "outcome")),
+    "aqueue_dead_letters_total": ("counter", ("queue",)),
+    "aqueue_workflow_runs_total": ("counter", ("outcome",)),
+}
+#: How often the worker's tally of dead letters is read from Redis (seconds).
+TALLY_EVERY_S = 2.0
+_TALLY_TTL_MS = 86_400_000
+_LUA = f"""
+local function aq_metrics_dead(prefix, id, max_deliveries, now, worker)
+  local key = prefix .. 'tally:' .. worker
+  redis.call('HINCRBY', key, 'dead_letters', 1)
+  redis.call('PEXPIRE', key, {_TALLY_TTL_MS})
+end
+"""
+#: A workflow run's end state → the outcome label.
+_RUN_OUTCOMES = {"complete": "succeeded", "failed": "failed", "cancelled": "cancelled"}
 
 #: Buckets (seconds) fit for a queue: sub-millisecond pickups up to hour-long jobs.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
@@ -105,7 +144,14 @@ class _Collector(Collector):
         pickup.add_metric([queue], m.pickup.buckets(), m.pickup.total)
         running = GaugeMetricFamily("aqueue_jobs_running", "Job attempts running now.", labels=["queue"])
         running.add_metric([queue], m.running())
-        yield from (jobs, retries, cron, duration, pickup, running)
+        dead = CounterMetricFamily(
+            "aqueue_dead_letters", "Jobs this worker's claims dead-lettered.", labels=["queue"]
+        )
+        dead.add_metric([queue], m.dead_letters)
+        runs = CounterMetricFamily("aqueue_workflow_runs", "Workflow runs that ended.", labels=["outcome"])
+        for outcome, count in list(m.workflow_runs.items()):
+            runs.add_metric([outcome], count)
+        yield from (jobs, retries, cron, duration, pickup, running, dead, runs)
 
 
 class PrometheusMetrics(WorkerExtension):
@@ -122,16 +168,32 @@ class PrometheusMetrics(WorkerExtension):
         self.cron_runs: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.durations: defaultdict[str, _Histogram] = defaultdict(_Histogram)
         self.pickup = _Histogram()
+        self.dead_letters = 0
+        self.workflow_runs: defaultdict[str, int] = defaultdict(int)
         self.running: Callable[[], int] = lambda: 0
+        self.redis: Any = None
+        self.keys, self.worker_id = Keys(), ""
         self.registry.register(_Collector(self))
+
+    def lua(self) -> LuaHooks:
+        """Return the dead-letter hook: counts this worker's dead letters in its tally hash."""
+        return LuaHooks(library=_LUA, on_dead="aq_metrics_dead")
 
     def bind(self, context: WorkerContext) -> None:
         """Label everything with the worker's queue; track its running jobs."""
         self.queue, self.running = context.queue, context.running_jobs
+        self.redis, self.keys, self.worker_id = context.redis, context.keys, context.worker_id
 
     def services(self) -> Sequence[Service]:
-        """Return the ``/metrics`` server, if a port was given."""
-        return [self._serve] if self.port is not None else []
+        """Return the tally reader, and the ``/metrics`` server if a port was given."""
+        return [self._read_tally, self._serve] if self.port is not None else [self._read_tally]
+
+    async def _read_tally(self) -> None:
+        key = self.keys.tally(self.worker_id)
+        while True:
+            with contextlib.suppress(*REDIS_ERRORS):  # a scrape shows the last count read meanwhile
+                self.dead_letters = int(text(await self.redis.hget(key, "dead_letters")) or 0)
+            await asyncio.sleep(TALLY_EVERY_S)
 
     async def _serve(self) -> None:
         assert self.port is not None
@@ -156,9 +218,21 @@ class PrometheusMetrics(WorkerExtension):
             self.retries[task] += 1
         if outcome.started_ms:
             self.durations[task].observe(max(now_ms() - outcome.started_ms, 0) / 1000)
-        cron = outcome.envelope.extra.get("cron") if outcome.envelope is not None else None
+        extra = outcome.envelope.extra if outcome.envelope is not None else {}
+        cron = extra.get("cron")
         if cron and outcome.kind is not OutcomeKind.RETRY:
             self.cron_runs[str(cron[0]), label] += 1
+        if "wf" in extra and outcome.kind is not OutcomeKind.RETRY:
+            await self._count_run(outcome.job.job_id)
+
+    async def _count_run(self, job_id: str) -> None:
+        """Count the node's run if it is over and no worker counted it yet (HSETNX on the run's meta)."""
+        run_id = job_id.rpartition(":")[0]
+        meta = self.keys.scoped("wf", run_id)
+        with contextlib.suppress(*REDIS_ERRORS):
+            state = text(await self.redis.hget(meta, "state"))
+            if state in _RUN_OUTCOMES and await self.redis.hsetnx(meta, "counted", 1):
+                self.workflow_runs[_RUN_OUTCOMES[state]] += 1
 
 
 def _label(outcome: Outcome) -> str:

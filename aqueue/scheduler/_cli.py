@@ -6,17 +6,17 @@ Mounted into the main CLI with ``from aqueue.scheduler._cli import cron``.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from aqueue._cli_support import friendly
 from aqueue._cli_support import with_client as run_with_client
 from aqueue._imports import import_string
 from aqueue._redis.connection import resolve_settings
-from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.errors import ConfigurationError
 from aqueue.scheduler._definition import CronJob, cron_definitions
 from aqueue.scheduler._expression import parse_expression
 from aqueue.scheduler._formatting import (
@@ -40,12 +40,6 @@ _REDIS_HELP = "Redis URL (default: AQUEUE_REDIS_URL)."
 T = TypeVar("T")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
 def _parse_now(text: str | None) -> datetime:
     """Return the ``--now`` instant (naive means UTC), or the current time."""
     if text is None:
@@ -53,7 +47,7 @@ def _parse_now(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"--now {text!r} is not an ISO 8601 date-time", code=2)
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time", param_hint="--now") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -68,13 +62,11 @@ def cron() -> None:
 @click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 10_000), help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--now", "now_text", default=None, hidden=True, help=_NOW_HELP)
+@friendly
 def next_command(expression: str, tz: str, count: int, as_json: bool, now_text: str | None) -> None:
     """Print the next run times of EXPRESSION, in the zone, with UTC offsets."""
-    try:
-        parsed = parse_expression(expression)
-        zone = resolve_zone(tz)
-    except ConfigurationError as error:
-        fail(str(error))
+    parsed = parse_expression(expression)
+    zone = resolve_zone(tz)
     runs = next_runs(parsed, zone, _parse_now(now_text), count)
     if as_json:
         record = {"expression": parsed.text, "tz": zone_name(zone), "next": [r.isoformat() for r in runs]}
@@ -115,13 +107,14 @@ def _checked_jobs(jobs: object, path: str, tz: Any = None) -> list[CronJob]:
 
 
 def with_client(redis_url: str | None, action: Callable[[Client], Awaitable[T]]) -> T:
-    """Run ``action`` with a client on ``redis_url`` (one connection attempt); errors exit 1."""
-    try:
-        settings = resolve_settings(redis_url)
-        settings.conn_retries = 0  # one connection attempt
-        return run_with_client(settings, action)
-    except AqueueError as error:  # Redis failures among them: the registry's calls translate them
-        fail(str(error))
+    """Run ``action`` with a client on ``redis_url`` (one connection attempt).
+
+    Errors (Redis failures among them: the registry's calls translate them) reach the CLI's one
+    error handler (``friendly``).
+    """
+    settings = resolve_settings(redis_url)
+    settings.conn_retries = 0  # one connection attempt
+    return run_with_client(settings, action)
 
 
 def list_live(redis_url: str | None, as_json: bool) -> None:
@@ -153,6 +146,7 @@ def print_jobs(jobs: Sequence[CronJob], now: datetime, count: int, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 @click.option("--now", "now_text", default=None, hidden=True, help=_NOW_HELP)
+@friendly
 def list_command(
     settings: str | None, count: int, as_json: bool, redis_url: str | None, now_text: str | None
 ) -> None:
@@ -163,16 +157,14 @@ def list_command(
     if settings is None:
         list_live(redis_url, as_json)
         return
-    try:
-        jobs = load_cron_jobs(settings)
-    except ConfigurationError as error:
-        fail(str(error))
+    jobs = load_cron_jobs(settings)
     print_jobs(jobs, _parse_now(now_text), count, as_json)
 
 
 @cron.command(name="pause")
 @click.argument("name")
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+@friendly
 def pause_command(name: str, redis_url: str | None) -> None:
     """Pause cron job NAME: its slots pass without running (counted as missed)."""
     with_client(redis_url, lambda client: pause(client, name))
@@ -182,6 +174,7 @@ def pause_command(name: str, redis_url: str | None) -> None:
 @cron.command(name="resume")
 @click.argument("name")
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+@friendly
 def resume_command(name: str, redis_url: str | None) -> None:
     """Resume cron job NAME from its next slot."""
     with_client(redis_url, lambda client: resume(client, name))
@@ -191,6 +184,7 @@ def resume_command(name: str, redis_url: str | None) -> None:
 @cron.command(name="trigger")
 @click.argument("name")
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
+@friendly
 def trigger_command(name: str, redis_url: str | None) -> None:
     """Run cron job NAME once, now; print the run's job id."""
 

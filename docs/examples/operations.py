@@ -5,6 +5,7 @@ import asyncio
 import aqueue
 from aqueue import JobContext, task
 from aqueue.dead import list_dead
+from aqueue.events import EventKind
 from aqueue.monitor import job_view, live_workers, queue_stats
 from aqueue.workflows import sig
 
@@ -43,3 +44,12 @@ async def main() -> None:
         assert view.status.value == "complete" and view.progress.message == "step 3 of 3"
         assert await list_dead(client) == []
         # --8<-- [end:python]
+
+        # --8<-- [start:events]
+        kinds = [e.kind async for e in client.events(follow=False) if e.job_id == "report-42"]
+        assert sorted(kinds) == sorted(["enqueued", "started", *["progress"] * 3, "succeeded"])
+        newest = [e async for e in client.events(follow=False, reverse=True, limit=5)]
+        assert any(e.job_id == "later" and e.kind is EventKind.ENQUEUED for e in newest)
+        # async for event in client.events():   # every queue, from now on, until cancelled
+        #     print(event.kind, event.job_id, event.task, event.job_try, event.duration)
+        # --8<-- [end:events]

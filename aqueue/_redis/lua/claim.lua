@@ -66,7 +66,7 @@ local function dead_letter(queue, id, detail)
   redis.call('DEL', jkey, rkey)
   redis.call('HDEL', prefix .. 'deliveries', id)
   redis.call('PUBLISH', prefix .. 'done:' .. id, 'dead')
-  aq_hook_dead(prefix, id, max_deliveries, now) -- extensions' on_dead (a workflow node fails its run)
+  aq_hook_dead(prefix, id, max_deliveries, now, worker) -- extensions' on_dead (a workflow node fails its run)
 end
 
 local function claim(s, id, score, priority)

@@ -8,6 +8,7 @@
 -- Priority 0 jobs go to the queue as arq puts them; a job of priority 1-9 that is not handed over
 -- goes to {prefix}ready:{queue} if due (ordered by priority, then FIFO) or {prefix}delayed:{queue}
 -- if deferred (see priority_lib.lua, which claim.lua uses to promote it when due).
+-- Written jobs run the extensions' on_enqueue hooks (aq_hook_enqueue), the call their on_enqueue_batch.
 -- Reply: per job, 1 (written) or 0 (its id exists).
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local priority = tonumber(ARGV[5])
@@ -19,6 +20,7 @@ for i = 6, #ARGV, 4 do
   local id, payload, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local written = aq_store_job(prefix, id, payload, ARGV[i + 3], not check_ids)
   if written == 1 then
+    aq_hook_enqueue(prefix, queue, id, payload, now) -- extensions' on_enqueue (the events layer)
     local handed, due = false, tonumber(score) <= now
     if handing and due then
       handed = aq_handoff(prefix, queue, id, payload, now, priority)
@@ -42,4 +44,5 @@ for i = 6, #ARGV, 4 do
   out[#out + 1] = written
 end
 if handing and unhanded then aq_wake(prefix, queue) end
+aq_hook_enqueued(prefix, queue, now)
 return out

@@ -1,0 +1,242 @@
+"""Job lifecycle events: written by real workers and clients to each queue's stream, read back typed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from aqueue import Client, Retry, task
+from aqueue.embedded import RedisServer
+from aqueue.events import Event, EventKind
+from aqueue.workflows import chain, sig
+from tests.conftest import aqueue_cli, run_cli
+from tests.support import LoggedProcess, eventually
+from tests.test_dead import make_dead
+
+GATE: dict[str, asyncio.Event] = {}
+
+
+@task
+async def add(ctx: dict[str, Any], x: int, y: int) -> int:
+    return x + y
+
+
+@task
+async def boom(ctx: dict[str, Any]) -> None:
+    raise ValueError("no")
+
+
+@task(max_tries=2)
+async def again(ctx: dict[str, Any]) -> str:
+    if ctx["job_try"] == 1:
+        raise Retry(defer=0)
+    return "second"
+
+
+@task
+async def halfway(ctx: dict[str, Any]) -> str:
+    await ctx["progress"](0.5, "half")
+    return "done"
+
+
+@task
+async def held(ctx: dict[str, Any]) -> None:
+    await GATE["held"].wait()
+
+
+async def history(client: Client, **options: Any) -> list[Event]:
+    return [e async for e in client.events(follow=False, **options)]
+
+
+def kinds(events: list[Event], job_id: str) -> list[str]:
+    return [e.kind.value for e in events if e.job_id == job_id]
+
+
+async def test_each_lifecycle_is_recorded_with_its_fields(client: Client, run_worker: Any) -> None:
+    async with run_worker([add, boom, again, halfway]):
+        ok = await client.enqueue("add", 1, 2, _job_id="ok")
+        bad = await client.enqueue("boom", _job_id="bad")
+        retried = await client.enqueue("again", _job_id="retried")
+        progress = await client.enqueue("halfway", _job_id="progress")
+        for job in (ok, bad, retried, progress):
+            assert job is not None
+            with contextlib.suppress(ValueError):
+                await job.result(timeout=5)
+        await eventually(lambda: _count(client, "progress", "succeeded"), "the last end event")
+        await eventually(lambda: _count(client, "retried", "started", 2), "both starts of the retried job")
+    events = await history(client)
+    assert kinds(events, "ok") == ["enqueued", "started", "succeeded"]
+    assert kinds(events, "bad") == ["enqueued", "started", "failed"]
+    assert kinds(events, "retried") == ["enqueued", "started", "retrying", "started", "succeeded"]
+    assert kinds(events, "progress") == ["enqueued", "started", "progress", "succeeded"]
+    by = {(e.job_id, e.kind, e.job_try): e for e in events}
+    enq = by["ok", EventKind.ENQUEUED, None]
+    assert enq.task == "add" and enq.queue == client.default_queue
+    done = by["ok", EventKind.SUCCEEDED, 1]
+    assert done.task == "add" and done.duration is not None and 0 <= done.duration < 5 and done.error is None
+    assert by["bad", EventKind.FAILED, 1].error == "ValueError"
+    assert by["retried", EventKind.RETRYING, 1].error == "Retry"
+    assert by["retried", EventKind.SUCCEEDED, 2].task == "again"
+    report = by["progress", EventKind.PROGRESS, 1]
+    assert (report.progress, report.message) == (0.5, "half")
+    positions = [e.position for e in events]
+    assert len(set(positions)) == len(positions)
+    assert [e.position for e in await history(client, reverse=True)] == positions[::-1]
+    assert len(await history(client, limit=3)) == 3
+
+
+async def _count(client: Client, job_id: str, kind: str, n: int = 1) -> bool:
+    return kinds(await history(client), job_id).count(kind) >= n
+
+
+async def test_abort_and_dead_letter_events(client: Client, run_worker: Any) -> None:
+    GATE["held"] = asyncio.Event()
+    await make_dead(client, "doomed", deliveries=3)
+    async with run_worker([add, held], max_deliveries=3):
+        job = await client.enqueue("held", _job_id="stuck")
+        assert job is not None
+        await eventually(lambda: _count(client, "stuck", "started"), "the held job to start")
+        assert await job.abort(timeout=5)
+        await eventually(lambda: _count(client, "stuck", "aborted"), "the aborted event")
+    events = await history(client)
+    dead = [e for e in events if e.kind is EventKind.DEAD]
+    assert [(e.job_id, e.task, e.job_try) for e in dead] == [("doomed", "add", 3)]
+    assert [e.error for e in events if e.kind is EventKind.ABORTED] == ["JobAborted"]
+
+
+async def test_a_duplicate_id_and_a_fenced_outcome_are_no_events(client: Client, run_worker: Any) -> None:
+    await client.enqueue("add", 1, 1, _job_id="once")
+    assert await client.enqueue("add", 1, 1, _job_id="once") is None
+    assert kinds(await history(client), "once") == ["enqueued"]
+
+
+async def test_events_can_be_turned_off(redis_url: str, run_worker: Any) -> None:
+    async with Client(redis_url, events=False) as client:
+        async with run_worker([add], events=False):
+            job = await client.enqueue("add", 1, 2)
+            assert await job.result(timeout=5) == 3
+            await asyncio.sleep(0.1)
+        assert await history(client) == []
+        assert await client.redis.exists(client.keys.events(client.default_queue)) == 0
+
+
+async def test_the_stream_is_capped(redis_url: str) -> None:
+    async with Client(redis_url, events_maxlen=100) as client:
+        jobs = await client.enqueue_many("add", [(i, i) for i in range(1200)])
+        assert len(jobs) == 1200
+        for _ in range(300):
+            await client.enqueue("add", 0, 0)
+        stream = client.keys.events(client.default_queue)
+        assert 100 <= await client.redis.xlen(stream) < 250  # MAXLEN ~: trimmed by whole nodes
+        newest = [e async for e in client.events(follow=False, reverse=True, limit=1)]
+        assert newest[0].kind is EventKind.ENQUEUED and newest[0].task == "add"
+
+
+async def test_workflow_nodes_have_end_events(client: Client, run_worker: Any) -> None:
+    async with run_worker([add]):
+        run = await chain(sig("add", 1, 2), sig("add", 10)).enqueue(client)
+        assert await run.result(timeout=5) == 13
+        await eventually(lambda: _ends(client, 2), "both nodes' succeeded events")
+
+
+async def _ends(client: Client, n: int) -> bool:
+    ends = [e for e in await history(client) if e.kind is EventKind.SUCCEEDED]
+    return len(ends) >= n and all(e.task == "add" and e.job_try == 1 for e in ends)
+
+
+async def test_follow_resumes_after_a_dropped_connection_without_loss_or_repeat(tmp_path: Any) -> None:
+    with RedisServer(port=0) as server:
+        async with Client(server.url) as client:
+            seen: list[Event] = []
+
+            async def follow() -> None:
+                async for event in client.events(client.default_queue):
+                    seen.append(event)
+
+            reader = asyncio.create_task(follow())
+            await asyncio.sleep(0.2)
+            for i in range(5):
+                await client.enqueue("add", i, i, _job_id=f"a{i}")
+            await eventually(lambda: len(seen) == 5, "the first five events")
+            await client.redis.client_kill_filter(
+                _type="normal", skipme=True
+            )  # drops the reader's connection
+            for i in range(5):
+                await client.enqueue("add", i, i, _job_id=f"b{i}")
+            await eventually(lambda: len(seen) == 10, "the next five events after reconnecting")
+            await asyncio.sleep(0.3)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    assert [e.job_id for e in seen] == [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
+
+
+async def follow_until(client: Client, last: str, **options: Any) -> list[str]:
+    """Follow the default queue's events while ``last`` is enqueued; return the ids seen up to it."""
+    got: list[str] = []
+
+    async def follow() -> None:
+        async for event in client.events(client.default_queue, **options):
+            got.append(event.job_id)
+
+    reader = asyncio.create_task(follow())
+    await asyncio.sleep(0.3)
+    await client.enqueue("add", 0, 0, _job_id=last)
+    await eventually(lambda: last in got, f"the event of {last}")
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    return got
+
+
+async def test_follow_starts_now_or_after_a_position(client: Client) -> None:
+    for job_id in ("old", "mid"):
+        await client.enqueue("add", 0, 0, _job_id=job_id)
+    old = (await history(client))[0]
+    assert old.job_id == "old"
+    assert await follow_until(client, "new") == ["new"]
+    assert await follow_until(client, "newer", since=old.position) == ["mid", "new", "newer"]
+    assert await follow_until(client, "newest", since=old.time) == ["old", "mid", "new", "newer", "newest"]
+
+
+async def test_bad_reader_options_fail_clearly(client: Client) -> None:
+    with pytest.raises(Exception, match="since must be"):
+        await history(client, since="yesterday")
+    with pytest.raises(Exception, match="limit must be"):
+        await history(client, limit=0)
+
+
+@pytest.mark.transport("wire")
+def test_cli_prints_events_as_text_and_json(redis_url: str, sync_r: Any) -> None:
+    first = run_cli("enqueue", "add", "1", "2", redis_url=redis_url)
+    assert first.returncode == 0, first.stderr
+    shown = run_cli("events", redis_url=redis_url)
+    assert shown.returncode == 0, shown.stderr
+    assert " enqueued " in shown.stdout and "  add  " in shown.stdout
+    as_json = run_cli("events", "--json", "--queue", "arq:queue", redis_url=redis_url)
+    assert as_json.returncode == 0, as_json.stderr
+    (event,) = orjson.loads(as_json.stdout)
+    assert event["kind"] == "enqueued" and event["task"] == "add" and event["time"].endswith("+00:00")
+    assert run_cli("events", "--since", "nonsense", redis_url=redis_url).returncode == 1
+    assert run_cli("events", "--limit", "0", redis_url=redis_url).returncode == 2
+
+
+@pytest.mark.transport("wire")
+def test_cli_follow_prints_new_events_and_exits_130_on_sigint(redis_url: str) -> None:
+    follower = LoggedProcess(aqueue_cli("events", "--follow", "--json", redis_url=redis_url), "events")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and '"enqueued"' not in follower.log:
+            assert run_cli("enqueue", "add", "1", "2", redis_url=redis_url).returncode == 0
+            time.sleep(0.3)  # the follower may not have started reading yet: enqueue again
+        assert orjson.loads(follower.lines[0])["kind"] == "enqueued", follower.log
+        follower.proc.send_signal(signal.SIGINT)
+        assert follower.proc.wait(timeout=10) == 130, follower.log
+    finally:
+        follower.kill()
