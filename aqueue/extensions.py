@@ -171,6 +171,11 @@ class WorkerExtension:
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Observe a job's attempt starting (synchronous and cheap: it runs on the hot path)."""
 
+    def on_progress(
+        self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
+    ) -> None:
+        """Observe a running job's progress report (``ctx["progress"]``) as it is written (synchronous)."""
+
     async def on_outcome(self, outcome: Outcome) -> None:
         """Observe an outcome after it was recorded (not atomically with it)."""
 

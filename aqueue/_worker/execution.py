@@ -92,7 +92,12 @@ class _Hooks:
             return [e for e in chosen if overrides(e, hook)]
 
         return _HookSet(
-            using("job_context"), using("wrap_call"), using("on_start"), using("handles"), using("on_outcome")
+            using("job_context"),
+            using("wrap_call"),
+            using("on_start"),
+            using("handles"),
+            using("on_outcome"),
+            using("on_progress"),
         )
 
     def for_envelope(self, envelope: JobEnvelope | None) -> _HookSet:
@@ -114,6 +119,7 @@ class _HookSet:
     start: list[WorkerExtension]
     recorders: list[WorkerExtension]
     observers: list[WorkerExtension]
+    progress: list[WorkerExtension]
 
 
 class JobRunner:
@@ -257,7 +263,13 @@ class JobRunner:
             "score": job.score,
             "queue_name": job.queue or self.queue,
             "envelope": envelope,
-            "progress": progress_reporter(self.ctx["redis"], self.keys, job.job_id, self.serializer),
+            "progress": progress_reporter(
+                self.ctx["redis"],
+                self.keys,
+                job.job_id,
+                self.serializer,
+                _progress_observer(hooks.progress, job, envelope) if hooks.progress else None,
+            ),
         }
         for extension in hooks.context:
             ctx.update(extension.job_context(job, envelope) or {})
@@ -449,6 +461,18 @@ class JobRunner:
             finish_ms=now_ms(),
             queue=outcome.job.queue or self.queue,
         )
+
+
+def _progress_observer(
+    extensions: Sequence[WorkerExtension], job: ClaimedJob, envelope: JobEnvelope
+) -> Callable[[Any, Any, str, int], None]:
+    """Return what tells ``extensions`` of each progress report of ``job`` (their ``on_progress``)."""
+
+    def observe(_pipe: Any, value: Any, message: str, at_ms: int) -> None:
+        for extension in extensions:
+            extension.on_progress(job, envelope, value, message, at_ms)
+
+    return observe
 
 
 def _unencodable(outcome: Outcome, error: Exception) -> str:

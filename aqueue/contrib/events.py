@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -42,7 +42,6 @@ from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import JobAborted
 from aqueue.events import DEFAULT_EVENTS_MAXLEN, events_cap
 from aqueue.extensions import LuaHooks, Service, WorkerContext, WorkerExtension
-from aqueue.progress import progress_reporter
 
 __all__ = ["EventsRecorder", "WorkflowEvents", "events_lua"]
 
@@ -238,17 +237,12 @@ class EventsRecorder(_Writing):
             {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": now_ms()}
         )
 
-    def job_context(self, job: ClaimedJob, envelope: JobEnvelope) -> Mapping[str, Any]:
-        """Return a ``ctx["progress"]`` that also queues a ``progress`` event with each report."""
-        writer, base = (
-            self.writer,
-            {"k": "progress", "id": job.job_id, "f": envelope.name, "try": job.job_try},
-        )
-
-        def also(pipe: Any, value: Any, message: str, at_ms: int) -> None:
-            writer.add({**base, "t": at_ms, "p": _plain(value), "msg": message})
-
-        return {"progress": progress_reporter(writer.redis, self.keys, job.job_id, self.serializer, also)}
+    def on_progress(
+        self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
+    ) -> None:
+        """Queue a ``progress`` event with each report."""
+        item = {"k": "progress", "id": job.job_id, "f": envelope.name, "try": job.job_try}
+        self.writer.add({**item, "t": at_ms, "p": _plain(value), "msg": message})
 
 
 def _plain(value: Any) -> Any:
