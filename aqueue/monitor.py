@@ -11,6 +11,7 @@ import orjson
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.errors import redis_errors
+from aqueue._worker.heartbeat import WORKER_KEY_TTL_MS
 from aqueue.jobs import JobResult, JobStatus
 from aqueue.progress import Progress
 
@@ -94,29 +95,23 @@ async def known_queues(client: Client) -> list[str]:
 
 
 async def live_workers(client: Client) -> list[WorkerInfo]:
-    """Return workers whose heartbeat is fresh (their hash expires 15 s after their last beat)."""
-    with redis_errors(client.address):
-        keys = [k async for k in client.redis.scan_iter(match=client.keys.worker("*"), count=500)]
-        async with client.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            rows: list[dict[bytes, bytes]] = await pipe.execute()
-    prefix = len(client.keys.worker(""))
+    """Return workers whose heartbeat is fresh (their hash expires 15 s after their last beat).
+
+    Workers are listed in ``{prefix}workers`` by last beat, so this reads no more keys than there are
+    live workers (nothing scans the keyspace).
+    """
     now = now_ms()
+    with redis_errors(client.address):
+        ids = [
+            text(i)
+            for i in await client.redis.zrangebyscore(client.keys.workers, now - WORKER_KEY_TTL_MS, "+inf")
+        ]
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(client.keys.worker(worker_id))
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
     return sorted(
-        (
-            WorkerInfo(
-                text(key)[prefix:],
-                text(row.get(b"host", b"")),
-                int(row.get(b"pid", 0)),
-                text(row.get(b"queue", b"")),
-                text(row.get(b"info", b"")),
-                (now - int(row.get(b"heartbeat_ms", 0))) / 1000,
-                _queues(row),
-            )
-            for key, row in zip(keys, rows, strict=True)
-            if row
-        ),
+        (_worker_info(worker_id, row, now) for worker_id, row in zip(ids, rows, strict=True) if row),
         key=lambda w: w.worker_id,
     )
 
@@ -128,6 +123,18 @@ def _queues(row: dict[bytes, bytes]) -> tuple[str, ...]:
         with contextlib.suppress(orjson.JSONDecodeError):
             return tuple(str(q) for q in orjson.loads(raw))
     return (text(row.get(b"queue", b"")),)
+
+
+def _worker_info(worker_id: str, row: dict[bytes, bytes], now: int) -> WorkerInfo:
+    return WorkerInfo(
+        worker_id,
+        text(row.get(b"host", b"")),
+        int(row.get(b"pid", 0)),
+        text(row.get(b"queue", b"")),
+        text(row.get(b"info", b"")),
+        (now - int(row.get(b"heartbeat_ms", 0))) / 1000,
+        _queues(row),
+    )
 
 
 async def job_view(client: Client, job_id: str, queue_name: str | None = None) -> JobView:

@@ -27,6 +27,7 @@ key                        type                              holds
 ``{p}dead:{id}``           hash                              a dead job's envelope and history
 ``{p}worker:{id}``         hash, expiring                    a live worker's heartbeat
 ``{p}tally:{id}``          hash, expiring                    what a worker's scripts counted (metrics)
+``{p}workers``             sorted set                        worker id → its last heartbeat ms
 ``{p}progress:{id}``       string, expiring; channel         a job's latest progress report
 ``{p}unique:{key}``        string, expiring                  ``L{id}``: job id holds unique key; ``F{id}``: it
                                                              ended, held for ``_unique_for`` (throttle)
@@ -172,6 +173,11 @@ class Keys:
     def tally(self, worker_id: str) -> str:
         """Return the hash of what a worker's scripts counted for its metrics (dead letters, runs)."""
         return f"{self.prefix}tally:{worker_id}"
+
+    @property
+    def workers(self) -> str:
+        """Return the sorted set of workers by last heartbeat (so nothing scans for worker hashes)."""
+        return f"{self.prefix}workers"
 
     def scoped(self, *parts: str) -> str:
         """Return a key for an extension (workflows, scheduler) under the prefix."""

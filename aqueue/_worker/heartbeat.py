@@ -59,6 +59,7 @@ class Heartbeat:
     async def beat(self, info: str, with_health_key: bool) -> None:
         """Write the live-worker hash and, if asked, arq's health-check key (with the queue's size)."""
         key = self.keys.worker(self.worker_id)
+        beat_ms = now_ms()
         queued = await self.redis.zcard(self.queue) if with_health_key else None
         async with self.redis.pipeline(transaction=False) as pipe:
             if with_health_key:
@@ -71,9 +72,11 @@ class Heartbeat:
                     "queues": orjson.dumps(list(self.queues or (self.queue,))),
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
-                    "heartbeat_ms": now_ms(),
+                    "heartbeat_ms": beat_ms,
                     "info": info,
                 },
             )
             pipe.pexpire(key, WORKER_KEY_TTL_MS)
+            pipe.zadd(self.keys.workers, {self.worker_id: beat_ms})
+            pipe.zremrangebyscore(self.keys.workers, "-inf", beat_ms - WORKER_KEY_TTL_MS)
             await pipe.execute()
