@@ -21,7 +21,7 @@ from aqueue._redis.errors import redis_errors
 if TYPE_CHECKING:
     from aqueue.client import Client
 
-__all__ = ["DeadJob", "list_dead", "requeue_dead"]
+__all__ = ["DeadJob", "dead_job", "list_dead", "requeue_dead"]
 
 REQUEUE_TTL_MS = 86_400_000
 
@@ -45,15 +45,22 @@ def _function(client: Client, payload: bytes | None) -> str:
         return "<undecodable>"
 
 
-async def list_dead(client: Client, limit: int = 100) -> list[DeadJob]:
-    """Return up to ``limit`` dead jobs, oldest first."""
+async def list_dead(client: Client, limit: int = 100, start: int = 0) -> list[DeadJob]:
+    """Return up to ``limit`` dead jobs from the ``start``-th (0: the oldest), oldest first."""
     with redis_errors(client.address):
-        ids: list[bytes] = await client.redis.zrange(client.keys.dead, 0, limit - 1)
+        ids: list[bytes] = await client.redis.zrange(client.keys.dead, start, start + limit - 1)
         async with client.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hgetall(client.keys.dead_job(job_id.decode()))
             rows: list[dict[bytes, bytes]] = await pipe.execute()
     return [_dead_job(client, job_id.decode(), row) for job_id, row in zip(ids, rows, strict=True) if row]
+
+
+async def dead_job(client: Client, job_id: str) -> DeadJob | None:
+    """Return dead job ``job_id``, or None if it is not dead-lettered."""
+    with redis_errors(client.address):
+        row: dict[bytes, bytes] = await client.redis.hgetall(client.keys.dead_job(job_id))  # type: ignore[misc]
+    return _dead_job(client, job_id, row) if row else None
 
 
 def _dead_job(client: Client, job_id: str, row: dict[bytes, Any]) -> DeadJob:
