@@ -324,7 +324,9 @@ def _detail(
     envelope = _envelope(client, payload)
     if not envelope and result is None and dead is None:
         return None
-    state = "dead" if dead is not None and result is None else status.value
+    state = "running" if status is JobStatus.in_progress else status.value
+    if dead is not None and result is None:
+        state = JobState.DEAD.value
     if result is not None:
         state = "succeeded" if result.success else "failed"
     return JobDetail(

@@ -7,6 +7,7 @@ or a traceback.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,7 +25,7 @@ from tests.dashboard_tasks import TASKS
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.transport("wire")]  # an app, not a transport
 
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{32})"')
+CSRF = re.compile(r'name="csrf" (?:value|content)="([0-9a-f]{32})"')
 
 
 async def open_site(app: Starlette, **headers: str) -> httpx.AsyncClient:
@@ -89,3 +90,291 @@ async def test_overview_counts_live_workers_and_running_jobs(
         assert 'aqueue_queue_jobs{queue="arq:queue",state="running"} 1.0' in metrics
         assert 'aqueue_workers_live{queue="arq:queue"} 1.0' in metrics
         await job.abort(timeout=5)
+
+
+async def test_jobs_are_listed_by_state_and_task_and_paged(http: httpx.AsyncClient, client: Client) -> None:
+    due = [await client.enqueue("add", n, n, _job_id=f"due-{n}") for n in range(3)]
+    await client.enqueue("boom", "x", _job_id="later-boom", _defer_by=600)
+    assert all(due)
+    listed = await http.get("/jobs", params={"state": "queued", "limit": "2"})
+    assert listed.status_code == 200
+    assert listed.text.count('class="state queued"') == 2
+    following = re.search(r'href="(/jobs\?[^"]*cursor=2)"', listed.text)
+    assert following, listed.text
+    rest = await http.get(following.group(1).replace("&amp;", "&"))
+    assert rest.text.count('class="state queued"') == 1 and "next »" not in rest.text
+    deferred = await http.get("/jobs", params={"state": "deferred"})
+    assert "later-boom" in deferred.text and "due-0" not in deferred.text
+    by_task = await http.get("/jobs", params={"task": "boom"})
+    assert "later-boom" in by_task.text and "due-1" not in by_task.text
+
+
+async def test_a_job_page_shows_result_error_and_traceback(
+    http: httpx.AsyncClient, client: Client, run_worker: Any
+) -> None:
+    async with run_worker(TASKS):
+        ok = await client.enqueue("add", 20, 22)
+        bad = await client.enqueue("boom", "the sky fell")
+        assert ok and bad
+        await ok.wait(timeout=5)
+        await bad.wait(timeout=5)
+    page = await http.get(f"/jobs/{ok.job_id}")
+    assert page.status_code == 200
+    assert '<pre class="result" id="job-result">42</pre>' in page.text
+    assert "20, 22" in page.text and 'class="state succeeded"' in page.text
+    failed = await http.get(f"/jobs/{bad.job_id}")
+    assert "<strong>ValueError</strong>: the sky fell" in failed.text
+    assert 'class="traceback"' in failed.text and "raise ValueError(message)" in failed.text
+
+
+async def test_abort_from_the_job_page(http: httpx.AsyncClient, client: Client, run_worker: Any) -> None:
+    async with run_worker(TASKS):
+        job = await client.enqueue("crawl", 100, 0.05)
+        assert job is not None
+        while (await job.progress()) is None:
+            await asyncio.sleep(0.02)
+        live = await http.get("/fragments/job", params={"id": job.job_id})
+        assert 'id="progress-bar"' in live.text and "running" in live.text
+        answer = await post(http, "/actions/abort", job_id=job.job_id)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith(f"/jobs/{job.job_id}?notice=")
+        info = await job.wait(timeout=5)
+    assert not info.success
+    page = await http.get(f"/jobs/{job.job_id}")
+    assert 'class="state failed"' in page.text and "JobAborted" in page.text
+
+
+async def test_retry_a_failed_job_and_requeue_dead_letters(
+    http: httpx.AsyncClient, client: Client, run_worker: Any
+) -> None:
+    async with run_worker(TASKS):
+        bad = await client.enqueue("boom", "once")
+        assert bad is not None
+        await bad.wait(timeout=5)
+        answer = await post(http, "/actions/retry", job_id=bad.job_id)
+        assert answer.status_code == 303
+        again = re.search(r"as job ([0-9a-f]{32})", httpx.URL(answer.headers["location"]).params["notice"])
+        assert again
+        assert not (
+            await client.job(again.group(1)).wait(timeout=5)
+        ).success  # it ran again, and failed again
+    for name in ("d1", "d2"):
+        await client.redis.zadd(client.keys.dead, {name: 1})
+        payload = client.job_serializer({"f": "add", "a": [1, 2], "k": {}, "t": None, "et": 1})
+        await client.redis.hset(
+            client.keys.dead_job(name),
+            mapping={"payload": payload, "queue": client.default_queue, "tries": 3, "history": '["w@1"]'},
+        )  # type: ignore[misc]
+    dead = await http.get("/dead")
+    assert "d1" in dead.text and "d2" in dead.text and "Requeue all" in dead.text
+    assert (await http.get("/jobs", params={"state": "dead"})).text.count('class="state dead"') == 2
+    one = await post(http, "/actions/requeue", job_id="d1")
+    assert one.status_code == 303 and await client.redis.zscore(client.default_queue, "d1") is not None
+    rest = await post(http, "/actions/requeue", all="1")
+    assert "requeued 1 dead job" in httpx.URL(rest.headers["location"]).params["notice"]
+    assert await client.redis.zcard(client.keys.dead) == 0
+
+
+class CronSettings:
+    functions = TASKS
+
+
+async def test_cron_page_pause_resume_trigger(
+    http: httpx.AsyncClient, client: Client, run_worker: Any
+) -> None:
+    from aqueue import cron
+
+    async with run_worker(TASKS, cron_jobs=[cron("0 0 1 1 *", "add", name="yearly", args=(1, 2))]):
+        for _ in range(200):
+            if "yearly" in (page := await http.get("/cron")).text:
+                break
+            await asyncio.sleep(0.02)
+        assert 'data-cron="yearly"' in page.text and "0 0 1 1 *" in page.text
+        assert (await post(http, "/actions/cron", name="yearly", op="pause")).status_code == 303
+        assert "badge paused" in (await http.get("/cron")).text
+        assert (await post(http, "/actions/cron", name="yearly", op="resume")).status_code == 303
+        assert "badge paused" not in (await http.get("/cron")).text
+        triggered = await post(http, "/actions/cron", name="yearly", op="trigger")
+        notice = httpx.URL(triggered.headers["location"]).params["notice"]
+        job_id = notice.rpartition("job ")[2]
+        assert await client.job(job_id).result(timeout=5) == 3
+
+
+async def test_workflow_page_draws_the_dag_with_states(
+    http: httpx.AsyncClient, client: Client, run_worker: Any
+) -> None:
+    async with run_worker(TASKS):
+        run = await client.run(chain(sig("add", 1, 1), sig("add", 10), sig("add", 100)))
+        assert await run.result(timeout=10) == 112
+    page = await http.get(f"/workflows/{run.run_id}")
+    assert page.status_code == 200
+    assert '<svg class="dag"' in page.text
+    assert page.text.count('data-state="done"') == 3
+    assert page.text.count('class="edge"') == 2
+    found = await http.get("/workflows", params={"run": run.run_id})
+    assert found.status_code == 303 and found.headers["location"] == f"/workflows/{run.run_id}"
+    assert "<td>add</td>" in page.text  # the nodes' table (a finished node's result lives in the run)
+
+
+BAD_GETS = [
+    ("/jobs?limit=0", 400, "limit must be 1 to 500"),
+    ("/jobs?limit=many", 400, "limit must be a whole number"),
+    ("/jobs?cursor=-1", 400, "cursor must be 0 to"),
+    ("/jobs?state=lost", 400, "unknown job state 'lost'"),
+    ("/jobs?queue=" + "q" * 600, 400, "bad queue"),
+    ("/jobs?task=%01", 400, "bad task"),
+    ("/jobs/no-such-job", 404, "no job 'no-such-job'"),
+    ("/jobs/x?queue=%02", 400, "bad queue"),
+    ("/fragments/job", 400, "'id' is missing"),
+    ("/fragments/job?id=ghost", 404, "no job 'ghost'"),
+    ("/dead?cursor=x", 400, "cursor must be a whole number"),
+    ("/dead?limit=100000", 400, "limit must be 1 to 500"),
+    ("/workflows/no-such-run", 404, "no workflow run no-such-run"),
+    ("/fragments/workflow", 400, "'run' is missing"),
+    ("/purge", 400, "'queue' is missing"),
+    ("/nowhere", 404, "no such page"),
+    ("/static/nothing.js", 404, "no such page"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "message"), BAD_GETS)
+async def test_bad_input_to_pages_is_a_clear_4xx(
+    http: httpx.AsyncClient, path: str, status: int, message: str
+) -> None:
+    page = await http.get(path)
+    assert page.status_code == status, page.text
+    assert message in html.unescape(page.text)
+    assert "Traceback" not in page.text
+    api = await http.get(path, headers={"accept": "application/json"})
+    assert api.status_code == status
+    assert message in api.json()["error"] and api.json()["status"] == status
+
+
+BAD_POSTS = [
+    ("/actions/abort", {}, 400, "'job_id' is missing"),
+    ("/actions/abort", {"job_id": "ghost"}, 404, "no job 'ghost'"),
+    ("/actions/retry", {"job_id": "ghost"}, 404, "nothing to retry"),
+    ("/actions/requeue", {}, 400, "give the form field 'job_id'"),
+    ("/actions/requeue", {"job_id": "ghost"}, 404, "no dead job 'ghost'"),
+    ("/actions/queue", {"queue": "q", "op": "explode"}, 400, "op must be pause, resume or purge"),
+    ("/actions/cron", {"name": "ghost", "op": "pause"}, 404, "no cron job named 'ghost'"),
+    ("/actions/cron", {"name": "ghost", "op": "dance"}, 400, "op must be pause, resume or trigger"),
+    ("/actions/cron", {"op": "pause"}, 400, "'name' is missing"),
+    ("/actions/workflow-cancel", {}, 400, "'run' is missing"),
+]
+
+
+@pytest.mark.parametrize(("path", "fields", "status", "message"), BAD_POSTS)
+async def test_bad_input_to_actions_is_a_clear_4xx(
+    http: httpx.AsyncClient, path: str, fields: dict[str, str], status: int, message: str
+) -> None:
+    answer = await post(http, path, **fields)
+    assert answer.status_code == status, answer.text
+    assert message in html.unescape(answer.text) and "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize("path", sorted({p for p, *_ in BAD_POSTS} | {"/login", "/logout"}))
+async def test_actions_need_the_csrf_token_and_post(http: httpx.AsyncClient, path: str) -> None:
+    await csrf_of(http)  # the browser has its cookie, but the form does not carry the token
+    refused = await http.post(path, data={"job_id": "x"})
+    assert refused.status_code == 403 and "CSRF token is missing" in refused.text
+    forged = await http.post(path, data={"job_id": "x", "csrf": "0" * 32})
+    assert forged.status_code == 403
+    if path not in ("/login",):
+        wrong = await http.get(path)
+        assert wrong.status_code == 405 and "GET is not allowed here" in wrong.text
+    assert (await http.put("/", content=b"")).status_code == 405
+
+
+async def test_an_oversized_or_broken_form_is_a_400(http: httpx.AsyncClient) -> None:
+    big = await http.post("/actions/abort", data={"csrf": "x", "job_id": "y" * 20_000})
+    assert big.status_code == 400 and "too large" in big.text
+    broken = await http.post(
+        "/actions/abort",
+        content=b"--zz\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=zz"},
+    )
+    assert broken.status_code in (400, 403) and "Traceback" not in broken.text
+
+
+async def test_token_guards_every_page_and_action(redis_url: str, client: Client) -> None:
+    job = await client.enqueue("add", 1, 2)
+    assert job is not None
+    app = create_app(redis_url, token="s3cret")
+    try:
+        async with await open_site(app) as http:
+            for path in ("/", "/jobs", f"/jobs/{job.job_id}", "/dead", "/cron", "/workflows", "/metrics"):
+                page = await http.get(path)
+                assert page.status_code == 303 and page.headers["location"].startswith("/login?next="), path
+                api = await http.get(path, headers={"accept": "application/json"})
+                assert api.status_code == 401 and "token is needed" in api.json()["error"]
+            assert (await http.post("/actions/abort", data={"job_id": job.job_id})).status_code == 401
+            assert (await http.get("/static/htmx.min.js")).status_code == 200  # open: the login page uses it
+            token = await csrf_of(http, "/login")
+            wrong = await http.post("/login", data={"csrf": token, "token": "guess", "next": "/jobs"})
+            assert wrong.status_code == 401 and "not the dashboard's" in html.unescape(wrong.text)
+            right = await http.post(
+                "/login", data={"csrf": token, "token": "s3cret", "next": "//evil.example/"}
+            )
+            assert right.status_code == 303 and right.headers["location"] == "/"  # never another site
+            assert (await http.get("/jobs")).status_code == 200
+            assert (
+                await http.post("/actions/abort", data={"job_id": job.job_id})
+            ).status_code == 403  # no csrf
+            aborted = await post(http, "/actions/abort", job_id=job.job_id)
+            assert aborted.status_code == 303
+            await post(http, "/logout")
+            assert (await http.get("/jobs")).status_code == 303
+        async with await open_site(app, authorization="Bearer s3cret") as api:
+            assert (await api.get("/metrics")).status_code == 200
+            assert (
+                await api.post("/actions/requeue", data={"all": "1"})
+            ).status_code == 303  # no csrf needed
+        async with await open_site(app, authorization="Bearer nope") as api:
+            assert (await api.get("/")).status_code == 401
+    finally:
+        await app.state.dashboard.aclose()
+    with pytest.raises(ConfigurationError, match="token must not be empty"):
+        create_app(redis_url, token="")
+
+
+async def test_read_only_hides_and_refuses_actions(redis_url: str, client: Client, run_worker: Any) -> None:
+    async with run_worker(TASKS):
+        bad = await client.enqueue("boom", "x")
+        assert bad is not None
+        await bad.wait(timeout=5)
+    running = await client.enqueue("crawl", 5, 1)
+    assert running is not None
+    app = create_app(redis_url, read_only=True)
+    try:
+        async with await open_site(app) as http:
+            for path in (f"/jobs/{bad.job_id}", f"/jobs/{running.job_id}", "/dead", "/cron"):
+                page = await http.get(path)
+                assert page.status_code == 200 and "read-only" in page.text
+                assert 'action="/actions/' not in page.text, path
+            for path, fields, *_ in BAD_POSTS:
+                refused = await post(http, path, **fields)
+                assert refused.status_code == 403 and "read-only" in refused.text
+            assert (await http.get("/purge", params={"queue": "q"})).status_code == 403
+    finally:
+        await app.state.dashboard.aclose()
+    assert await client.job(running.job_id).status() == "queued"  # nothing was aborted
+
+
+async def test_a_redis_outage_is_a_clear_503() -> None:
+    with RedisServer() as server:
+        app = create_app(server.url)
+        try:
+            async with await open_site(app) as http:
+                assert (await http.get("/")).status_code == 200
+                server.stop()
+                for path in ("/", "/jobs", "/jobs/x", "/dead", "/cron", "/metrics", "/workflows/r"):
+                    page = await http.get(path)
+                    assert page.status_code == 503, (path, page.text)
+                    assert "Redis is not answering" in page.text and "Traceback" not in page.text
+        finally:
+            await app.state.dashboard.aclose()
+    never = create_app(f"redis://127.0.0.1:{free_port()}/0")
+    async with await open_site(never) as http:
+        page = await http.get("/", headers={"accept": "application/json"})
+        assert page.status_code == 503 and "Redis is not answering" in page.json()["error"]

@@ -144,7 +144,7 @@ async def cancel_workflow(request: Request, form: FormData, client: Client) -> t
 
 async def login_page(request: Request) -> Response:
     """The login form (only useful when a token is set)."""
-    return render(request, "login.html", {"next": _next(request.query_params.get("next"))})
+    return render(request, "login.html", {"next": _next(request.query_params.get("next")), "failed": False})
 
 
 def _next(value: str | None) -> str:
