@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from aqueue import Client
+from aqueue import Client, cron
 from aqueue.dashboard import create_app
 from aqueue.embedded import RedisServer, free_port
 from aqueue.errors import ConfigurationError
@@ -175,15 +175,9 @@ async def test_retry_a_failed_job_and_requeue_dead_letters(
     assert await client.redis.zcard(client.keys.dead) == 0
 
 
-class CronSettings:
-    functions = TASKS
-
-
 async def test_cron_page_pause_resume_trigger(
     http: httpx.AsyncClient, client: Client, run_worker: Any
 ) -> None:
-    from aqueue import cron
-
     async with run_worker(TASKS, cron_jobs=[cron("0 0 1 1 *", "add", name="yearly", args=(1, 2))]):
         for _ in range(200):
             if "yearly" in (page := await http.get("/cron")).text:
