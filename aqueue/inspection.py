@@ -115,6 +115,14 @@ class JobDetail:
         return "Error", str(failure), ""
 
 
+def _moment(ms: Any) -> datetime | None:
+    """Return epoch milliseconds as a UTC datetime; None when absent or beyond what a datetime holds."""
+    try:
+        return ms_to_datetime(int(ms)) if ms is not None else None
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None
+
+
 def parse_state(value: str | None) -> JobState:
     """Return the state a filter names (``active`` when empty); raise ConfigurationError if unknown."""
     if not value:
@@ -237,8 +245,8 @@ def _summary(
         state.value,
         str(envelope.get("f", "<expired>")),
         int(tries or 0),
-        ms_to_datetime(envelope.get("et")),
-        None if running else ms_to_datetime(score),
+        _moment(envelope.get("et")),
+        None if running else _moment(score),
     )
 
 
@@ -272,7 +280,7 @@ def _dead_summary(job: DeadJob) -> JobSummary:
         job.function,
         job.tries,
         None,
-        ms_to_datetime(job.dead_at_ms),
+        _moment(job.dead_at_ms),
     )
 
 
@@ -337,10 +345,8 @@ def _detail(
         args=tuple(envelope.get("a") or (result.args if result else ())),
         kwargs=dict(envelope.get("k") or (result.kwargs if result else {})),
         tries=int(tries or (result.job_try if result else dead.tries if dead else 0)),
-        enqueued_at=ms_to_datetime(envelope.get("et")) or (result.enqueue_time if result else None),
-        due_at=ms_to_datetime(int(score))
-        if score is not None and status is not JobStatus.in_progress
-        else None,
+        enqueued_at=_moment(envelope.get("et")) or (result.enqueue_time if result else None),
+        due_at=None if status is JobStatus.in_progress else _moment(score),
         progress=progress,
         result=result,
         dead=dead,

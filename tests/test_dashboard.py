@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +22,10 @@ from aqueue import Client, cron
 from aqueue.dashboard import create_app
 from aqueue.embedded import RedisServer, free_port
 from aqueue.errors import ConfigurationError
+from aqueue.inspection import list_jobs
 from aqueue.workflows import chain, sig
+from examples.dashboard_demo import live_site
+from tests.conftest import run_cli
 from tests.dashboard_tasks import TASKS
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.transport("wire")]  # an app, not a transport
@@ -372,3 +377,58 @@ async def test_a_redis_outage_is_a_clear_503() -> None:
     async with await open_site(never) as http:
         page = await http.get("/", headers={"accept": "application/json"})
         assert page.status_code == 503 and "Redis is not answering" in page.json()["error"]
+
+
+async def test_listing_pages_through_a_filter_without_losing_or_repeating(client: Client) -> None:
+    ids = []
+    for n in range(250):
+        job = await client.enqueue("boom" if n % 3 == 0 else "add", n, _job_id=f"j{n:03}")
+        assert job is not None
+        ids.append(job.job_id)
+    seen: list[str] = []
+    cursor: int | None = 0
+    while cursor is not None:
+        page = await list_jobs(client, task="boom", limit=30, cursor=cursor)
+        assert len(page.jobs) <= 30
+        seen += [j.job_id for j in page.jobs]
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(i for n, i in enumerate(ids) if n % 3 == 0)
+    assert all(j.state == "queued" for j in (await list_jobs(client, limit=500)).jobs)
+    with pytest.raises(ConfigurationError, match="limit must be 1 to 500"):
+        await list_jobs(client, limit=501)
+
+
+def test_aqueue_jobs_command(redis_url: str, sync_r: Any) -> None:
+    for n in range(3):
+        sync_r.zadd("arq:queue", {f"job{n}": 1 if n < 2 else 2**50})
+        sync_r.set(f"arq:job:job{n}", b'{"f":"add","a":[1,2],"k":{},"t":null,"et":1}')
+    listed = run_cli("jobs", "--json", redis_url=redis_url)
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)
+    assert [j["job_id"] for j in document["jobs"]] == ["job0", "job1", "job2"]
+    assert [j["state"] for j in document["jobs"]] == ["queued", "queued", "deferred"]
+    assert document["jobs"][0]["task"] == "add" and document["next_cursor"] is None
+    deferred = run_cli("jobs", "--state", "deferred", redis_url=redis_url)
+    assert deferred.returncode == 0 and deferred.stdout.startswith("job2  deferred  add  queue=arq:queue")
+    paged = run_cli("jobs", "--limit", "1", redis_url=redis_url)
+    assert paged.stdout.splitlines() == [paged.stdout.splitlines()[0], "more: --cursor 1"]
+    assert run_cli("jobs", "--state", "lost", redis_url=redis_url).returncode == 2
+    down = run_cli("jobs", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert down.returncode == 1 and down.stderr.startswith("error: ") and "Traceback" not in down.stderr
+
+
+def test_aqueue_dashboard_command_serves_with_token_and_read_only(redis_url: str) -> None:
+    site = live_site(redis_url, "--token", "t0ken", "--read-only")
+    with site as url, httpx.Client(base_url=url, trust_env=False) as http:
+        assert http.get("/").status_code == 303
+        guarded = {"authorization": "Bearer t0ken"}
+        page = http.get("/", headers=guarded)
+        assert page.status_code == 200 and '<span class="badge">read-only</span>' in page.text
+        assert http.post("/actions/requeue", data={"all": "1"}, headers=guarded).status_code == 403
+        metrics = ""
+        for _ in range(100):  # the worker process beats once it has started
+            metrics = http.get("/metrics", headers=guarded).text
+            if 'aqueue_workers_live{queue="arq:queue"} 1.0' in metrics:
+                break
+            time.sleep(0.1)
+        assert 'aqueue_workers_live{queue="arq:queue"} 1.0' in metrics

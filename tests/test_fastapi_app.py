@@ -97,3 +97,15 @@ async def test_unknown_job_and_the_page(site: httpx.AsyncClient) -> None:
     assert (await site.get("/reports/no-such-job/events")).status_code == 404
     page = await site.get("/")
     assert page.status_code == 200 and "new EventSource(job.events)" in page.text
+
+
+async def test_the_mounted_dashboard(site: httpx.AsyncClient) -> None:
+    job_id = (await site.post("/reports/acme")).json()["job_id"]
+    await events(site, f"/reports/{job_id}/events")  # to its end: the job has finished
+    overview = await site.get("/aqueue/")
+    assert overview.status_code == 200
+    assert 'href="/aqueue/jobs"' in overview.text and 'href="/aqueue/static/dashboard.css"' in overview.text
+    job = await site.get(f"/aqueue/jobs/{job_id}")
+    assert job.status_code == 200 and "reports.build" in job.text and 'class="state succeeded"' in job.text
+    assert (await site.get("/aqueue/static/htmx.min.js")).status_code == 200
+    assert "aqueue_queue_jobs" in (await site.get("/aqueue/metrics")).text

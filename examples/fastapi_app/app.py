@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,21 +16,28 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 import aqueue
+from aqueue.dashboard import create_app
 
 #: How often the event stream looks at the job; progress is stored in Redis, so this is all it costs.
 POLL_S = 0.05
 
 
 # --8<-- [start:lifespan]
+#: The aqueue dashboard, mounted at /aqueue below (extra aqueue-redis[dashboard]); DASHBOARD_TOKEN guards it.
+dashboard = create_app(token=os.environ.get("DASHBOARD_TOKEN") or None)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One aqueue client for the app's lifetime (AQUEUE_REDIS_URL), closed at shutdown."""
-    async with aqueue.Client() as client:
+    """One aqueue client for the app's lifetime (AQUEUE_REDIS_URL), closed at shutdown; the same for
+    the mounted dashboard's (a mounted app's own lifespan is not run by its host, so it is entered here)."""
+    async with aqueue.Client() as client, dashboard.router.lifespan_context(dashboard):
         app.state.queue = client
         yield
 
 
 app = FastAPI(title="aqueue + FastAPI", lifespan=lifespan)
+app.mount("/aqueue", dashboard)
 # --8<-- [end:lifespan]
 
 
