@@ -10,8 +10,12 @@ import asyncio
 import html
 import json
 import re
+import subprocess
+import sys
 import time
+import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +29,7 @@ from aqueue.errors import ConfigurationError
 from aqueue.inspection import list_jobs
 from aqueue.workflows import chain, sig
 from examples.dashboard_demo import live_site
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.dashboard_tasks import TASKS
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.transport("wire")]  # an app, not a transport
@@ -70,6 +74,7 @@ async def test_overview_and_metrics_show_queue_depths(http: httpx.AsyncClient, c
         await client.enqueue("add", n, n, _defer_by=600)
     page = await http.get("/")
     assert page.status_code == 200
+    assert page.headers["x-frame-options"] == "SAMEORIGIN" and page.headers["cache-control"] == "no-store"
     row = re.search(r'<tr data-queue="arq:queue">(.*?)</tr>', page.text, re.S)
     assert row, page.text
     assert '<td class="num due">2</td>' in row.group(1)
@@ -432,3 +437,21 @@ def test_aqueue_dashboard_command_serves_with_token_and_read_only(redis_url: str
                 break
             time.sleep(0.1)
         assert 'aqueue_workers_live{queue="arq:queue"} 1.0' in metrics
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_templates_and_static_files(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "aqueue" / "dashboard"
+    shipped = {
+        p.relative_to(ROOT).as_posix() for d in ("templates", "static") for p in (package / d).iterdir()
+    }
+    assert len(shipped) > 10 and shipped <= names

@@ -23,6 +23,15 @@ from aqueue.errors import ConfigurationError
 QUEUE_CONTROLS = ("pause_queue", "resume_queue", "paused_queues", "purge_queue")
 
 
+#: Every page: not framed by another site (clickjacking the action buttons), no referrer outside.
+PAGE_HEADERS = {
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """What ``create_app`` was asked for."""
@@ -134,6 +143,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     view: Jinja2Templates = request.app.state.templates
     response = view.TemplateResponse(request, name, page, status_code=status)
     remember_csrf(request, response)
+    response.headers.update(PAGE_HEADERS)
     return response
 
 
