@@ -23,12 +23,20 @@ import aqueue.dead
 import aqueue.monitor
 import aqueue.scheduler
 import aqueue.workflows
-from aqueue import Client, JobTimeout, RedisAuthError, RedisFailure, RedisRefusedError, RedisUnavailableError
+from aqueue import (
+    Client,
+    JobTimeout,
+    RedisAuthError,
+    RedisFailure,
+    RedisRefusedError,
+    RedisUnavailableError,
+    inspection,
+)
 from aqueue._redis.connection import resolve_settings
 from aqueue._redis.core import EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, redis_errors, redis_failure, reply_of
 from aqueue._redis.wire import Wire
-from aqueue.dead import list_dead, requeue_dead
+from aqueue.dead import dead_job, list_dead, requeue_dead
 from aqueue.embedded import RedisServer, free_port
 from aqueue.monitor import job_view, known_queues, live_workers, queue_stats
 from aqueue.progress import progress_reporter
@@ -214,6 +222,9 @@ PUBLIC_CALLS: dict[str, Call] = {
     "monitor.known_queues": known_queues,
     "monitor.job_view": lambda c: job_view(c, JOB),
     "dead.list_dead": list_dead,
+    "dead.dead_job": lambda c: dead_job(c, DEAD),
+    "inspection.list_jobs": inspection.list_jobs,
+    "inspection.job_detail": lambda c: inspection.job_detail(c, JOB),
     "dead.requeue_dead": lambda c: requeue_dead(c, [DEAD]),
     "scheduler.list_jobs": list_jobs,
     "scheduler.pause": lambda c: pause(c, CRON),
@@ -233,6 +244,7 @@ def public_coroutines() -> set[str]:
         if not name.startswith("_") and inspect.iscoroutinefunction(member)
     }
     modules = {"monitor": aqueue.monitor, "dead": aqueue.dead, "scheduler": aqueue.scheduler}
+    modules |= {"inspection": inspection}
     modules |= {"workflows": aqueue.workflows, "": aqueue}
     for label, module in modules.items():
         for name in module.__all__:
@@ -257,6 +269,9 @@ READS = {
     "monitor.live_workers",
     "monitor.job_view",
     "dead.list_dead",
+    "dead.dead_job",
+    "inspection.list_jobs",
+    "inspection.job_detail",
     "scheduler.list_jobs",
     "Job.priority",
     "Client.paused_queues",
