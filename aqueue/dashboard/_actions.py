@@ -6,6 +6,7 @@ caller (``Accept: application/json``) with JSON.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlencode
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from aqueue.client import Client
-from aqueue.dashboard._params import BadRequest, field, form_of
+from aqueue.dashboard._params import BadRequest, field, form_of, optional_field
 from aqueue.dashboard._security import CSRF_FIELD, SESSION_COOKIE, cookie_path, csrf_ok, session_value
 from aqueue.dashboard._state import problem, render, state_of, wants_json
 from aqueue.dead import dead_job, requeue_dead
@@ -64,8 +65,7 @@ def _job_page(job_id: str, queue: str | None) -> str:
 
 async def abort(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Abort a job: dropped if it has not started, cancelled on its worker if it runs."""
-    job_id, queue = field(form, "job_id"), field(form, "queue", required=False)
-    assert job_id is not None
+    job_id, queue = field(form, "job_id"), optional_field(form, "queue")
     state = await client.abort_job(job_id, client.queue_key(queue))
     if state == "missing":
         raise ResultNotFound(f"no job {job_id!r} waiting or running on {client.queue_key(queue)!r}")
@@ -75,8 +75,7 @@ async def abort(request: Request, form: FormData, client: Client) -> tuple[str, 
 
 async def retry(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Run a finished job again as a new job (same task, arguments, queue), or requeue a dead one."""
-    job_id, queue = field(form, "job_id"), field(form, "queue", required=False)
-    assert job_id is not None
+    job_id, queue = field(form, "job_id"), optional_field(form, "queue")
     if await dead_job(client, job_id) is not None:
         count = await requeue_dead(client, [job_id])
         return _job_page(job_id, queue), f"requeued {count} dead job"
@@ -90,7 +89,7 @@ async def retry(request: Request, form: FormData, client: Client) -> tuple[str, 
 
 async def requeue(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Requeue one dead job (``job_id``) or every one (``all=1``)."""
-    job_id = field(form, "job_id", required=False)
+    job_id = optional_field(form, "job_id")
     if job_id is None and form.get("all") != "1":
         raise BadRequest("give the form field 'job_id', or 'all' set to 1")
     count = await requeue_dead(client, None if job_id is None else [job_id])
@@ -102,7 +101,6 @@ async def requeue(request: Request, form: FormData, client: Client) -> tuple[str
 async def queue_control(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Pause, resume or purge a queue (purge wants ``confirm`` equal to the queue's name)."""
     queue, op = field(form, "queue"), field(form, "op")
-    assert queue is not None
     name = {"pause": "pause_queue", "resume": "resume_queue", "purge": "purge_queue"}.get(op or "")
     if name is None:
         raise BadRequest(f"op must be pause, resume or purge, not {op!r}")
@@ -121,7 +119,6 @@ async def queue_control(request: Request, form: FormData, client: Client) -> tup
 async def cron_control(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Pause, resume or trigger a cron job by name."""
     name, op = field(form, "name"), field(form, "op")
-    assert name is not None
     if op == "pause":
         await pause_cron(client, name)
     elif op == "resume":
@@ -137,7 +134,6 @@ async def cron_control(request: Request, form: FormData, client: Client) -> tupl
 async def cancel_workflow(request: Request, form: FormData, client: Client) -> tuple[str, str]:
     """Cancel a workflow run: pending nodes never start, running ones are aborted."""
     run_id = field(form, "run")
-    assert run_id is not None
     cancelled = await WorkflowRun(run_id, client).cancel()
     return f"/workflows/{quote(run_id, safe='')}", "cancelled" if cancelled else "the run had already ended"
 
@@ -154,32 +150,40 @@ def _next(value: str | None) -> str:
     return value
 
 
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _csrf_refused(request: Request, form: FormData) -> Response | None:
+    if csrf_ok(request, _text(form, CSRF_FIELD)):
+        return None
+    return problem(request, 403, "the form's CSRF token is missing or stale: reload the page and retry")
+
+
 async def login(request: Request) -> Response:
     """Check the token typed in the form; set the session cookie and go on."""
     state = state_of(request)
     form = await form_of(request)
-    submitted = form.get(CSRF_FIELD)
-    if not csrf_ok(request, submitted if isinstance(submitted, str) else None):
-        return problem(request, 403, "the form's CSRF token is missing or stale: reload the page and retry")
-    token = form.get("token")
-    target = _next(form.get("next") if isinstance(form.get("next"), str) else None)  # type: ignore[arg-type]
+    refused = _csrf_refused(request, form)
+    if refused is not None:
+        return refused
+    token, target = _text(form, "token"), _next(_text(form, "next"))
+    going = RedirectResponse(request.scope.get("root_path", "") + target, status_code=303)
     if state.options.token is None:
-        return RedirectResponse(request.scope.get("root_path", "") + target, status_code=303)
-    if not isinstance(token, str) or session_value(token) != session_value(state.options.token):
+        return going
+    expected = session_value(state.options.token)
+    if token is None or not hmac.compare_digest(session_value(token), expected):
         return render(request, "login.html", {"next": target, "failed": True}, status=401)
-    response = RedirectResponse(request.scope.get("root_path", "") + target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, session_value(token), httponly=True, samesite="strict", path=cookie_path(request)
-    )
-    return response
+    going.set_cookie(SESSION_COOKIE, expected, httponly=True, samesite="strict", path=cookie_path(request))
+    return going
 
 
 async def logout(request: Request) -> Response:
     """Forget the session cookie."""
-    form = await form_of(request)
-    submitted = form.get(CSRF_FIELD)
-    if not csrf_ok(request, submitted if isinstance(submitted, str) else None):
-        return problem(request, 403, "the form's CSRF token is missing or stale: reload the page and retry")
+    refused = _csrf_refused(request, await form_of(request))
+    if refused is not None:
+        return refused
     response = RedirectResponse(request.scope.get("root_path", "") + "/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=cookie_path(request))
     return response

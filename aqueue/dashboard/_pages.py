@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -111,7 +113,7 @@ async def workflows(request: Request) -> Response:
     run_id = name_param(request, "run")
     if run_id is not None:
         root = request.scope.get("root_path", "")
-        return RedirectResponse(f"{root}/workflows/{run_id}", status_code=303)
+        return RedirectResponse(f"{root}/workflows/{quote(run_id, safe='')}", status_code=303)
     return render(request, "workflows.html", {})
 
 

@@ -49,14 +49,20 @@ async def form_of(request: Request) -> FormData:
         raise BadRequest(f"the form could not be read: {e}") from None
 
 
-def field(form: FormData, name: str, *, required: bool = True) -> str | None:
-    """Return form field ``name`` checked as a name; a missing required one is a 400."""
+def optional_field(form: FormData, name: str) -> str | None:
+    """Return form field ``name`` checked as a name, or None when absent or empty."""
     raw = form.get(name)
     if not isinstance(raw, str) or raw == "":
-        if required:
-            raise BadRequest(f"the form field {name!r} is missing")
         return None
     try:
         return check_name(name, raw)
     except ConfigurationError as e:
         raise BadRequest(str(e)) from None
+
+
+def field(form: FormData, name: str) -> str:
+    """Return form field ``name`` checked as a name; a missing one is a 400."""
+    value = optional_field(form, name)
+    if value is None:
+        raise BadRequest(f"the form field {name!r} is missing")
+    return value
