@@ -455,3 +455,63 @@ def test_the_wheel_ships_the_templates_and_static_files(tmp_path: Path) -> None:
         p.relative_to(ROOT).as_posix() for d in ("templates", "static") for p in (package / d).iterdir()
     }
     assert len(shipped) > 10 and shipped <= names
+
+
+class QueueControls(Client):
+    """A client with the queue controls the dashboard looks for (pause, resume, paused, purge).
+
+    Until ``Client`` has them (the flow-control work), the dashboard hides those buttons; this client
+    keeps a paused set in the test Redis so the pages and actions can be driven end to end.
+    """
+
+    async def pause_queue(self, name: str | None = None) -> bool:
+        return bool(await self.redis.sadd("test:paused", self.queue_key(name)))  # type: ignore[misc]
+
+    async def resume_queue(self, name: str | None = None) -> bool:
+        return bool(await self.redis.srem("test:paused", self.queue_key(name)))  # type: ignore[misc]
+
+    async def paused_queues(self) -> set[str]:
+        return {m.decode() for m in await self.redis.smembers("test:paused")}  # type: ignore[misc]
+
+    async def purge_queue(self, name: str | None = None) -> int:
+        key = self.queue_key(name)
+        count = int(await self.redis.zcard(key))
+        await self.redis.delete(key)
+        return count
+
+
+async def test_pause_resume_and_purge_a_queue(redis_url: str, client: Client) -> None:
+    for n in range(4):
+        await client.enqueue("add", n, n, _queue_name="mail")
+    async with QueueControls(redis_url) as controls:
+        app = create_app(controls, queues=["mail"])
+        async with await open_site(app) as http:
+            overview = await http.get("/")
+            assert 'name="op" value="pause"' in overview.text and 'href="/purge?queue=mail"' in overview.text
+            assert (await post(http, "/actions/queue", queue="mail", op="pause")).status_code == 303
+            assert await controls.paused_queues() == {"mail"}
+            assert 'data-queue="mail">' in (page := (await http.get("/")).text) and "badge paused" in page
+            metrics = (await http.get("/metrics")).text
+            assert 'aqueue_queue_paused{queue="mail"} 1.0' in metrics
+            assert (await post(http, "/actions/queue", queue="mail", op="resume")).status_code == 303
+            assert await controls.paused_queues() == set()
+            confirm = await http.get("/purge", params={"queue": "mail"})
+            assert "deletes the 4 jobs" in confirm.text
+            unconfirmed = await post(http, "/actions/queue", queue="mail", op="purge", confirm="mai")
+            assert unconfirmed.status_code == 400 and await client.redis.zcard("mail") == 4
+            purged = await post(http, "/actions/queue", queue="mail", op="purge", confirm="mail")
+            assert "purged 4 jobs from mail" in httpx.URL(purged.headers["location"]).params["notice"]
+            assert await client.redis.zcard("mail") == 0
+        await app.state.dashboard.aclose()
+        assert controls.redis is not None  # the dashboard does not close a client it was given
+
+
+async def test_without_queue_controls_there_are_no_such_buttons(http: httpx.AsyncClient) -> None:
+    if hasattr(Client, "pause_queue"):  # the flow-control work landed: Client has the controls itself
+        assert 'value="pause"' in (await http.get("/")).text
+        return
+    overview = await http.get("/")
+    assert 'value="pause"' not in overview.text and "/purge?" not in overview.text
+    assert (await http.get("/purge", params={"queue": "q"})).status_code == 404
+    refused = await post(http, "/actions/queue", queue="q", op="pause")
+    assert refused.status_code == 404 and "cannot pause" in refused.text

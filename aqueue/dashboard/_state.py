@@ -85,7 +85,7 @@ class DashboardState:
 
     def control(self, name: str) -> Callable[..., Awaitable[Any]] | None:
         """Return the connected client's queue control ``name`` (pause, resume, purge, paused) if any."""
-        if self.client is None or not callable(getattr(Client, name, None)):
+        if self.client is None or not callable(getattr(type(self.client), name, None)):
             return None
         return cast("Callable[..., Awaitable[Any]]", getattr(self.client, name))
 
