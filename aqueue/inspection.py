@@ -54,6 +54,13 @@ class JobState(StrEnum):
     DEFERRED = "deferred"
     RUNNING = "running"
     DEAD = "dead"
+    SUCCEEDED = "succeeded"  # finished ones: from the queue's events stream, newest first
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+#: The states listed from the events stream (finished jobs have no index of their own in arq's layout).
+FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.ABORTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class JobSummary:
     tries: int
     enqueued_at: datetime | None
     due_at: datetime | None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +176,10 @@ async def list_jobs(
     check_name("task", task)
     if state is JobState.DEAD:
         return await _dead_page(client, queue, task, limit, cursor)
+    if state in FINISHED:
+        return await _finished_page(
+            client, client.queue_key(queue), state, task=task, limit=limit, cursor=cursor
+        )
     return await _queue_page(client, client.queue_key(queue), state, task=task, limit=limit, cursor=cursor)
 
 
@@ -282,6 +294,33 @@ def _dead_summary(job: DeadJob) -> JobSummary:
         None,
         _moment(job.dead_at_ms),
     )
+
+
+async def _finished_page(
+    client: Client, queue_key: str, state: JobState, *, task: str | None, limit: int, cursor: int
+) -> JobPage:
+    """List finished jobs from the queue's events stream (``client.events``), newest first.
+
+    The ``cursor``-th event on is read, at most ``MAX_EXAMINED`` of them; a client without events
+    (an aqueue before them) cannot list finished jobs: that is a ConfigurationError.
+    """
+    events = getattr(client, "events", None)
+    if events is None:
+        raise ConfigurationError("finished jobs are listed from the events stream, which this aqueue lacks")
+    found: list[JobSummary] = []
+    seen = 0
+    async for event in events(queue_key, follow=False, reverse=True, limit=cursor + MAX_EXAMINED):
+        seen += 1
+        if seen <= cursor or event.kind != state.value or (task is not None and event.task != task):
+            continue
+        found.append(
+            JobSummary(
+                event.job_id, event.queue, state.value, event.task, event.job_try or 0, None, None, event.time
+            )
+        )
+        if len(found) == limit:
+            return JobPage(found, cursor, seen)
+    return JobPage(found, cursor, seen if seen == cursor + MAX_EXAMINED else None)
 
 
 async def job_detail(client: Client, job_id: str, queue: str | None = None) -> JobDetail | None:

@@ -26,7 +26,7 @@ from aqueue import Client, cron
 from aqueue.dashboard import create_app
 from aqueue.embedded import RedisServer, free_port
 from aqueue.errors import ConfigurationError
-from aqueue.inspection import list_jobs
+from aqueue.inspection import JobState, list_jobs
 from aqueue.workflows import chain, sig
 from examples.dashboard_demo import live_site
 from tests.conftest import ROOT, run_cli
@@ -515,3 +515,28 @@ async def test_without_queue_controls_there_are_no_such_buttons(http: httpx.Asyn
     assert (await http.get("/purge", params={"queue": "q"})).status_code == 404
     refused = await post(http, "/actions/queue", queue="q", op="pause")
     assert refused.status_code == 404 and "cannot pause" in refused.text
+
+
+@pytest.mark.skipif(
+    not hasattr(Client, "events"), reason="the events stream (client.events) is not on this branch"
+)
+async def test_finished_jobs_are_listed_from_the_events_stream(
+    http: httpx.AsyncClient, client: Client, run_worker: Any
+) -> None:
+    async with run_worker(TASKS):
+        done = [await client.enqueue("add", n, n) for n in range(3)]
+        bad = await client.enqueue("boom", "listed")
+        for job in [*done, bad]:
+            assert job is not None
+            await job.wait(timeout=5)
+    assert bad is not None
+    succeeded = await list_jobs(client, state=JobState.SUCCEEDED, limit=2)
+    assert [j.job_id for j in succeeded.jobs] == [j.job_id for j in reversed(done) if j][:2]  # newest first
+    assert succeeded.jobs[0].finished_at is not None and succeeded.next_cursor is not None
+    rest = await list_jobs(client, state=JobState.SUCCEEDED, limit=2, cursor=succeeded.next_cursor)
+    assert [j.job_id for j in rest.jobs] == [done[0].job_id if done[0] else ""]
+    failed = await http.get("/jobs", params={"state": "failed"})
+    assert (
+        bad.job_id in failed.text and "boom" in failed.text and done[0] and done[0].job_id not in failed.text
+    )
+    assert (await list_jobs(client, state=JobState.ABORTED)).jobs == []
