@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,13 @@ from starlette.applications import Starlette
 
 from aqueue import Client, cron
 from aqueue.dashboard import create_app
+from aqueue.dashboard._dag import MAX_DRAWN, layout
+from aqueue.dashboard._pages import _fraction
 from aqueue.embedded import RedisServer, free_port
 from aqueue.errors import ConfigurationError
 from aqueue.inspection import JobState, list_jobs
-from aqueue.workflows import chain, sig
+from aqueue.progress import Progress
+from aqueue.workflows import NodeState, NodeStatus, chain, sig
 from examples.dashboard_demo import live_site
 from tests.conftest import ROOT, run_cli
 from tests.dashboard_tasks import TASKS
@@ -540,3 +544,33 @@ async def test_finished_jobs_are_listed_from_the_events_stream(
         bad.job_id in failed.text and "boom" in failed.text and done[0] and done[0].job_id not in failed.text
     )
     assert (await list_jobs(client, state=JobState.ABORTED)).jobs == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fraction"),
+    [
+        (0.25, 0.25),
+        (1, 1.0),
+        (40, 0.4),
+        (250, 1.0),
+        (-3, 0.0),
+        (True, None),
+        ("half", None),
+        ({"n": 1}, None),
+    ],
+)
+def test_progress_values_as_the_bar_shows_them(value: Any, fraction: float | None) -> None:
+    assert _fraction(Progress(value, "", datetime.now(UTC))) == fraction
+
+
+def test_the_dag_layout_puts_each_node_after_its_deepest_parent() -> None:
+    def node(node_id: int, *parents: int) -> NodeStatus:
+        return NodeStatus(node_id, "t", NodeState.WAITING, parents)
+
+    drawn = layout((node(0), node(1, 0), node(2, 0), node(3, 1, 2), node(4, 0, 3)))
+    assert drawn is not None
+    columns = {box.node.id: box.x for box in drawn.boxes}
+    assert columns[0] < columns[1] == columns[2] < columns[3] < columns[4]
+    assert len(drawn.edges) == 6 and all(e.x1 < e.x2 for e in drawn.edges)
+    assert layout(()) is None
+    assert layout(tuple(node(i) for i in range(MAX_DRAWN + 1))) is None
