@@ -1,11 +1,11 @@
 """The ``aqueue`` command: the core commands, with each layer's command group mounted on them."""
 
 from aqueue.cli._commands import main
+from aqueue.cli._dashboard import dashboard
 from aqueue.cli._events import events
 from aqueue.cli._job import job
-from aqueue.cli._queue import queue
-from aqueue.cli._dashboard import dashboard
 from aqueue.cli._jobs import jobs
+from aqueue.cli._queue import queue
 from aqueue.scheduler._cli import cron
 from aqueue.workflows._cli import workflow
 

@@ -133,7 +133,7 @@ def known_queues(
 ) -> list[str]:
     """Return the queue keys to show: configured, the default, served by live workers, paused."""
     names = {client.queue_key(q) for q in configured} | {client.default_queue}
-    names |= {w.queue for w in workers if w.queue}
+    names |= {q for w in workers for q in w.queues if q}
     names |= {client.queue_key(q) for q in paused}
     return sorted(names)
 
@@ -167,7 +167,7 @@ async def read_overview(
                 due,
                 total - due - running[i],
                 running[i],
-                sum(1 for w in workers if w.queue == queue),
+                sum(1 for w in workers if queue in w.queues),
                 queue in paused_keys,
                 per_minute,
                 failure_rate,
