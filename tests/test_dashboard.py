@@ -574,3 +574,13 @@ def test_the_dag_layout_puts_each_node_after_its_deepest_parent() -> None:
     assert len(drawn.edges) == 6 and all(e.x1 < e.x2 for e in drawn.edges)
     assert layout(()) is None
     assert layout(tuple(node(i) for i in range(MAX_DRAWN + 1))) is None
+
+
+async def test_pause_and_resume_through_the_client_s_own_controls(
+    http: httpx.AsyncClient, client: Client
+) -> None:
+    assert (await post(http, "/actions/queue", queue="arq:queue", op="pause")).status_code == 303
+    assert await client.paused_queues() == {"arq:queue"}
+    assert "badge paused" in (await http.get("/")).text
+    assert (await post(http, "/actions/queue", queue="arq:queue", op="resume")).status_code == 303
+    assert await client.paused_queues() == set()
