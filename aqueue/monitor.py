@@ -141,4 +141,6 @@ async def job_view(client: Client, job_id: str, queue_name: str | None = None) -
     """Return a job's status, latest progress and, once finished, its result record."""
     job = client.job(job_id, queue_name)
     status, progress, result = await job.status(), await job.progress(), await job.result_info()
+    if result is not None:  # it finished between the reads: a result means complete, as status() says
+        status = JobStatus.complete
     return JobView(job_id, status, progress, result, await job.unique_key(), await job.priority())
