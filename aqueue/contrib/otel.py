@@ -22,7 +22,7 @@ written only when an attempt raises.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -62,15 +62,21 @@ def _attributes(queue: str, task: str, operation: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _send_span(tracer: Tracer, client: aqueue.client.Client, args: Any, kwargs: Any) -> Iterator[Any]:
+    """Open the PRODUCER span of an enqueue call of ``client`` with ``args`` and ``kwargs``."""
+    name = _name(args[0] if args else kwargs.get("task"))
+    attributes = _attributes(client.queue_key(kwargs.get("_queue_name")), name, "send")
+    with tracer.start_as_current_span(f"send {name}", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+        yield span
+
+
 async def _traced_enqueue(wrapped: Any, instance: aqueue.client.Client, args: Any, kwargs: Any) -> Any:
     """Run ``Client.enqueue`` inside a PRODUCER span (the job's envelope carries its context)."""
     tracer = _STATE["tracer"]
     if tracer is None:
         return await wrapped(*args, **kwargs)
-    name = _name(args[0] if args else kwargs.get("task"))
-    queue = instance.queue_key(kwargs.get("_queue_name"))
-    attributes = _attributes(queue, name, "send")
-    with tracer.start_as_current_span(f"send {name}", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+    with _send_span(tracer, instance, args, kwargs) as span:
         job = await wrapped(*args, **kwargs)
         if job is not None:
             span.set_attribute("messaging.message.id", job.job_id)
@@ -82,10 +88,7 @@ async def _traced_enqueue_many(wrapped: Any, instance: aqueue.client.Client, arg
     tracer = _STATE["tracer"]
     if tracer is None:
         return await wrapped(*args, **kwargs)
-    name = _name(args[0] if args else kwargs.get("task"))
-    queue = instance.queue_key(kwargs.get("_queue_name"))
-    attributes = _attributes(queue, name, "send")
-    with tracer.start_as_current_span(f"send {name}", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+    with _send_span(tracer, instance, args, kwargs) as span:
         jobs = await wrapped(*args, **kwargs)
         span.set_attribute("messaging.batch.message_count", len(jobs))
         return jobs
