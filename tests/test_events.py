@@ -11,32 +11,16 @@ from typing import Any
 import orjson
 import pytest
 
-from aqueue import Client, Retry, task
+from aqueue import Client, task
 from aqueue.embedded import RedisServer
 from aqueue.events import Event, EventKind
 from aqueue.workflows import chain, sig
 from tests.conftest import aqueue_cli, run_cli
+from tests.outcome_tasks import add, again, boom
 from tests.support import LoggedProcess, eventually
 from tests.test_dead import make_dead
 
 GATE: dict[str, asyncio.Event] = {}
-
-
-@task
-async def add(ctx: dict[str, Any], x: int, y: int) -> int:
-    return x + y
-
-
-@task
-async def boom(ctx: dict[str, Any]) -> None:
-    raise ValueError("no")
-
-
-@task(max_tries=2)
-async def again(ctx: dict[str, Any]) -> str:
-    if ctx["job_try"] == 1:
-        raise Retry(defer=0)
-    return "second"
 
 
 @task

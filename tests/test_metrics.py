@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from aqueue import Client, Retry, task
+from aqueue import Client, task
 from aqueue.contrib.prometheus import METRICS, PrometheusMetrics
 from aqueue.embedded import free_port
 from aqueue.workflows import chain, sig
+from tests.outcome_tasks import add, again, boom
 from tests.support import eventually
 from tests.test_dead import make_dead
 
@@ -25,23 +26,6 @@ GATE: dict[str, asyncio.Event] = {}
 @task
 async def ok(ctx: dict[str, Any]) -> int:
     return 1
-
-
-@task
-async def boom(ctx: dict[str, Any]) -> None:
-    raise ValueError("no")
-
-
-@task(max_tries=2)
-async def again(ctx: dict[str, Any]) -> str:
-    if ctx["job_try"] == 1:
-        raise Retry(defer=0)
-    return "second"
-
-
-@task
-async def add(ctx: dict[str, Any], x: int, y: int) -> int:
-    return x + y
 
 
 @task
