@@ -77,7 +77,7 @@ async def test_pickup_latency_counts_from_the_due_time(client: Client, run_worke
     count = value(registry, "aqueue_pickup_latency_seconds_count", queue=q)
     total = value(registry, "aqueue_pickup_latency_seconds_sum", queue=q)
     assert count == 2
-    assert 0 < total < 0.4  # a deferred job is not late by its deferral (0.5 s)
+    assert 0 <= total < 0.4  # a deferred job is not late by its deferral (0.5 s); ms resolution: can be 0
 
 
 async def test_metrics_port_serves_metrics_over_http(client: Client, run_worker: Any) -> None:
