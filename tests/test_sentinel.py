@@ -334,7 +334,8 @@ async def test_producers_and_workers_ride_through_a_failover(group: SentinelGrou
     async with (
         workers([arq_style, group.url], ledger) as running,
         Client(group.url) as plain,  # the default retry window
-        Client(group.url, min_replicas=1, replication_timeout_s=0.5) as durable,
+        # a durable enqueue also waits out the replica's resync after the switch (seconds on a busy machine)
+        Client(group.url, min_replicas=1, replication_timeout_s=0.5, retry_window_s=10) as durable,
     ):
         await asyncio.sleep(0.5)  # the workers are connected and idle
         until = time.monotonic() + PRODUCE_S
