@@ -588,6 +588,9 @@ class Worker:
         assert self._ops is not None
         limit = min(free, self.queue_read_limit)
         sent = self._claim_sent = time.monotonic()
+        # a nudge from here on (a retry queued while this claim is in flight, which its reply may not
+        # cover) must end the idle wait that may follow, so it is cleared before the claim, not after
+        self._nudge.clear()
         jobs, head = await self._ops.claim(
             limit, register_idle=not self.burst, max_deliveries=self.max_deliveries
         )
@@ -616,7 +619,6 @@ class Worker:
             timeout = min(timeout, (head - now_ms()) / 1000)
         if timeout <= 0.001:
             return
-        self._nudge.clear()
         wake = self._wake_future(timeout)
         nudge = asyncio.ensure_future(self._nudge.wait())
         try:
