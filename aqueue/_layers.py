@@ -5,8 +5,9 @@ by ``aqueue/__init__``, is the one place that plugs them in: as worker extension
 :mod:`aqueue.extensions`) and as what ``Task.s``/``Task.si`` build. Both extensions are on for
 every worker (any worker may run a workflow node or a scheduled job); cron schedules only on a
 worker whose options carry ``cron_jobs``. The release of unique keys (:mod:`aqueue._unique`) is on
-for every worker too. The events layer is on in every worker and client unless their ``events``
-option is False.
+for every worker too, and so are flow limits (:mod:`aqueue.limits`: every worker frees the slots
+of the attempts it ends, every client keeps limited tasks' jobs from a handoff). The events layer
+is on in every worker and client unless their ``events`` option is False.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from aqueue.contrib.events import EventsRecorder, WorkflowEvents, events_lua
 from aqueue.errors import ConfigurationError
 from aqueue.events import DEFAULT_EVENTS_MAXLEN
 from aqueue.extensions import LuaHooks, WorkerExtension, register_client_hooks, register_default
+from aqueue.limits import LimitsExtension, hand_off_lua
 from aqueue.scheduler._definition import cron_definitions
 from aqueue.scheduler._extension import CronExtension
-from aqueue.tasks import use_signatures
+from aqueue.tasks import as_task, use_signatures
 from aqueue.workflows._continuation import WorkflowContinuations
 from aqueue.workflows._signature import si, sig
 
@@ -37,6 +39,15 @@ def _workflows(options: Mapping[str, Any]) -> WorkerExtension:
 
 def _unique(options: Mapping[str, Any]) -> WorkerExtension:
     return UniqueKeys()  # any worker may finish a job that holds a unique key
+
+
+def _limits(options: Mapping[str, Any]) -> WorkerExtension:
+    # on in every worker: any worker may end an attempt that holds a slot of a limited task
+    return LimitsExtension([as_task(f) for f in options.get("functions") or ()])
+
+
+def _client_limits(options: Mapping[str, Any]) -> LuaHooks:
+    return hand_off_lua()
 
 
 def _cron(options: Mapping[str, Any]) -> WorkerExtension:
@@ -74,9 +85,11 @@ def _client_events(options: Mapping[str, Any]) -> LuaHooks | None:
 
 register_default(_workflows)
 register_default(_unique)
+register_default(_limits)
 register_default(_cron)
 register_default(_metrics)
 register_default(_events)
 register_default(_workflow_events)
 register_client_hooks(_client_events)
+register_client_hooks(_client_limits)
 use_signatures(mutable=sig, immutable=si)

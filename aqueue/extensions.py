@@ -77,8 +77,24 @@ class LuaHooks:
     - ``on_enqueue(prefix, queue, id, payload, now)``: in the enqueue script, after a job was written
       (not for an id that existed); ``on_enqueue_batch(prefix, queue, now)`` once at the end of the call.
       These run in a client's enqueues (:func:`client_hooks`) and a worker's alike.
+    - ``may_hand_off(prefix, queue, id, payload)`` → boolean: in the enqueue scripts (and the workflow
+      layer's direct claim), before a due job is handed straight to an idle worker; false (from any
+      extension) queues it instead, so that the claim's admission rules see it.
+    - ``waiting(prefix, queue, now, room)`` → list of job ids: in the claim script, before a queue's
+      own jobs: jobs the extension held back earlier that may run now (at most ``room``), claimed first.
+    - ``admit(prefix, queue, id, now)`` → boolean: in the claim script, per candidate job before it is
+      claimed. False (from any extension) leaves the job unclaimed and takes it out of its queue: the
+      extension that said no keeps it and gives it back through ``waiting``, and says when to look
+      again through ``next_check``.
+    - ``on_claimed(prefix, queue, id, tries, lease_end, now)``: in the claim script, after a job passed
+      ``admit`` and was claimed.
+    - ``next_check(prefix, queue)`` → ms or nil: in the claim script, folded into the reply's earliest
+      due time (the worker sleeps until then at most).
+    - ``on_renew(prefix, queue, id, lease_end)``: in the renew script, per lease extended.
+    - ``on_attempt_end(prefix, queue, id)``: when a claimed attempt ends: per recorded outcome in the
+      core finish script and the workflow layer's, per job handed back by a retiring worker.
 
-    Hook points are added here as layers need them (claim-time admission rules are next).
+    A yes/no hook that no extension implements says yes; a list hook gives an empty list.
     """
 
     library: str = ""
@@ -87,6 +103,13 @@ class LuaHooks:
     on_finish_batch: str | None = None
     on_enqueue: str | None = None
     on_enqueue_batch: str | None = None
+    may_hand_off: str | None = None
+    waiting: str | None = None
+    admit: str | None = None
+    on_claimed: str | None = None
+    next_check: str | None = None
+    on_renew: str | None = None
+    on_attempt_end: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,12 +113,12 @@ class Job(Generic[T]):
                 pipe.exists(keys.result(self.job_id))
                 pipe.exists(keys.in_progress(self.job_id))
                 self._queued_on(pipe)
-                complete, running, score, ready, delayed = await pipe.execute()
+                complete, running, score, ready, delayed, held = await pipe.execute()
         if complete:
             return JobStatus.complete
         if running:
             return JobStatus.in_progress
-        if ready is not None:
+        if ready is not None or held is not None:
             return JobStatus.queued
         if delayed is not None:
             score = timed(delayed)[0]
@@ -127,11 +127,15 @@ class Job(Generic[T]):
         return JobStatus.deferred if score > now_ms() else JobStatus.queued
 
     def _queued_on(self, pipe: Any) -> None:
-        """Queue on ``pipe`` the reads of where a waiting job is: the queue, the ready and delayed sets."""
+        """Queue on ``pipe`` the reads of where a waiting job is.
+
+        The queue, the ready and delayed sets, and the flow limits' held-back jobs (``{p}waiting``).
+        """
         keys = self._client.keys
         pipe.zscore(self._queue_key, self.job_id)
         pipe.zscore(keys.ready(self._queue_key), self.job_id)
         pipe.zscore(keys.delayed(self._queue_key), self.job_id)
+        pipe.hget(keys.waiting(), self.job_id)
 
     async def priority(self) -> int | None:
         """Return the job's priority (0-9) while it is queued, deferred or running; None once gone."""
@@ -141,9 +145,11 @@ class Job(Generic[T]):
                 self._queued_on(pipe)
                 pipe.zscore(keys.leased(self._queue_key), self.job_id)
                 pipe.exists(keys.job(self.job_id))
-                score, ready, delayed, leased, stored = await pipe.execute()
+                score, ready, delayed, held, leased, stored = await pipe.execute()
         if ready is not None:
             return ready_priority(ready)
+        if held is not None and stored:
+            return 0  # held back by a limit: claimed as priority 0 when its turn comes
         timed_score = delayed if delayed is not None else leased
         if timed_score is not None and stored:
             return timed(timed_score)[1]
@@ -166,8 +172,8 @@ class Job(Generic[T]):
             self._queued_on(pipe)
             pipe.exists(keys.in_progress(self.job_id))
             pipe.zscore(keys.dead, self.job_id)
-            raw, score, ready, delayed, running, dead = await pipe.execute()
-        if ready is not None or delayed is not None:
+            raw, score, ready, delayed, held, running, dead = await pipe.execute()
+        if ready is not None or delayed is not None or held is not None:
             score = 0
         if raw is not None:
             return self._decode(raw)
@@ -226,19 +232,23 @@ class Job(Generic[T]):
         """Return the job's envelope while queued or running (None once finished or gone).
 
         A job enqueued with ``_unique`` that holds its key has it under ``"unique"``; its ``priority``
-        (0-9) is under that key.
+        (0-9) is under that key; a job a flow limit holds back says why under ``"waiting"``
+        (:func:`waiting_reason`).
         """
         keys = self._client.keys
         with redis_errors(self._client.address):
             async with self._client.redis.pipeline(transaction=False) as pipe:
                 pipe.get(keys.job(self.job_id))
                 pipe.hget(keys.uniques, self.job_id)
-                raw, spec = await pipe.execute()
+                pipe.hget(keys.waiting(), self.job_id)
+                raw, spec, held = await pipe.execute()
         if raw is None:
             return None
         envelope = dict(self._client.job_deserializer(raw))
         if spec is not None:
             envelope["unique"] = _unique_key(spec)
+        if held is not None:
+            envelope["waiting"] = waiting_reason(held)
         envelope["priority"] = await self.priority() or 0
         return envelope
 
@@ -247,6 +257,17 @@ class Job(Generic[T]):
         with redis_errors(self._client.address):
             spec = await self._client.redis.hget(self._client.keys.uniques, self.job_id)  # type: ignore[misc]
         return None if spec is None else _unique_key(spec)
+
+
+def waiting_reason(held: bytes) -> dict[str, str]:
+    """Return why a limit holds a job back, from its ``{p}waiting`` entry (``why⏎queue⏎scope``).
+
+    ``reason`` is ``concurrency`` or ``rate``; ``limit`` names the task, and the group when it is a
+    per-group limit (``task`` or ``task group=G``).
+    """
+    why, _queue, kind, *scope = held.decode().split("\n")
+    limit = scope[0] if kind == "t" else f"{scope[0]} group={scope[1]}"
+    return {"reason": why, "limit": limit}
 
 
 def _unique_key(spec: bytes) -> str:

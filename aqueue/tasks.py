@@ -26,6 +26,7 @@ from arq.worker import func as arq_func
 
 from aqueue._clock import Seconds, to_seconds
 from aqueue._imports import import_string
+from aqueue._limits import Limits, RateLike, parse_limits
 from aqueue._naming import task_name
 from aqueue._priority import check_priority
 from aqueue.client import default_client
@@ -154,7 +155,8 @@ class Task(Generic[P, R]):
     automatically with ``retry_backoff``; ``queue`` is where ``.enqueue`` sends jobs by default;
     ``executor`` is ``"process"`` for a plain ``def`` run in the worker's process pool (None or
     ``"thread"``: a thread); ``priority`` (0-9) is the default priority of its jobs
-    (``enqueue(task, ...)`` with the Task object, ``enqueue_many`` and ``.enqueue`` use it).
+    (``enqueue(task, ...)`` with the Task object, ``enqueue_many`` and ``.enqueue`` use it);
+    ``limits`` are its flow limits across all workers (``docs/limits.md``).
     """
 
     func: Callable[..., Any]
@@ -168,6 +170,7 @@ class Task(Generic[P, R]):
     retry_on: tuple[type[BaseException], ...] = field(default=())
     executor: Executor | None = None
     priority: int = 0
+    limits: Limits | None = None
 
     def __call__(self, ctx: Any, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Run the task function directly (no queue)."""
@@ -271,6 +274,10 @@ def task(
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
     executor: Executor | None = None,
     priority: int = 0,
+    concurrency: int | None = None,
+    rate_limit: RateLike | None = None,
+    group_concurrency: int | None = None,
+    group_rate_limit: RateLike | None = None,
 ) -> TaskDecorator: ...
 
 
@@ -288,6 +295,10 @@ def task(
     retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
     executor: Executor | None = None,
     priority: int = 0,
+    concurrency: int | None = None,
+    rate_limit: RateLike | None = None,
+    group_concurrency: int | None = None,
+    group_rate_limit: RateLike | None = None,
 ) -> Task[Any, Any] | TaskDecorator:
     """Register a function as a task: ``@task`` or ``@task(name="math.add", timeout=30, max_tries=5)``.
 
@@ -296,13 +307,16 @@ def task(
     ``executor="process"`` in the worker's pool of child processes (CPU-bound work; see
     ``docs/tasks.md``). For type checkers the task keeps the parameters after ``ctx`` and the result
     type, of either kind (``Task[P, R]``).
-    runs on the worker's event loop; a plain ``def`` runs in a thread pool. For type checkers the task
-    keeps the parameters after ``ctx`` and the result type, of either kind (``Task[P, R]``).
-    ``priority`` (0-9) is the default priority of its jobs.
+    ``priority`` (0-9) is the default priority of its jobs. Flow limits hold across all workers
+    (``docs/limits.md``): ``concurrency`` (at most that many attempts running at once),
+    ``rate_limit`` (``"100/s"``, ``"30/m"``, ``"5/10s"`` or ``(count, seconds)``: at most that many
+    starts in any such window), and ``group_concurrency``/``group_rate_limit``, the same per
+    ``_group`` of a job.
     """
     if max_tries is not None and max_tries < 1:
         raise ConfigurationError(f"max_tries must be at least 1, got {max_tries}")
     check_priority(priority, "priority")
+    limits = parse_limits(concurrency, rate_limit, group_concurrency, group_rate_limit)
     retry_types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
 
     def wrap(f: Callable[..., Any]) -> Task[Any, Any]:
@@ -321,6 +335,7 @@ def task(
             retry_on=retry_types,
             executor=executor,
             priority=priority,
+            limits=limits,
         )
 
     return wrap(func) if func is not None else wrap

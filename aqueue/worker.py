@@ -229,6 +229,7 @@ class Worker:
     ) -> None:
         self.cron_definitions = list(cron_jobs or [])
         layer_options = {
+            "functions": list(functions),
             "cron_jobs": self.cron_definitions,
             "timezone": arq_options.get("timezone"),
             "metrics_port": metrics_port,

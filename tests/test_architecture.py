@@ -10,7 +10,7 @@ from pathlib import Path
 import aqueue
 
 PACKAGE = Path(aqueue.__file__).parent
-LAYERS = ("aqueue.workflows", "aqueue.scheduler")
+LAYERS = ("aqueue.workflows", "aqueue.scheduler", "aqueue.limits")
 #: Modules that compose the layers with the core: the package root (public names), the composition
 #: root that plugs the layers into every worker, the CLI that mounts their command groups, and the
 #: test helpers for users (``aqueue.testing``: eager mode catches workflow starts, run_cron drives cron),

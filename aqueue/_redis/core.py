@@ -167,7 +167,8 @@ class Claim(Script[ClaimArgs, ClaimReply]):
     """Claim due jobs (handed-over ones first), dead-letter over-delivered ones, or register idle."""
 
     name = "claim"
-    # EXTENSIONS: aq_hook_dead after each dead letter; PRIORITY_LIB: priorities and paused queues
+    # EXTENSIONS: aq_hook_dead after each dead letter, admission (waiting, admit, claimed, next_check);
+    # PRIORITY_LIB: priorities and paused queues
     libraries = (HANDOFF_LIB, PRIORITY_LIB, EXTENSIONS)
 
     def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
@@ -258,6 +259,7 @@ class Renew(Script[RenewArgs, list[LeaseAction]]):
     """Extend leases. Reply: the claims that need action (lost, or asked to abort)."""
 
     name = "renew"
+    libraries = (EXTENSIONS,)  # EXTENSIONS: aq_hook_renew per lease extended
 
     def parse(self, args: RenewArgs, reply: Any) -> list[LeaseAction]:
         """Return the (job id, action) pairs of the flat reply."""
@@ -286,7 +288,7 @@ class Release(Script[ReleaseArgs, int]):
     """Leave the idle set, hand claimed and unread handed-over jobs back. Reply: how many went back."""
 
     name = "release"
-    libraries = (HANDOFF_LIB,)
+    libraries = (HANDOFF_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_attempt_end per job handed back
 
     def parse(self, args: ReleaseArgs, reply: Any) -> int:
         """Return the count."""

@@ -33,6 +33,13 @@ key                        type                              holds
                                                              ended, held for ``_unique_for`` (throttle)
 ``{p}uniques``             hash                              job id → its unique key, queue, unique_for
 ``{p}events:{queue}``      stream, capped (approximately)    the queue's job lifecycle events
+``{p}limits``              hash                              task → its flow limits (aqueue.limits)
+``{p}slots:{scope}``       sorted set                        running attempts of a limit scope → lease end
+``{p}starts:{scope}``      sorted set                        starts in a rate window (``id:try`` → ms)
+``{p}held``                hash                              job id → the limit scopes it holds a slot of
+``{p}wait:{queue}⏎{scope}`` sorted set                       jobs a limit holds back, in arrival order
+``{p}blocked:{queue}``     sorted set                        scope → when its held-back jobs may run
+``{p}waiting``             hash                              held-back job id → why, queue and scope
 ``{p}wf:{run}…``           hashes                            workflow runs (see aqueue.workflows)
 ``{p}cron:…``              strings, hashes                   cron slot claims and registry
 =========================  ================================  =========================================
@@ -173,6 +180,26 @@ class Keys:
     def tally(self, worker_id: str) -> str:
         """Return the hash of what a worker's scripts counted for its metrics (dead letters, runs)."""
         return f"{self.prefix}tally:{worker_id}"
+
+    def limits(self) -> str:
+        """Return the hash: task name → its flow limits (``aqueue/limits/limits.lua``)."""
+        return f"{self.prefix}limits"
+
+    def waiting(self) -> str:
+        """Return the hash: job id held back by a limit → ``why⏎queue⏎scope``."""
+        return f"{self.prefix}waiting"
+
+    def wait(self, queue_key: str, scope: str) -> str:
+        """Return the sorted set of jobs of ``queue_key`` a limit ``scope`` holds back."""
+        return f"{self.prefix}wait:{queue_key}\n{scope}"
+
+    def blocked(self, queue_key: str) -> str:
+        """Return the sorted set: limit scope with held-back jobs on ``queue_key`` → next check ms."""
+        return f"{self.prefix}blocked:{queue_key}"
+
+    def slots(self, scope: str) -> str:
+        """Return the sorted set of attempts running in a limit scope → their lease end."""
+        return f"{self.prefix}slots:{scope}"
 
     @property
     def workers(self) -> str:

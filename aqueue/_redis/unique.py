@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from aqueue._redis.connection import text
 from aqueue._redis.core import UNIQUE_LIB
-from aqueue._redis.scripts import Script
+from aqueue._redis.scripts import EXTENSIONS, Script
 
 __all__ = ["UNIQUE_LIB", "EnqueueUnique", "EnqueueUniqueArgs", "Landed"]
 
@@ -61,7 +61,7 @@ class EnqueueUnique(Script[EnqueueUniqueArgs, Landed]):
     """Enqueue one job unless a job holds its unique key. Reply: the state and the job that stands for it."""
 
     name = "enqueue_unique"
-    libraries = (UNIQUE_LIB,)
+    libraries = (UNIQUE_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off
 
     def parse(self, args: EnqueueUniqueArgs, reply: Any) -> Landed:
         """Return the reply's state, and the job that stands for the enqueue (this one's unless held)."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from aqueue._redis.core import FINISH_LIB, claimed_jobs
-from aqueue._redis.scripts import Script
+from aqueue._redis.scripts import EXTENSIONS, Script
 from aqueue._worker.types import ClaimedJob
 
 __all__ = ["LUA", "WfCancel", "WfCancelArgs", "WfFinish", "WfFinishArgs", "WfFinishReply", "WfOutcome"]
@@ -70,7 +70,7 @@ class WfFinish(Script[WfFinishArgs, WfFinishReply]):
 
     name = "wf_finish"
     package = LUA
-    libraries = (FINISH_LIB, WF_LIB)
+    libraries = (FINISH_LIB, WF_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off, on_attempt_end
 
     def parse(self, args: WfFinishArgs, reply: Any) -> WfFinishReply:
         """Split the reply: one flag per outcome, then 5 fields per claimed job."""

@@ -16,6 +16,10 @@
 -- resume wakes). A worker on several queues registers as worker/lease/m and sets
 -- {prefix}armed:{worker}, which the first handoff to it takes (lib.lua): one handoff per idle spell;
 -- the handoff says which queue the job is from.
+-- Admission rules of extensions (the limits layer) run per candidate (aq_hook_admit): a job they
+-- refuse leaves its queue and stays with them until they give it back (aq_hook_waiting, first in
+-- the next claims of its queue); when to look again is folded into the reply's last field
+-- (aq_hook_next_check).
 -- Reply: a flat list, 6 fields per claimed job: id, payload ('' if expired), score (as queued), try,
 -- aborted (1/0), queue ('' for the first queue); then, last, the earliest score still in any of the
 -- queues, deferred jobs of priority > 0 included ('' if none, or all paused).
@@ -69,16 +73,22 @@ local function dead_letter(queue, id, detail)
   aq_hook_dead(prefix, id, max_deliveries, now, worker) -- extensions' on_dead (a workflow node fails its run)
 end
 
-local function claim(s, id, score, priority)
-  -- Claim one candidate of queue state `s` (priority nil: from the queue; else from the ready set).
-  -- A candidate seen before in this call (its new score is written at the end) is skipped.
+local function claim(s, id, score, priority, waited)
+  -- Claim one candidate of queue state `s` (priority nil: from the queue, or, waited, given back by
+  -- an extension that held it; else from the ready set). A candidate seen before in this call (its
+  -- new score is written at the end) is skipped; one an extension does not admit leaves its queue.
   if taken[id] then return end
   taken[id] = true
   s.seen = s.seen + 1
+  if not aq_hook_admit(prefix, s.queue, id, now) then
+    if priority then s.unready[#s.unready + 1] = id elseif not waited then redis.call('ZREM', s.queue, id) end
+    return
+  end
   local tries, why, detail = aq_claim_for(claimer, id, max_deliveries, histories)
   if priority then s.unready[#s.unready + 1] = id end
   if tries then
-    local into = priority and s.fresh or s.leased
+    aq_hook_claimed(prefix, s.queue, id, tries, lease_end, now)
+    local into = (priority or waited) and s.fresh or s.leased
     into[#into + 1] = lease_end
     into[#into + 1] = id
     if priority then
@@ -97,7 +107,7 @@ local function claim(s, id, score, priority)
   elseif why == 'held' then
     -- look again when that claim lapses, not a whole lease of ours later
     local again = now + (detail >= 0 and math.max(detail, 1) or lease)
-    redis.call('ZADD', s.queue, priority and 'NX' or 'XX', again, id)
+    redis.call('ZADD', s.queue, (priority or waited) and 'NX' or 'XX', again, id)
     if priority then redis.call('ZADD', s.flow.leased, again * 16 + priority, id) end
   else
     dead_letter(s.queue, id, detail)
@@ -107,6 +117,11 @@ end
 local function claim_from(s, upto)
   -- Claim from one queue until `upto` jobs are claimed in all: priorities first, then priority 0.
   if s.paused or claimed >= upto then return end
+  if not s.given then -- jobs an extension held back and now gives back come first
+    s.given = true
+    for _, id in ipairs(aq_hook_waiting(prefix, s.queue, now, upto - claimed)) do claim(s, id, now, nil, true) end
+    if claimed >= upto then return end
+  end
   local flow = s.flow
   if flow and flow.priority then
     if not s.promoted then
@@ -157,6 +172,8 @@ for _, s in ipairs(state) do
     local next_due = tonumber(redis.call('ZRANGE', s.queue, 0, 0, 'WITHSCORES')[2])
     local deferred = s.flow and s.flow.priority and aq_next_deferred(s.flow)
     if deferred and (not next_due or deferred < next_due) then next_due = deferred end
+    local check = aq_hook_next_check(prefix, s.queue) -- held-back jobs: when to look again
+    if check and (not next_due or check < next_due) then next_due = check end
     if next_due and (not head or next_due < head) then head = next_due end
   end
 end

@@ -8,6 +8,7 @@
 -- Priority 0 jobs go to the queue as arq puts them; a job of priority 1-9 that is not handed over
 -- goes to {prefix}ready:{queue} if due (ordered by priority, then FIFO) or {prefix}delayed:{queue}
 -- if deferred (see priority_lib.lua, which claim.lua uses to promote it when due).
+-- A job the extensions' may_hand_off hooks keep from a handoff (a rate-limited task's) is queued.
 -- Written jobs run the extensions' on_enqueue hooks (aq_hook_enqueue), the call their on_enqueue_batch.
 -- Reply: per job, 1 (written) or 0 (its id exists).
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
@@ -22,7 +23,7 @@ for i = 6, #ARGV, 4 do
   if written == 1 then
     aq_hook_enqueue(prefix, queue, id, payload, now) -- extensions' on_enqueue (the events layer)
     local handed, due = false, tonumber(score) <= now
-    if handing and due then
+    if handing and due and aq_hook_may_hand_off(prefix, queue, id, payload) then
       handed = aq_handoff(prefix, queue, id, payload, now, priority)
       handing = handed ~= false
     end

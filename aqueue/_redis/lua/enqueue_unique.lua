@@ -37,7 +37,8 @@ end -- (a running holder's end leaves the key alone: it no longer holds it)
 aq_store_job(prefix, id, payload, ttl, true)
 aq_unique_hold(prefix, id, ukey, cjson.encode({k = key, q = queue, f = hold_for}), key_ttl)
 local due = tonumber(score) <= now
-local handed = due and aq_handoff(prefix, queue, id, payload, now)
+local hand = due and aq_hook_may_hand_off(prefix, queue, id, payload)
+local handed = hand and aq_handoff(prefix, queue, id, payload, now)
 if handed ~= 'claimed' then redis.call('ZADD', queue, score, id) end
-if not due then aq_wake(prefix, queue) end
+if not hand then aq_wake(prefix, queue) end
 return {1}

@@ -3,7 +3,7 @@
 -- KEYS: none (derived from the prefix).
 -- ARGV: prefix, queue, now_ms, worker_id, lease_ms, then per held job 2 fields: job_id, token
 -- Only jobs whose token still holds go back; the interrupted delivery counts neither as a try nor
--- towards dead-lettering.
+-- towards dead-lettering; the extensions' on_attempt_end hooks run for each (aq_hook_attempt_end).
 -- Reply: how many jobs were handed back.
 local prefix, queue, now = ARGV[1], ARGV[2], ARGV[3]
 local worker, lease = ARGV[4], tonumber(ARGV[5])
@@ -23,6 +23,7 @@ for _, pair in ipairs(held) do
   if redis.call('GET', ip) == token then
     redis.call('DEL', ip)
     aq_undeliver(prefix, id)
+    aq_hook_attempt_end(prefix, pair[3] or queue, id)
     redis.call('ZADD', pair[3] or queue, now, id)
     n = n + 1
   end

@@ -2,7 +2,7 @@
 -- KEYS: none (derived from the prefix).
 -- ARGV: prefix, queue, now_ms, lease_ms, then per held job 2 fields: job_id, token
 -- A lease holds while the job's in-progress key holds the token: it is extended by lease_ms (the key's
--- expiry and the job's score together).
+-- expiry and the job's score together), and the extensions' on_renew hooks run (aq_hook_renew).
 -- Reply: a flat list, 2 fields per job that needs action: id, 'lost' (the claim is gone) or 'abort'
 -- (asked to abort).
 local prefix, queue = ARGV[1], ARGV[2]
@@ -18,6 +18,7 @@ for i = 5, #ARGV, 2 do
     redis.call('PEXPIRE', ip, ARGV[4])
     leased[#leased + 1] = lease_end
     leased[#leased + 1] = id
+    aq_hook_renew(prefix, queue, id, lease_end)
     if aborts and redis.call('ZSCORE', abort, id) then
       out[#out + 1] = id
       out[#out + 1] = 'abort'

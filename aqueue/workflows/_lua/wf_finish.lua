@@ -5,7 +5,9 @@
 --   (times: "start_ms,finish_ms,try"; value: the result, encoded; error: the exception, encoded;
 --   info: the failure info passed to error callbacks, encoded).
 -- A released dependent on this worker's queue is claimed for this worker directly while
--- claim_limit allows (its payload comes back in the reply); others are queued and wake workers.
+-- claim_limit allows and the extensions' may_hand_off hooks agree (its payload comes back in the
+-- reply); others are queued and wake workers. Each recorded outcome runs the extensions'
+-- on_attempt_end hooks (aq_hook_attempt_end).
 -- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job:
 --   id, payload, score, try, aborted (0), as in claim.lua.
 local prefix, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -31,7 +33,7 @@ local function release(run, node)
   local id = run .. ':' .. node
   local payload = spec.pre .. wf_render(prefix, run, spec['in']) .. spec.post .. now .. '}'
   redis.call('HSET', wf_key(prefix, run, ':state'), node, 'queued')
-  if spec.q == queue and #claimed < limit * 5 then
+  if spec.q == queue and #claimed < limit * 5 and aq_hook_may_hand_off(prefix, queue, id, payload) then
     claim_direct(id, payload)
   else
     wf_enqueue(prefix, spec.q, id, payload, now, nil)
@@ -93,6 +95,7 @@ local ips, tokens = aq_claims(prefix, ids)
 for n = 1, #ids do
   local i = 7 + 8 * (n - 1)
   flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1])
+  if flags[n] == 1 then aq_hook_attempt_end(prefix, queue, ids[n]) end -- extensions' (a limit's slot)
 end
 aq_flush(prefix, queue)
 for _, v in ipairs(claimed) do flags[#flags + 1] = v end

@@ -1,0 +1,135 @@
+"""Global flow limits on a real Redis: concurrency and rate across workers, no polling, kill -9, SIGSTOP."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Any
+
+import pytest
+import redis as sync_redis
+
+from aqueue import Client, ConfigurationError, task
+from aqueue.jobs import JobStatus
+from tests.conftest import WorkerFactory, aqueue_cli
+from tests.limits_tasks import solo
+from tests.support import LoggedProcess, eventually
+
+running: dict[str, int] = {"now": 0, "peak": 0}
+starts: list[float] = []
+tries: list[int] = []
+
+
+@task(concurrency=3)
+async def capped(ctx: dict[str, Any], i: int) -> int:
+    running["now"] += 1
+    running["peak"] = max(running["peak"], running["now"])
+    tries.append(ctx["job_try"])
+    await asyncio.sleep(0.03)
+    running["now"] -= 1
+    return i
+
+
+@task(rate_limit="4/0.4s")
+async def rated(ctx: dict[str, Any], i: int) -> int:
+    starts.append(time.monotonic())
+    return i
+
+
+@task(concurrency=1)
+async def hog(ctx: dict[str, Any], seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    running.update(now=0, peak=0)
+    starts.clear()
+    tries.clear()
+
+
+async def test_concurrency_holds_across_workers(client: Client, run_worker: WorkerFactory) -> None:
+    async with run_worker([capped], max_jobs=10), run_worker([capped], max_jobs=10):
+        jobs = await client.enqueue_many("capped", [(i,) for i in range(24)])
+        assert [await j.result(timeout=20) for j in jobs] == list(range(24))
+    assert running["peak"] == 3  # never more, and the limit is used
+    assert set(tries) == {1}  # waiting for a slot used no try
+
+
+async def test_rate_limit_is_a_sliding_window(client: Client, run_worker: WorkerFactory) -> None:
+    async with run_worker([rated], max_jobs=10), run_worker([rated], max_jobs=10):
+        jobs = [await client.enqueue("rated", i) for i in range(12)]
+        assert [await j.result(timeout=20) for j in jobs] == list(range(12))
+    s = sorted(starts)
+    # no 0.4 s window holds more than 4 starts (starts are seen a few ms after their claims)
+    assert all(s[i + 4] - s[i] >= 0.4 - 0.03 for i in range(len(s) - 4)), s
+    assert s[-1] - s[0] >= 0.8 - 0.03  # three windows' worth
+
+
+def _evalsha_calls(r: sync_redis.Redis) -> int:
+    stats = r.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+async def test_waiting_jobs_cost_no_polling(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    async with run_worker([hog], max_jobs=5):
+        first = await client.enqueue("hog", 1.2)
+        waiting = [await client.enqueue("hog", 0.0) for _ in range(4)]
+        await eventually(lambda: sync_r.hlen("arq:waiting") == 4, "the others to be held back")
+        before = _evalsha_calls(sync_r)
+        await asyncio.sleep(0.6)
+        assert _evalsha_calls(sync_r) - before < 10  # lease renewals, not a claim loop
+        assert await waiting[0].status() == JobStatus.queued
+        info = await waiting[0].info()
+        assert info is not None and info["waiting"] == {"reason": "concurrency", "limit": "hog"}
+        await first.result(timeout=5)
+        t0 = time.monotonic()
+        for job in waiting:
+            await job.result(timeout=5)
+        assert time.monotonic() - t0 < 0.5  # a freed slot wakes the next job at once
+    assert sync_r.hlen("arq:waiting") == 0 and not sync_r.exists("arq:held")
+
+
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="rate_limit must look like"):
+        task(rate_limit="fast")(capped.func)
+    with pytest.raises(ConfigurationError, match="concurrency must be a whole number"):
+        task(concurrency=0)(capped.func)
+    with pytest.raises(ConfigurationError, match="count of at least 1"):
+        task(rate_limit=(0, 1.0))(capped.func)
+
+
+def _solo_worker(redis_url: str) -> LoggedProcess:
+    return LoggedProcess(aqueue_cli("worker", "tests.limits_tasks.SoloSettings", redis_url=redis_url), "solo")
+
+
+@pytest.mark.transport("wire")  # worker processes: one transport is enough
+@pytest.mark.parametrize("how", ["kill -9", "SIGSTOP"])
+async def test_a_dead_or_frozen_holder_frees_its_slot(
+    how: str, redis_url: str, sync_r: sync_redis.Redis, run_worker: WorkerFactory
+) -> None:
+    async with Client(redis_url) as client:
+        long = await client.enqueue("solo", "long", 30.0)
+        first = _solo_worker(redis_url)
+        try:
+            await eventually(lambda: sync_r.llen("lim:starts") == 1, "the long job to start", 20)
+            first.proc.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGSTOP)
+            sync_r.set("lim:seconds:long", 0)  # its redelivery is quick
+            short = await client.enqueue("solo", "short", 0.0)
+            t0 = time.monotonic()
+            async with run_worker([solo], lease_s=1.0, max_jobs=4):
+                assert await short.result(timeout=10) == "short"
+                waited = time.monotonic() - t0
+                if how == "SIGSTOP":
+                    first.proc.send_signal(signal.SIGCONT)  # it wakes to a lapsed claim: fenced off
+                assert await long.result(timeout=10) == "long"
+        finally:
+            first.kill()
+    assert waited < 1.0 + 1.5  # the 1 s lease lapsed, then the slot was free
+    started = [s.decode().split(":") for s in sync_r.lrange("lim:starts", 0, -1)]
+    assert sorted((tag, int(attempt)) for tag, _pid, attempt in started[1:]) == [("long", 2), ("short", 1)]
+    assert not sync_r.exists("arq:held") and sync_r.zcard("arq:slots:t\nsolo") == 0
