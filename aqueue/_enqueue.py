@@ -149,14 +149,16 @@ class Attempt:
     fresh: bool  # the id is a new random one of ours
     unique: Unique | None = None
     priority: int = 0
+    group: str = ""
 
     @classmethod
     def of(cls, args: EnqueueArgs, task: str) -> Attempt:
         """Return the attempt of the enqueue script's ``args`` (one job), for ``task``."""
         (job,) = args.jobs
         return cls(
-            args.prefix, args.queue, args.now_ms, job, task, not args.check_ids, priority=args.priority
-        )
+            args.prefix, args.queue, args.now_ms, job, task, not args.check_ids,
+            priority=args.priority, group=args.group,
+        )  # fmt: skip
 
     @property
     def job_id(self) -> str:
@@ -165,7 +167,9 @@ class Attempt:
 
     def args(self, *, check_ids: bool) -> EnqueueArgs:
         """Return the enqueue script's arguments for this job."""
-        return EnqueueArgs(self.prefix, self.queue, self.now_ms, check_ids, (self.job,), self.priority)
+        return EnqueueArgs(
+            self.prefix, self.queue, self.now_ms, check_ids, (self.job,), self.priority, self.group
+        )
 
     def unique_args(self, unique: Unique, *, check_ids: bool) -> EnqueueUniqueArgs:
         """Return the unique enqueue script's arguments for this job."""

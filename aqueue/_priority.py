@@ -1,4 +1,4 @@
-"""Job priorities (0-9): checking them, and reading them back from where the Lua scripts keep them.
+"""Job priorities (0-9) and groups: checking them, and reading priorities back from the Lua scripts' sets.
 
 Priority 0 jobs live in the queue's sorted set exactly as arq puts them. A job of priority 1-9 waits
 in ``{p}ready:{queue}`` while due (score ``(9 - p) * 2**49 + 2**48 ± seq``: highest first, FIFO
@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from aqueue.errors import ConfigurationError
 
-__all__ = ["MAX_PRIORITY", "READY_BAND", "check_priority", "ready_priority", "timed"]
+__all__ = [
+    "MAX_GROUP",
+    "MAX_PRIORITY",
+    "READY_BAND",
+    "check_group",
+    "check_priority",
+    "ready_priority",
+    "timed",
+]
 
 MAX_PRIORITY = 9
 #: A priority's band of FIFO numbers in the ready set (2**49).
@@ -35,3 +43,23 @@ def timed(score: float) -> tuple[int, int]:
     """Return (ms, priority) of a delayed- or leased-set score (``ms * 16 + priority``)."""
     ms, priority = divmod(int(score), 16)
     return ms, priority
+
+
+#: The longest group name (``_group``) an enqueue takes.
+MAX_GROUP = 200
+
+
+def check_group(value: object, priority: int = 0) -> str:
+    """Return ``value`` as a group name (``_group``), or raise ConfigurationError.
+
+    A group is a non-empty string of at most :data:`MAX_GROUP` characters without line breaks; a job
+    of a group takes no priority (groups are a priority-0 queue's round robin).
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_GROUP or "\n" in value or "\r" in value:
+        raise ConfigurationError(
+            f"_group must be a non-empty string of at most {MAX_GROUP} characters without line breaks, "
+            f"got {value!r}"
+        )
+    if priority:
+        raise ConfigurationError("_group takes no _priority (yet): a group's jobs are claimed in turn")
+    return value

@@ -31,7 +31,7 @@ from aqueue._enqueue import (
 )
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import PlainFunction, TaskRef, task_name
-from aqueue._priority import check_priority
+from aqueue._priority import check_group, check_priority
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -123,6 +123,7 @@ class Placement:
     expires: float | timedelta | None = None
     job_try: int | None = None
     priority: int = 0
+    group: str = ""
 
 
 class Client:
@@ -339,6 +340,8 @@ class Client:
         self, task: Task[Any, R], *args: Any, _priority: int | None, **kwargs: Any
     ) -> Job[R]: ...
     @overload
+    async def enqueue(self, task: Task[Any, R], *args: Any, _group: str | None, **kwargs: Any) -> Job[R]: ...
+    @overload
     async def enqueue(self, task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
     @overload
     async def enqueue(self, task: Untyped, *args: Any, **kwargs: Any) -> Job[Any]: ...
@@ -358,6 +361,7 @@ class Client:
         _unique_for: float | timedelta | None = None,
         _debounce: float | timedelta | None = None,
         _priority: int | None = None,
+        _group: str | None = None,
         **kwargs: Any,
     ) -> Job[Any] | None:
         """Enqueue a job for ``task`` (a name or a Task); return its Job, or None if ``_job_id`` exists.
@@ -372,15 +376,20 @@ class Client:
         exists gives None before the key is looked at; otherwise it names the new job.
         ``_priority`` (0-9, default the Task's ``priority``, else 0): among due jobs of a queue, higher
         ones are claimed first, FIFO within a priority (docs/flow.md).
+        ``_group="tenant-42"``: the job belongs to that group; claims rotate over a queue's groups, and
+        a task's ``group_concurrency``/``group_rate_limit`` apply per group (docs/limits.md).
         """
         name = task if type(task) is str else task_name(task)
         priority = 0 if _priority is None and type(task) is str else _priority_of(task, _priority)
+        group = "" if _group is None else check_group(_group, priority)
         queue = self.queue_key(_queue_name)
         now = now_ms()
         unique = None
         if _unique is not None or _unique_for is not None or _debounce is not None:
-            if priority:
-                raise ConfigurationError("_unique, _unique_for and _debounce take no _priority (yet)")
+            if priority or group:
+                raise ConfigurationError(
+                    "_unique, _unique_for and _debounce take no _priority or _group (yet)"
+                )
             deferred = _defer_until is not None or _defer_by is not None
             unique = unique_setting(_unique, _unique_for, _debounce, deferred=deferred)
             if unique.debounce:
@@ -390,7 +399,10 @@ class Client:
         else:
             score, ttl = self._timing(now, Placement(None, _defer_until, _defer_by, _expires))
         job_id = _job_id or new_job_id()
-        payload = encode_job(self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now)
+        extra = {"g": group} if group else None
+        payload = encode_job(
+            self.job_serializer, name, args, kwargs, job_try=_job_try, enqueue_ms=now, extra=extra
+        )
         if self._enqueue is None:
             raise ConfigurationError(NOT_CONNECTED)
         # positional, in the fields' order: keywords cost ~0.4 µs per enqueue here
@@ -399,7 +411,7 @@ class Client:
             return await self._enqueue_unique(
                 Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique), _min_replicas
             )
-        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority)
+        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority, group)
         replicas = self.min_replicas if _min_replicas is None else _min_replicas
         if not replicas:
             try:
@@ -408,7 +420,7 @@ class Client:
                 written = [await enqueue_again(self, Attempt.of(script_args, name), e)]
         else:
             written = [await enqueue_replicated(self, Attempt.of(script_args, name), replicas)]
-        return Job(job_id, self, queue) if written[0] else None
+        return Job(job_id, self, queue, group=group) if written[0] else None
 
     async def _enqueue_unique(self, attempt: Attempt, min_replicas: int | None) -> Job[Any] | None:
         """Enqueue under a unique key (``enqueue_unique.lua``): the new job, or the one holding the key."""
@@ -428,14 +440,17 @@ class Client:
         _defer_by: float | timedelta | None = None,
         _expires: float | timedelta | None = None,
         _priority: int | None = None,
+        _group: str | None = None,
     ) -> list[Job[Any] | None]:
         """Enqueue many jobs of one task in few round trips; each call is an args tuple or (args, kwargs).
 
-        ``_priority`` applies to all of them (default: the Task's ``priority``, else 0).
+        ``_priority`` applies to all of them (default: the Task's ``priority``, else 0), and so does
+        ``_group``.
         """
         priority = _priority_of(task, _priority)
+        group = "" if _group is None else check_group(_group, priority)
         specs = [_call_spec(call) for call in calls]
-        placement = Placement(_queue_name, _defer_until, _defer_by, _expires, priority=priority)
+        placement = Placement(_queue_name, _defer_until, _defer_by, _expires, priority=priority, group=group)
         return await self._enqueue_batch(task_name(task), specs, placement)
 
     async def _enqueue_batch(
@@ -448,18 +463,25 @@ class Client:
         now = now_ms()
         score, ttl = self._timing(now, placement)
         serializer, job_try = self.job_serializer, placement.job_try
+        extra = {"g": placement.group} if placement.group else None
         table = [  # one pass, positional: every step here is paid once per job
             EnqueueJob(
                 job_id or new_job_id(),
-                encode_job(serializer, name, a, k, job_try=job_try, enqueue_ms=now),
+                encode_job(serializer, name, a, k, job_try=job_try, enqueue_ms=now, extra=extra),
                 score,
                 ttl,
             )
             for a, k, job_id in specs
         ]
         check_ids = any(job_id is not None for _, _, job_id in specs)
-        written = await self.write_jobs(queue, table, now, check_ids=check_ids, priority=placement.priority)
-        return [Job(i, self, queue) if ok else None for (i, _, _, _), ok in zip(table, written, strict=True)]
+        written = await self.write_jobs(
+            queue, table, now, check_ids=check_ids, priority=placement.priority, group=placement.group
+        )
+        group = placement.group
+        return [
+            Job(i, self, queue, group=group) if ok else None
+            for (i, _, _, _), ok in zip(table, written, strict=True)
+        ]
 
     def _timing(self, now: int, placement: Placement) -> tuple[int, int]:
         """Return the queue score and the job key's TTL (ms) for jobs enqueued at ``now``."""
@@ -478,6 +500,7 @@ class Client:
         *,
         check_ids: bool = True,
         priority: int = 0,
+        group: str = "",
     ) -> list[bool]:
         """Write encoded jobs to ``queue`` at ``priority`` (0-9, checked by the caller); wake idle workers.
 
@@ -496,6 +519,7 @@ class Client:
                     check_ids=check_ids,
                     jobs=batch,
                     priority=priority,
+                    group=group,
                 )
                 flags.extend(await enqueue(args))
         return flags
@@ -651,6 +675,8 @@ async def enqueue(
 ) -> Job[R]: ...
 @overload
 async def enqueue(task: Task[Any, R], *args: Any, _priority: int | None, **kwargs: Any) -> Job[R]: ...
+@overload
+async def enqueue(task: Task[Any, R], *args: Any, _group: str | None, **kwargs: Any) -> Job[R]: ...
 @overload
 async def enqueue(task: Untyped, *args: Any, _job_id: str, **kwargs: Any) -> Job[Any] | None: ...
 @overload

@@ -93,12 +93,16 @@ class Job(Generic[T]):
     failure, re-raised by :meth:`result`, is never translated (even if it is a redis-py error).
     """
 
-    __slots__ = ("_client", "_queue_key", "deduplicated", "job_id")
+    __slots__ = ("_client", "_group_key", "_queue_key", "deduplicated", "job_id")
 
-    def __init__(self, job_id: str, client: Client, queue_key: str, *, deduplicated: bool = False) -> None:
+    def __init__(
+        self, job_id: str, client: Client, queue_key: str, *, deduplicated: bool = False, group: str = ""
+    ) -> None:
         self.job_id = job_id
         self._client = client
         self._queue_key = queue_key
+        #: where the job waits if it belongs to a group (``_group``): its group's set, else its queue
+        self._group_key = client.keys.group(queue_key, group) if group else queue_key
         #: True when an enqueue under a unique key returned this existing job instead of a new one.
         self.deduplicated = deduplicated
 
@@ -113,11 +117,14 @@ class Job(Generic[T]):
                 pipe.exists(keys.result(self.job_id))
                 pipe.exists(keys.in_progress(self.job_id))
                 self._queued_on(pipe)
-                complete, running, score, ready, delayed, held = await pipe.execute()
+                complete, running, score, ready, delayed, held, grouped = await pipe.execute()
         if complete:
             return JobStatus.complete
         if running:
             return JobStatus.in_progress
+        score = score if score is not None else grouped
+        if score is None and not (ready or delayed or held):
+            score = await self._score_in_group()
         if ready is not None or held is not None:
             return JobStatus.queued
         if delayed is not None:
@@ -136,6 +143,23 @@ class Job(Generic[T]):
         pipe.zscore(keys.ready(self._queue_key), self.job_id)
         pipe.zscore(keys.delayed(self._queue_key), self.job_id)
         pipe.hget(keys.waiting(), self.job_id)
+        pipe.zscore(self._group_key, self.job_id)
+
+    async def _score_in_group(self) -> float | None:
+        """Return the run-at of a job waiting in its group, for a handle that was not told its group."""
+        raw = await self._client.redis.get(self._client.keys.job(self.job_id))
+        if raw is None or self._group_key != self._queue_key:
+            return None
+        try:
+            group = self._client.job_deserializer(raw).get("g")
+        except Exception:  # a payload this client cannot read: it is not one of our groups' jobs
+            return None
+        if not isinstance(group, str):
+            return None
+        score: float | None = await self._client.redis.zscore(
+            self._client.keys.group(self._queue_key, group), self.job_id
+        )
+        return score
 
     async def priority(self) -> int | None:
         """Return the job's priority (0-9) while it is queued, deferred or running; None once gone."""
@@ -145,7 +169,8 @@ class Job(Generic[T]):
                 self._queued_on(pipe)
                 pipe.zscore(keys.leased(self._queue_key), self.job_id)
                 pipe.exists(keys.job(self.job_id))
-                score, ready, delayed, held, leased, stored = await pipe.execute()
+                score, ready, delayed, held, grouped, leased, stored = await pipe.execute()
+        score = score if score is not None else grouped
         if ready is not None:
             return ready_priority(ready)
         if held is not None and stored:
@@ -172,8 +197,8 @@ class Job(Generic[T]):
             self._queued_on(pipe)
             pipe.exists(keys.in_progress(self.job_id))
             pipe.zscore(keys.dead, self.job_id)
-            raw, score, ready, delayed, held, running, dead = await pipe.execute()
-        if ready is not None or delayed is not None or held is not None:
+            raw, score, ready, delayed, held, grouped, running, dead = await pipe.execute()
+        if ready is not None or delayed is not None or held is not None or grouped is not None:
             score = 0
         if raw is not None:
             return self._decode(raw)
@@ -181,7 +206,7 @@ class Job(Generic[T]):
             raise MaxTriesExceeded(
                 f"job {self.job_id} was dead-lettered: delivered too often without finishing"
             )
-        if score is None and not running:
+        if score is None and not running and await self._score_in_group() is None:
             raise ResultNotFound(
                 f"job {self.job_id} has no result and is not queued: it expired, its result was not kept "
                 "(keep_result=0) or its result expired"

@@ -49,6 +49,7 @@ HANDOFF_LIB = (LUA_PACKAGE, "handoff_lib")
 FINISH_LIB = (LUA_PACKAGE, "finish_lib")
 UNIQUE_LIB = (LUA_PACKAGE, "unique_lib")  # aq_unique_end: a job that ends releases its unique key
 PRIORITY_LIB = (LUA_PACKAGE, "priority_lib")
+GROUP_LIB = (LUA_PACKAGE, "group_lib")
 
 
 def claimed_job(fields: Sequence[Any], worker_id: str, queue: str = "") -> ClaimedJob:
@@ -89,7 +90,8 @@ class EnqueueJob(NamedTuple):
 class EnqueueArgs(NamedTuple):
     """Jobs for one queue; ``check_ids`` False: the ids are fresh random ones, skip the existence check.
 
-    ``priority`` (0-9, checked by the caller) applies to every job of the call.
+    ``priority`` (0-9, checked by the caller) applies to every job of the call, and so does ``group``
+    (``''``: none; with priority 0 only).
     """
 
     prefix: str
@@ -98,10 +100,13 @@ class EnqueueArgs(NamedTuple):
     check_ids: bool
     jobs: Sequence[EnqueueJob]
     priority: int = 0
+    group: str = ""
 
     def argv(self) -> list[Any]:
         """Return the ARGV."""
-        out: list[Any] = [self.prefix, self.queue, self.now_ms, 1 if self.check_ids else 0, self.priority]
+        out: list[Any] = [
+            self.prefix, self.queue, self.now_ms, 1 if self.check_ids else 0, self.priority, self.group
+        ]  # fmt: skip
         for job in self.jobs:
             out.extend(job)
         return out
@@ -111,7 +116,10 @@ class Enqueue(Script[EnqueueArgs, list[bool]]):
     """Write jobs, arq-style; hand due ones to idle workers. Reply: per job, whether it was written."""
 
     name = "enqueue"
-    libraries = (EXTENSIONS,)  # EXTENSIONS: aq_hook_enqueue per written job, aq_hook_enqueued per call
+    libraries = (
+        GROUP_LIB,
+        EXTENSIONS,
+    )  # EXTENSIONS: aq_hook_enqueue per written job, aq_hook_enqueued per call
 
     def parse(self, args: EnqueueArgs, reply: Any) -> list[bool]:
         """Return one flag per job: False for an id that exists."""
@@ -169,7 +177,7 @@ class Claim(Script[ClaimArgs, ClaimReply]):
     name = "claim"
     # EXTENSIONS: aq_hook_dead after each dead letter, admission (waiting, admit, claimed, next_check);
     # PRIORITY_LIB: priorities and paused queues
-    libraries = (HANDOFF_LIB, PRIORITY_LIB, EXTENSIONS)
+    libraries = (HANDOFF_LIB, PRIORITY_LIB, GROUP_LIB, EXTENSIONS)
 
     def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
         """Return the claimed jobs (6 fields each) and the queues' head score (the last field)."""

@@ -33,6 +33,8 @@ key                        type                              holds
                                                              ended, held for ``_unique_for`` (throttle)
 ``{p}uniques``             hash                              job id → its unique key, queue, unique_for
 ``{p}events:{queue}``      stream, capped (approximately)    the queue's job lifecycle events
+``{p}group:{queue}⏎{g}``   sorted set                        the jobs of group ``g`` (``_group``) → run-at ms
+``{p}groups:{queue}``      sorted set                        groups with jobs → their turn (round robin)
 ``{p}limits``              hash                              task → its flow limits (aqueue.limits)
 ``{p}slots:{scope}``       sorted set                        running attempts of a limit scope → lease end
 ``{p}starts:{scope}``      sorted set                        starts in a rate window (``id:try`` → ms)
@@ -180,6 +182,14 @@ class Keys:
     def tally(self, worker_id: str) -> str:
         """Return the hash of what a worker's scripts counted for its metrics (dead letters, runs)."""
         return f"{self.prefix}tally:{worker_id}"
+
+    def group(self, queue_key: str, group: str) -> str:
+        """Return the sorted set of the jobs of ``group`` waiting on ``queue_key`` (run-at ms)."""
+        return f"{self.prefix}group:{queue_key}\n{group}"
+
+    def groups(self, queue_key: str) -> str:
+        """Return the sorted set of ``queue_key``'s groups with jobs, by turn (``group_lib.lua``)."""
+        return f"{self.prefix}groups:{queue_key}"
 
     def limits(self) -> str:
         """Return the hash: task name → its flow limits (``aqueue/limits/limits.lua``)."""

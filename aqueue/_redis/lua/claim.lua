@@ -8,7 +8,8 @@
 -- Jobs handed over to this worker by enqueue.lua but not yet read are taken first. Then each queue in
 -- turn gives up to its quota, then (if the limit is not reached) up to the limit, in the same order:
 -- in a queue, due jobs of priority 9 down to 1 (priority_lib.lua: deferred ones are promoted when
--- due), then priority 0 (the queue, oldest first). A paused queue ({prefix}paused) gives nothing. A
+-- due), then priority 0 (the queue, oldest first; with groups, group_lib.lua's round robin over the
+-- groups' jobs, one in turn with the queue's own). A paused queue ({prefix}paused) gives nothing. A
 -- job delivered max_deliveries times without an outcome is dead-lettered instead, and the
 -- extensions' on_dead hooks run (aq_hook_dead, composed in by aqueue/_redis/hooks.py). With nothing
 -- claimed and register_idle = 1, the worker is registered idle on each queue (an enqueue to any of
@@ -46,7 +47,7 @@ local abort = prefix .. 'abort'
 -- One EXISTS tells the plain path (no abort asked, no queue paused, no priority jobs in the first
 -- queue); only otherwise are they told apart.
 local plain = redis.call('EXISTS', abort, prefix .. 'paused', prefix .. 'ready:' .. queues[1],
-  prefix .. 'delayed:' .. queues[1], prefix .. 'leased:' .. queues[1]) == 0
+  prefix .. 'delayed:' .. queues[1], prefix .. 'leased:' .. queues[1], prefix .. 'groups:' .. queues[1]) == 0
 local aborts = not plain and redis.call('EXISTS', abort) == 1
 local lease_end = tostring(now + lease)
 
@@ -56,7 +57,8 @@ local state = {}
 for n, queue in ipairs(queues) do
   local flow = not (plain and n == 1) and aq_flow(prefix, queue) or nil
   state[n] = {queue = queue, name = n == 1 and '' or queue, flow = flow, paused = flow and flow.is_paused,
-    leased = {}, fresh = {}, unready = {}, watched = {}, promoted = false, backlog = false, seen = 0}
+    leased = {}, fresh = {}, unready = {}, watched = {}, promoted = false, backlog = false, seen = 0,
+    grouped = not (plain and n == 1) and redis.call('EXISTS', prefix .. 'groups:' .. queue) == 1, turn = 1}
 end
 
 local function dead_letter(queue, id, detail)
@@ -114,6 +116,25 @@ local function claim(s, id, score, priority, waited)
   end
 end
 
+local function claim_grouped(s, upto)
+  -- Round robin (group_lib.lua): a job of the group whose turn it is, then one of the queue's own
+  -- (ungrouped) jobs, and again; at most limit + 100 candidates looked at (some may be held back).
+  local own = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0,
+    upto - claimed + 10 + s.seen)
+  local i, grouped, budget = 1, true, s.seen + limit + 100
+  while claimed < upto and (grouped or i < #own) and s.seen < budget do
+    if grouped then
+      local id, score = aq_group_take(prefix, s.queue, now, s.turn)
+      s.turn = s.turn + 1
+      if id then claim(s, id, score, nil, true) else grouped = false end
+    end
+    if claimed < upto and i < #own then
+      claim(s, own[i], own[i + 1], nil)
+      i = i + 2
+    end
+  end
+end
+
 local function claim_from(s, upto)
   -- Claim from one queue until `upto` jobs are claimed in all: priorities first, then priority 0.
   if s.paused or claimed >= upto then return end
@@ -135,6 +156,7 @@ local function claim_from(s, upto)
   end
   -- more priority jobs were due than one call promotes: priority 0 waits
   if s.backlog or claimed >= upto then return end
+  if s.grouped then return claim_grouped(s, upto) end
   local ids = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0,
     upto - claimed + 10 + s.seen)
   for i = 1, #ids, 2 do
@@ -172,6 +194,8 @@ for _, s in ipairs(state) do
     local next_due = tonumber(redis.call('ZRANGE', s.queue, 0, 0, 'WITHSCORES')[2])
     local deferred = s.flow and s.flow.priority and aq_next_deferred(s.flow)
     if deferred and (not next_due or deferred < next_due) then next_due = deferred end
+    local turn = s.grouped and aq_group_next_turn(prefix, s.queue)
+    if turn and (not next_due or turn < next_due) then next_due = turn end
     local check = aq_hook_next_check(prefix, s.queue) -- held-back jobs: when to look again
     if check and (not next_due or check < next_due) then next_due = check end
     if next_due and (not head or next_due < head) then head = next_due end

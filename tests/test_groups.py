@@ -1,0 +1,74 @@
+"""Fair groups on a real Redis: round robin over groups, per-group limits beside global ones, status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from aqueue import Client, ConfigurationError, task
+from aqueue.jobs import JobStatus
+from tests.conftest import WorkerFactory
+
+order: list[str] = []
+running: Counter[str] = Counter()
+peaks: Counter[str] = Counter()
+
+
+@task
+async def tenant_job(ctx: dict[str, Any], group: str) -> str:
+    order.append(group)
+    return group
+
+
+@task(concurrency=2, group_concurrency=1)
+async def per_tenant(ctx: dict[str, Any], group: str) -> str:
+    running[group] += 1
+    running["all"] += 1
+    for key in (group, "all"):
+        peaks[key] = max(peaks[key], running[key])
+    await asyncio.sleep(0.03)
+    running[group] -= 1
+    running["all"] -= 1
+    return group
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    order.clear()
+    running.clear()
+    peaks.clear()
+
+
+async def test_a_small_group_is_not_stuck_behind_a_backlog(client: Client, run_worker: WorkerFactory) -> None:
+    await client.enqueue_many("tenant_job", [("big",)] * 400, _group="big")
+    small = await client.enqueue_many("tenant_job", [("small",)] * 5, _group="small")
+    assert await small[0].status() == JobStatus.queued  # waiting in its group
+    assert await client.job(small[1].job_id).status() == JobStatus.queued  # a handle not told the group
+    async with run_worker([tenant_job], max_jobs=10):
+        for job in small:
+            assert await job.result(timeout=20) == "small"
+    positions = [n for n, group in enumerate(order) if group == "small"]
+    assert positions[-1] < 2 * 5 + 10, positions  # in turn with big: not after its 400 jobs
+
+
+async def test_group_limits_hold_beside_the_global_one(client: Client, run_worker: WorkerFactory) -> None:
+    jobs = []
+    for group in ("a", "b", "c"):
+        jobs += await client.enqueue_many("per_tenant", [(group,)] * 4, _group=group)
+    async with run_worker([per_tenant], max_jobs=10), run_worker([per_tenant], max_jobs=10):
+        assert sorted([await j.result(timeout=20) for j in jobs]) == sorted(["a", "b", "c"] * 4)
+    assert peaks["all"] == 2  # the task's concurrency
+    assert max(peaks[g] for g in "abc") == 1  # one per group at a time
+
+
+async def test_bad_groups_are_refused(client: Client) -> None:
+    for bad in ("", "a\nb", "x" * 201):
+        with pytest.raises(ConfigurationError, match="_group must be"):
+            await client.enqueue("tenant_job", "g", _group=bad)
+    with pytest.raises(ConfigurationError, match="no _priority"):
+        await client.enqueue("tenant_job", "g", _group="g", _priority=3)
+    with pytest.raises(ConfigurationError, match="no _priority or _group"):
+        await client.enqueue("tenant_job", "g", _group="g", _unique="k")
