@@ -1,0 +1,166 @@
+"""Flow limits and fair groups, measured: rate accuracy, concurrency exactness, fairness, drain cost.
+
+``python -m bench.limits [--quick]``: one embedded redis-server, in one run:
+
+- **rate**: a ``rate_limit="100/s"`` task drained by 3 worker processes: starts per second over the
+  run and the most starts seen in any 1 s window (starts as the tasks saw them);
+- **concurrency**: a ``concurrency=5`` task (10 ms jobs) on 3 worker processes, 12 slots each: the
+  most attempts seen running at once;
+- **fairness**: a 10-job group enqueued behind a 20,000-job group, drained by 3 worker processes:
+  the small group's wait (enqueue → start) p50/p99, and the same 10 jobs without groups;
+- **drain cost**: in-process burst drains of no-op jobs, alternated per round: plain, priority 5,
+  one group, 100 groups; jobs/s and each ÷ plain.
+
+No assertion: a measurement; results go to stdout (``bench/results/limits.md`` keeps one run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import time
+from typing import Any
+
+import redis as sync_redis
+import uvloop
+
+from aqueue import Client, Worker, task
+from aqueue.embedded import RedisServer
+
+
+@task(rate_limit="100/s")
+async def rated(ctx: dict[str, Any]) -> None:
+    await ctx["redis"].rpush("bench:starts", repr(time.time()))
+
+
+@task(concurrency=5)
+async def capped(ctx: dict[str, Any]) -> None:
+    r = ctx["redis"]
+    await r.rpush("bench:running", await r.incr("bench:now"))
+    await asyncio.sleep(0.01)
+    await r.decr("bench:now")
+
+
+@task
+async def timed(ctx: dict[str, Any], tag: str, enqueued: float) -> None:
+    if tag == "small":
+        await ctx["redis"].rpush("bench:waits", repr(time.time() - enqueued))
+
+
+@task
+async def noop(ctx: dict[str, Any]) -> None:
+    return None
+
+
+def _serve(url: str, seconds: float) -> None:
+    worker = Worker([rated, capped, timed], redis_settings=url, max_jobs=12, handle_signals=False)
+
+    async def run() -> None:
+        runner = asyncio.create_task(worker.async_run())
+        await asyncio.sleep(seconds)
+        worker.request_stop(force=True)
+        await runner
+        await worker.close()
+
+    uvloop.run(run())
+
+
+def _workers(url: str, seconds: float) -> list[multiprocessing.Process]:
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_serve, args=(url, seconds)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    return procs
+
+
+async def _until(r: sync_redis.Redis, key: str, count: int, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while r.llen(key) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def rate(url: str, r: sync_redis.Redis, n: int) -> str:
+    async with Client(url) as client:
+        await client.enqueue_many("rated", [() for _ in range(n)])
+    await _until(r, "bench:starts", n, n / 100 + 10)
+    s = sorted(float(x) for x in r.lrange("bench:starts", 0, -1))
+    window = max(sum(1 for y in s[i:] if y < x + 1.0) for i, x in enumerate(s))
+    per_s = (len(s) - 1) / (s[-1] - s[0])
+    return f"| rate 100/s, 3 workers, {len(s)} jobs | {per_s:.1f} starts/s | max in any 1 s window: {window} |"
+
+
+async def concurrency(url: str, r: sync_redis.Redis, n: int) -> str:
+    async with Client(url) as client:
+        await client.enqueue_many("capped", [() for _ in range(n)])
+    await _until(r, "bench:running", n, 30)
+    seen = [int(x) for x in r.lrange("bench:running", 0, -1)]
+    return f"| concurrency=5, 3 workers x 12 slots, {len(seen)} jobs | max running at once: {max(seen)} | |"
+
+
+async def fairness(url: str, r: sync_redis.Redis, big: int, grouped: bool) -> str:
+    r.delete("bench:waits")
+    async with Client(url) as client:
+        kw: dict[str, Any] = {"_group": "big"} if grouped else {}
+        await client.enqueue_many("timed", [("big", 0.0) for _ in range(big)], **kw)
+        now = time.time()
+        kw = {"_group": "small"} if grouped else {}
+        await client.enqueue_many("timed", [("small", now) for _ in range(10)], **kw)
+    await _until(r, "bench:waits", 10, 120)
+    deadline = time.monotonic() + 120  # the rest drains before the next measurement
+    while (r.zcard("arq:queue") or r.exists("arq:groups:arq:queue")) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    waits = sorted(float(x) * 1000 for x in r.lrange("bench:waits", 0, -1))
+    p99 = waits[-1]
+    label = "with groups" if grouped else "no groups (FIFO)"
+    return f"| 10-job group behind {big:,} jobs, {label} | wait p50 {waits[len(waits) // 2]:.0f} ms | p99 {p99:.0f} ms |"
+
+
+async def drain(url: str, n: int, kind: str) -> float:
+    async with Client(url) as client:
+        if kind == "groups100":
+            for g in range(100):
+                await client.enqueue_many("noop", [() for _ in range(n // 100)], _group=f"g{g}")
+        else:
+            kw: dict[str, Any] = {"plain": {}, "priority": {"_priority": 5}, "group": {"_group": "g"}}[kind]
+            await client.enqueue_many("noop", [() for _ in range(n)], **kw)
+    worker = Worker([noop], redis_settings=url, burst=True, handle_signals=False, max_jobs=100)
+    started = time.perf_counter()
+    await worker.async_run()
+    elapsed = time.perf_counter() - started
+    await worker.close()
+    return n / elapsed
+
+
+async def main(url: str, quick: bool) -> None:
+    r = sync_redis.Redis.from_url(url)
+    big, n, rounds = (5000, 4000, 3) if quick else (20000, 10000, 5)
+    print("| measurement | result | |\n|---|---|---|")
+    procs = _workers(url, 300)
+    await asyncio.sleep(2.0)  # the workers start
+    print(await rate(url, r, 300 if quick else 600))
+    print(await concurrency(url, r, 300))
+    for grouped in (True, False):
+        print(await fairness(url, r, big, grouped))
+        r.flushall()
+    for p in procs:
+        p.terminate()
+        p.join()
+    kinds = ["plain", "priority", "group", "groups100"]
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    for i in range(rounds):
+        for kind in kinds if i % 2 == 0 else list(reversed(kinds)):
+            rates[kind].append(await drain(url, n, kind))
+            r.flushall()
+    plain = statistics.median(rates["plain"])
+    print(f"\ndrain, {n} no-op jobs, in-process burst worker (max_jobs=100), {rounds} rounds alternated\n")
+    print("| drain | jobs/s (median) | ÷ plain | rounds |\n|---|---|---|---|")
+    for kind in kinds:
+        med = statistics.median(rates[kind])
+        print(f"| {kind} | {med:,.0f} | {med / plain:.2f}x | {', '.join(f'{x:,.0f}' for x in rates[kind])} |")
+
+
+if __name__ == "__main__":
+    with RedisServer() as server:
+        uvloop.run(main(server.url, "--quick" in sys.argv))
