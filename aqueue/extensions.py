@@ -93,6 +93,10 @@ class LuaHooks:
     - ``on_renew(prefix, queue, id, lease_end)``: in the renew script, per lease extended.
     - ``on_attempt_end(prefix, queue, id)``: when a claimed attempt ends: per recorded outcome in the
       core finish script and the workflow layer's, per job handed back by a retiring worker.
+    - ``withdraw(prefix, queue, id)`` → boolean: in the abort script, for a job found in none of the
+      queue's sets: an extension that holds it back lets it go and says true (the job is aborted).
+    - ``purge(prefix, queue, batch)`` → list of job ids: in the purge script, once per call: the
+      extension lets go of up to ``batch`` jobs of the queue it holds back (the core deletes them).
 
     A yes/no hook that no extension implements says yes; a list hook gives an empty list.
     """
@@ -110,6 +114,8 @@ class LuaHooks:
     next_check: str | None = None
     on_renew: str | None = None
     on_attempt_end: str | None = None
+    withdraw: str | None = None
+    purge: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
@@ -47,7 +47,10 @@ class WorkerInfo:
 class QueueStats:
     """A queue's jobs: due now, scheduled later or leased (running), and dead letters overall.
 
-    Jobs of priority > 0 are counted too; ``paused``: workers claim nothing from it.
+    Jobs of priority > 0 and of groups are counted too; ``paused``: workers claim nothing from it.
+    Of the due jobs, ``grouped`` wait in one of ``groups`` groups (``_group``; counted over the first
+    :data:`GROUPS_COUNTED` groups) and ``held_back`` wait for a flow limit, by reason
+    (``{"concurrency": n, "rate": m}``, see docs/limits.md).
     """
 
     queue: str
@@ -55,6 +58,9 @@ class QueueStats:
     later_or_running: int
     dead: int
     paused: bool = False
+    groups: int = 0
+    grouped: int = 0
+    held_back: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,55 @@ async def queue_stats(client: Client, queue_name: str | None = None) -> QueueSta
             pipe.sismember(keys.paused, queue)
             due, total, dead, ready, delayed_due, delayed, paused = await pipe.execute()
     due += ready + delayed_due
-    return QueueStats(queue, due, total + ready + delayed - due, dead, bool(paused))
+    total += ready + delayed
+    groups, grouped, grouped_later = await _grouped(client, queue, now)
+    held = await _held_back(client, queue)
+    due += grouped + sum(held.values())
+    total += grouped + grouped_later + sum(held.values())
+    return QueueStats(queue, due, total - due, dead, bool(paused), groups, grouped, held)
+
+
+#: A status counts the jobs of this many groups at most (the groups with the earliest turns).
+GROUPS_COUNTED = 1000
+
+
+async def _grouped(client: Client, queue: str, now: int) -> tuple[int, int, int]:
+    """Return how many groups ``queue`` has, and their due and deferred jobs."""
+    keys = client.keys
+    with redis_errors(client.address):
+        groups = await client.redis.zcard(keys.groups(queue))
+        if not groups:
+            return 0, 0, 0
+        names = await client.redis.zrange(keys.groups(queue), 0, GROUPS_COUNTED - 1)
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.zcount(keys.group(queue, name.decode()), "-inf", now)
+                pipe.zcard(keys.group(queue, name.decode()))
+            counts = await pipe.execute()
+    due, total = sum(counts[0::2]), sum(counts[1::2])
+    return groups, due, total - due
+
+
+async def _held_back(client: Client, queue: str) -> dict[str, int]:
+    """Return how many of ``queue``'s jobs flow limits hold back, by reason (concurrency, rate)."""
+    keys = client.keys
+    with redis_errors(client.address):
+        scopes = await client.redis.zrange(keys.blocked(queue), 0, -1)
+        if not scopes:
+            return {}
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for scope in scopes:
+                pipe.zcard(keys.wait(queue, scope.decode()))
+                pipe.zrange(keys.wait(queue, scope.decode()), 0, 0)
+            rows = await pipe.execute()
+        firsts = [ids[0] if ids else b"" for ids in rows[1::2]]
+        reasons = await client.redis.hmget(keys.waiting(), firsts)  # type: ignore[misc]
+    held: dict[str, int] = {}
+    for count, entry in zip(rows[0::2], reasons, strict=True):
+        if count and entry is not None:  # a scope's jobs wait for the same reason (its first one's)
+            why = entry.decode().split("\n", 1)[0]
+            held[why] = held.get(why, 0) + count
+    return held
 
 
 async def known_queues(client: Client) -> list[str]:

@@ -47,7 +47,10 @@ async def test_job_and_status_json(client: Client, run_worker: Any, redis_url: s
     assert failed["result"]["success"] is False
     assert failed["result"]["result"] == {"type": "ValueError", "message": "bad input"}
     status = await cli_json("status", redis_url=redis_url)
-    assert set(status) == {"queue", "due", "later_or_running", "dead", "paused", "workers"}
+    assert set(status) == {
+        *("queue", "due", "later_or_running", "dead", "paused", "workers"),
+        *("groups", "grouped", "held_back"),
+    }
     assert status["queue"] == "arq:queue" and status["due"] == 0
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from aqueue import Client, ConfigurationError, task
 from aqueue.jobs import JobStatus
+from aqueue.monitor import queue_stats
 from tests.conftest import WorkerFactory
 
 order: list[str] = []
@@ -72,3 +73,14 @@ async def test_bad_groups_are_refused(client: Client) -> None:
         await client.enqueue("tenant_job", "g", _group="g", _priority=3)
     with pytest.raises(ConfigurationError, match="no _priority or _group"):
         await client.enqueue("tenant_job", "g", _group="g", _unique="k")
+
+
+async def test_abort_purge_and_status_see_grouped_jobs(client: Client) -> None:
+    jobs = await client.enqueue_many("tenant_job", [("a",)] * 3, _group="a")
+    await client.enqueue_many("tenant_job", [("b",)] * 2, _group="b")
+    stats = await queue_stats(client)
+    assert (stats.groups, stats.grouped, stats.due) == (2, 5, 5)
+    assert await jobs[0].abort(timeout=0)
+    assert await client.purge_queue() == 4
+    assert (await queue_stats(client)).groups == 0
+    assert await jobs[1].status() == JobStatus.not_found

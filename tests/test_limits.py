@@ -12,6 +12,7 @@ import redis as sync_redis
 
 from aqueue import Client, ConfigurationError, task
 from aqueue.jobs import JobStatus
+from aqueue.monitor import queue_stats
 from tests.conftest import WorkerFactory, aqueue_cli
 from tests.limits_tasks import solo
 from tests.support import LoggedProcess, eventually
@@ -133,3 +134,19 @@ async def test_a_dead_or_frozen_holder_frees_its_slot(
     started = [s.decode().split(":") for s in sync_r.lrange("lim:starts", 0, -1)]
     assert sorted((tag, int(attempt)) for tag, _pid, attempt in started[1:]) == [("long", 2), ("short", 1)]
     assert not sync_r.exists("arq:held") and sync_r.zcard("arq:slots:t\nsolo") == 0
+
+
+async def test_abort_purge_and_status_see_held_back_jobs(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    async with run_worker([hog], max_jobs=5):
+        first = await client.enqueue("hog", 0.8)
+        held = [await client.enqueue("hog", 0.0) for _ in range(3)]
+        await eventually(lambda: sync_r.hlen("arq:waiting") == 3, "the others to be held back")
+        stats = await queue_stats(client)
+        assert stats.held_back == {"concurrency": 3} and stats.due == 3
+        assert await held[0].abort(timeout=0)
+        assert await client.purge_queue() == 2
+        assert sync_r.hlen("arq:waiting") == 0
+        assert await first.result(timeout=5) == 0.8
+    assert await held[1].status() == JobStatus.not_found

@@ -124,7 +124,17 @@ def test_cli_pause_resume_list_and_purge(redis_url: str, sync_r: sync_redis.Redi
     assert run_cli("enqueue", "record", '"x"', "--queue", "fast", redis_url=redis_url).returncode == 0
     listed = run_cli("queue", "list", "--json", redis_url=redis_url)
     assert listed.returncode == 0, listed.stderr
-    assert orjson.loads(listed.stdout) == [{"queue": "fast", "due": 1, "later_or_running": 0, "paused": True}]
+    assert orjson.loads(listed.stdout) == [
+        {
+            "queue": "fast",
+            "due": 1,
+            "later_or_running": 0,
+            "paused": True,
+            "groups": 0,
+            "grouped": 0,
+            "held_back": {},
+        }
+    ]
     text = run_cli("queue", "list", redis_url=redis_url).stdout
     assert text.strip() == "fast  paused  1 due, 0 deferred or running"
     status = run_cli("status", "--queue", "fast", redis_url=redis_url).stdout

@@ -325,7 +325,7 @@ class Abort(Script[AbortArgs, str]):
     """Abort a job. Reply: 'aborted' (it was waiting), 'flagged' (running) or 'missing'."""
 
     name = "abort"
-    libraries = (UNIQUE_LIB,)
+    libraries = (UNIQUE_LIB, GROUP_LIB, EXTENSIONS)  # EXTENSIONS: withdraw
 
     def parse(self, args: AbortArgs, reply: Any) -> str:
         """Return the state as text."""
@@ -405,6 +405,7 @@ class Purge(Script[PurgeArgs, PurgeReply]):
     """Remove waiting (queued or deferred) jobs of a queue, in batches; running ones stay."""
 
     name = "purge"
+    libraries = (GROUP_LIB, EXTENSIONS)  # EXTENSIONS: purge
 
     def parse(self, args: PurgeArgs, reply: Any) -> PurgeReply:
         """Return the count and the next start."""

@@ -3,8 +3,8 @@
 The core scripts call the dispatchers (``aq_hook_dead(...)``, ``aq_hook_admit(...)``, …)
 unconditionally; with no extension hooked in, those are empty functions (a Lua call costs well under
 a microsecond) that give the neutral answer: ``true`` for a yes/no point (every extension must say
-yes), an empty list for a list point (the extensions' lists joined), ``nil`` for a minimum point
-(the smallest number any extension gives).
+yes; for ``withdraw``, one yes is enough, and each is asked), an empty list for a list point (the
+extensions' lists joined), ``nil`` for a minimum point (the smallest number any extension gives).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ _POINTS = {
     "next_check": ("aq_hook_next_check", "prefix, queue", "min"),
     "on_renew": ("aq_hook_renew", "prefix, queue, id, lease_end", "call"),
     "on_attempt_end": ("aq_hook_attempt_end", "prefix, queue, id", "call"),
+    "withdraw": ("aq_hook_withdraw", "prefix, queue, id", "any"),
+    "purge": ("aq_hook_purge", "prefix, queue, batch", "list"),
 }
 
 
@@ -38,6 +40,9 @@ def _dispatcher(name: str, params: str, combine: str, targets: Sequence[str]) ->
         body = [f"  {t}({params})" for t in targets]
     elif combine == "all":
         body = [f"  if not {t}({params}) then return false end" for t in targets] + ["  return true"]
+    elif combine == "any":
+        body = [f"  local got{n} = {t}({params})" for n, t in enumerate(targets)]
+        body += [f"  if got{n} then return true end" for n in range(len(targets))] + ["  return false"]
     elif combine == "list":
         body = ["  local all = {}"]
         body += [f"  for _, v in ipairs({t}({params})) do all[#all + 1] = v end" for t in targets]

@@ -152,6 +152,10 @@ def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None
         f"queue {stats.queue}{' (paused)' if stats.paused else ''}: {stats.due} due, "
         f"{stats.later_or_running} deferred or running; {stats.dead} dead letters"
     )
+    if stats.groups:
+        click.echo(f"  {stats.grouped} due in {stats.groups} groups (claimed in turn)")
+    for why, count in sorted(stats.held_back.items()):
+        click.echo(f"  {count} held back: over a {why} limit")
     click.echo(f"{len(workers)} live workers" + (":" if workers else ""))
     for w in workers:
         click.echo(

@@ -19,8 +19,13 @@ _PACKAGE = "aqueue.limits"
 
 
 def hand_off_lua() -> LuaHooks:
-    """Return the Lua every client's enqueue scripts run: no handoff for a limited task's job."""
-    return LuaHooks(library=source("limits_hand_off", _PACKAGE), may_hand_off="lim_may_hand_off")
+    """Return the Lua of every client's scripts: no handoff for a limited task's job; abort, purge."""
+    return LuaHooks(
+        library=source("limits_hand_off", _PACKAGE),
+        may_hand_off="lim_may_hand_off",
+        withdraw="lim_withdraw",
+        purge="lim_purge",
+    )
 
 
 class LimitsExtension(WorkerExtension):
@@ -50,6 +55,8 @@ class LimitsExtension(WorkerExtension):
             on_renew="lim_renew",
             on_attempt_end="lim_ended",
             on_dead="lim_dead",
+            withdraw="lim_withdraw",
+            purge="lim_purge",
         )
 
     def bind(self, context: WorkerContext) -> None:

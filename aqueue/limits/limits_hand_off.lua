@@ -1,6 +1,6 @@
--- The limits layer's part of the enqueue scripts (aqueue/limits/; limits.lua follows it in a
+-- The limits layer's part of every client's scripts (aqueue/limits/; limits.lua follows it in a
 -- worker's claim, finish and renew scripts): a job of a limited task is never handed straight to an
--- idle worker, so that the claim admits it.
+-- idle worker, so that the claim admits it; an abort or a purge lets go of held-back jobs.
 
 local function lim_task(payload)
   -- Return the task name of a job payload (aqueue's JSON envelope), and the decoded payload if it
@@ -20,4 +20,30 @@ local function lim_may_hand_off(prefix, queue, id, payload)
   if not lim_any then return true end
   local name = lim_task(payload)
   return not name or redis.call('HEXISTS', prefix .. 'limits', name) == 0
+end
+
+local function lim_withdraw(prefix, queue, id)
+  -- Let go of held-back job `id` (abort.lua): returns whether it was held back.
+  local entry = redis.call('HGET', prefix .. 'waiting', id)
+  if not entry then return false end
+  local member = string.match(entry, '^[^\n]*\n(.*)$')
+  redis.call('HDEL', prefix .. 'waiting', id)
+  return redis.call('ZREM', prefix .. 'wait:' .. member, id) == 1
+end
+
+local function lim_purge(prefix, queue, batch)
+  -- Let go of up to `batch` held-back jobs of `queue` (purge.lua); returns their ids.
+  local blocked, ids = prefix .. 'blocked:' .. queue, {}
+  for _, scope in ipairs(redis.call('ZRANGE', blocked, 0, -1)) do
+    if #ids >= batch then break end
+    local wait = prefix .. 'wait:' .. queue .. '\n' .. scope
+    local some = redis.call('ZRANGE', wait, 0, batch - #ids - 1)
+    for _, id in ipairs(some) do ids[#ids + 1] = id end
+    if #some > 0 then
+      redis.call('ZREM', wait, unpack(some))
+      redis.call('HDEL', prefix .. 'waiting', unpack(some))
+    end
+    if redis.call('EXISTS', wait) == 0 then redis.call('ZREM', blocked, scope) end
+  end
+  return ids
 end

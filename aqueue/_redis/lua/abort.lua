@@ -10,10 +10,12 @@ if redis.call('EXISTS', prefix .. 'in-progress:' .. id) == 1 then
   return 'flagged'
 end
 -- a waiting job is in the queue (priority 0, or leased and handed back), or one of priority > 0 in
--- its ready or delayed set
+-- its ready or delayed set, or in its group's set, or an extension holds it back (a flow limit)
 local removed = redis.call('ZREM', queue, id) + redis.call('ZREM', prefix .. 'ready:' .. queue, id)
   + redis.call('ZREM', prefix .. 'delayed:' .. queue, id)
-if removed == 0 then return 'missing' end
+if removed == 0 and not aq_group_withdraw(prefix, queue, id) and not aq_hook_withdraw(prefix, queue, id) then
+  return 'missing'
+end
 redis.call('DEL', prefix .. 'job:' .. id, prefix .. 'retry:' .. id)
 redis.call('HDEL', prefix .. 'deliveries', id)
 aq_unique_end(prefix, id) -- unique_lib.lua: the job ended

@@ -50,6 +50,29 @@ local function aq_group_take(prefix, queue, now, turn)
   return nil
 end
 
+local function aq_group_withdraw(prefix, queue, id)
+  -- Take job `id` out of its group's set (abort.lua); returns whether it was there.
+  local payload = redis.call('GET', prefix .. 'job:' .. id)
+  local ok, data = pcall(cjson.decode, payload or '')
+  local group = ok and type(data) == 'table' and data.g
+  if type(group) ~= 'string' then return false end
+  return redis.call('ZREM', aq_group_set(prefix, queue, group), id) == 1
+end
+
+local function aq_group_purge(prefix, queue, batch)
+  -- Take up to `batch` jobs out of the queue's groups (purge.lua); returns their ids.
+  local groups, ids = prefix .. 'groups:' .. queue, {}
+  for _, group in ipairs(redis.call('ZRANGE', groups, 0, batch - 1)) do
+    if #ids >= batch then break end
+    local set = aq_group_set(prefix, queue, group)
+    local some = redis.call('ZRANGE', set, 0, batch - #ids - 1)
+    for _, id in ipairs(some) do ids[#ids + 1] = id end
+    aq_batched('ZREM', {set}, some)
+    if redis.call('EXISTS', set) == 0 then redis.call('ZREM', groups, group) end
+  end
+  return ids
+end
+
 local function aq_group_next_turn(prefix, queue)
   -- When the earliest group turn of `queue` is (ms), or nil.
   local head = redis.call('ZRANGE', prefix .. 'groups:' .. queue, 0, 0, 'WITHSCORES')

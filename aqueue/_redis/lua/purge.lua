@@ -1,5 +1,6 @@
 -- Remove up to `batch` waiting jobs of a queue: queued and deferred ones (priority 0 in the queue,
--- others in its ready and delayed sets), with their job keys; running jobs stay.
+-- others in its ready and delayed sets, grouped ones in their groups', and those an extension holds
+-- back: aq_hook_purge), with their job keys; running jobs stay.
 -- KEYS: none (derived from the prefix).
 -- ARGV: prefix, queue, start (the queue's rank to look from: running jobs before it were skipped),
 --   batch (entries looked at in this call)
@@ -18,6 +19,8 @@ for _, key in ipairs({prefix .. 'ready:' .. queue, prefix .. 'delayed:' .. queue
   for _, id in ipairs(ids) do forget(id) end
   aq_batched('ZREM', {key}, ids)
 end
+for _, id in ipairs(aq_group_purge(prefix, queue, batch)) do forget(id) end
+for _, id in ipairs(aq_hook_purge(prefix, queue, batch)) do forget(id) end
 local ids = redis.call('ZRANGE', queue, start, start + batch - 1)
 local waiting = {}
 for _, id in ipairs(ids) do
@@ -30,5 +33,6 @@ for _, id in ipairs(ids) do
 end
 aq_batched('ZREM', {queue}, waiting)
 aq_batched('DEL', {}, gone)
-local more = #ids == batch or redis.call('EXISTS', prefix .. 'ready:' .. queue, prefix .. 'delayed:' .. queue) > 0
+local more = #ids == batch or redis.call('EXISTS', prefix .. 'ready:' .. queue, prefix .. 'delayed:' .. queue,
+  prefix .. 'groups:' .. queue, prefix .. 'blocked:' .. queue) > 0
 return {removed, more and start or -1}
