@@ -386,10 +386,8 @@ class Client:
         now = now_ms()
         unique = None
         if _unique is not None or _unique_for is not None or _debounce is not None:
-            if priority or group:
-                raise ConfigurationError(
-                    "_unique, _unique_for and _debounce take no _priority or _group (yet)"
-                )
+            if group:
+                raise ConfigurationError("_unique, _unique_for and _debounce take no _group (yet)")
             deferred = _defer_until is not None or _defer_by is not None
             unique = unique_setting(_unique, _unique_for, _debounce, deferred=deferred)
             if unique.debounce:
@@ -409,7 +407,8 @@ class Client:
         job = EnqueueJob(job_id, payload, score, ttl)
         if unique is not None:
             return await self._enqueue_unique(
-                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique), _min_replicas
+                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique, priority),
+                _min_replicas,
             )
         script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority, group)
         replicas = self.min_replicas if _min_replicas is None else _min_replicas

@@ -216,6 +216,25 @@ async def test_debounce_runs_once_with_the_last_arguments_after_a_burst(
     assert runs == [(jobs[0].job_id, 4)]
 
 
+async def test_unique_jobs_take_priorities_and_a_debounce_keeps_the_holders(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
+    plain = await client.enqueue("record", "plain")
+    urgent = await client.enqueue("record", "urgent", _unique="u", _priority=7)
+    assert await urgent.priority() == 7 and sync_r.zcard(QUEUE) == 1  # in the ready set, not the queue
+    again = await client.enqueue("record", "again", _unique="u", _priority=2)
+    assert again.deduplicated and again.job_id == urgent.job_id
+    later = [await client.enqueue("record", n, _unique="d", _priority=4, _debounce=0.2) for n in range(3)]
+    assert {j.job_id for j in later} == {later[0].job_id}
+    assert await later[0].priority() == 4  # deferred by the debounce, its priority kept
+    assert (await later[0].info() or {})["a"] == [2]
+    record, runs, _ = recorder()
+    async with run_worker([record], max_jobs=1):
+        assert await later[0].result(timeout=5) == 2
+        await plain.result(timeout=5)
+    assert [value for _, value in runs] == ["urgent", "plain", 2]  # priority first, then FIFO; debounced last
+
+
 async def test_debounce_while_the_holder_runs_defers_a_new_job(
     client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
 ) -> None:

@@ -35,6 +35,7 @@ class EnqueueUniqueArgs(NamedTuple):
     unique_key: str
     unique_for_ms: int
     debounce: bool
+    priority: int = 0
 
     def argv(self) -> list[Any]:
         """Return the ARGV."""

@@ -2,7 +2,8 @@
 -- KEYS: none (derived from the prefix).
 -- ARGV: prefix, queue, now_ms, check_ids (1: skip an id whose job or result exists, as enqueue.lua),
 --   job_id, payload, score, ttl_ms, unique_key, unique_for_ms (hold the key that long after the job
---   ended; 0: release it at once), debounce (1: a waiting holder takes this payload and score)
+--   ended; 0: release it at once), debounce (1: a waiting holder takes this payload and score),
+--   priority (0-9: of the new job; a debounced holder keeps its own)
 -- A job holds its key while queued, deferred, running or waiting for a retry, and for unique_for_ms
 -- after it ended (unique_lib.lua). With debounce, a holder that waits (not running) gets the payload,
 -- the score and the job key's TTL (idle workers are woken if that makes it due sooner); a running
@@ -14,6 +15,38 @@
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local id, payload, score, ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local key, hold_for, debounce = ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1'
+local priority = tonumber(ARGV[12])
+
+local function place(at, job, run_at, p)
+  -- Queue `job` on `at` at `run_at` with priority `p`: the queue itself (0), else its ready set if
+  -- due (behind its priority's jobs) or its delayed set (priority_lib.lua's scores).
+  if p == 0 then
+    redis.call('ZADD', at, run_at, job)
+  elseif tonumber(run_at) <= now then
+    local seq = redis.call('INCR', prefix .. 'ready-seq:' .. at)
+    redis.call('ZADD', prefix .. 'ready:' .. at, (9 - p) * 562949953421312 + 281474976710656 + seq, job)
+  else
+    redis.call('ZADD', prefix .. 'delayed:' .. at, tonumber(run_at) * 16 + p, job)
+  end
+end
+
+local function waiting_at(at, job)
+  -- Return when a holder that waits (not running) is due and its priority, taking it out of its
+  -- priority set (the caller places it again); nil if it is not waiting.
+  local score = redis.call('ZSCORE', at, job)
+  if score then return tonumber(score), 0 end
+  local ready = redis.call('ZSCORE', prefix .. 'ready:' .. at, job)
+  if ready then
+    redis.call('ZREM', prefix .. 'ready:' .. at, job)
+    return now, 9 - math.floor(tonumber(ready) / 562949953421312)
+  end
+  local delayed = redis.call('ZSCORE', prefix .. 'delayed:' .. at, job)
+  if delayed then
+    redis.call('ZREM', prefix .. 'delayed:' .. at, job)
+    return math.floor(tonumber(delayed) / 16), tonumber(delayed) % 16
+  end
+  return nil
+end
 local ukey = prefix .. 'unique:' .. key
 local key_ttl = tonumber(ttl) + AQ_UQ_MARGIN_MS
 if check_ids and redis.call('EXISTS', prefix .. 'job:' .. id, prefix .. 'result:' .. id) > 0 then
@@ -24,13 +57,13 @@ if holder then
   local spec = aq_unique_spec(prefix, holder)
   local at = spec and spec.q or queue
   if ended or not debounce then return {2, holder, at} end
-  local was = spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0
-    and redis.call('ZSCORE', at, holder)
+  local was, p = nil, 0
+  if spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0 then was, p = waiting_at(at, holder) end
   if was then
     redis.call('SET', prefix .. 'job:' .. holder, payload, 'PX', ttl)
-    redis.call('ZADD', at, score, holder)
+    place(at, holder, score, p)
     redis.call('PEXPIRE', ukey, key_ttl)
-    if tonumber(score) < tonumber(was) then aq_wake(prefix, at) end -- due sooner than idle workers wait
+    if tonumber(score) < was then aq_wake(prefix, at) end -- due sooner than idle workers wait
     return {3, holder, at}
   end
 end -- (a running holder's end leaves the key alone: it no longer holds it)
@@ -38,7 +71,7 @@ aq_store_job(prefix, id, payload, ttl, true)
 aq_unique_hold(prefix, id, ukey, cjson.encode({k = key, q = queue, f = hold_for}), key_ttl)
 local due = tonumber(score) <= now
 local hand = due and aq_hook_may_hand_off(prefix, queue, id, payload)
-local handed = hand and aq_handoff(prefix, queue, id, payload, now)
-if handed ~= 'claimed' then redis.call('ZADD', queue, score, id) end
+local handed = hand and aq_handoff(prefix, queue, id, payload, now, priority)
+if handed ~= 'claimed' then place(queue, id, score, priority) end
 if not hand then aq_wake(prefix, queue) end
 return {1}
