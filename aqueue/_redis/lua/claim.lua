@@ -58,7 +58,7 @@ for n, queue in ipairs(queues) do
   local flow = not (plain and n == 1) and aq_flow(prefix, queue) or nil
   state[n] = {queue = queue, name = n == 1 and '' or queue, flow = flow, paused = flow and flow.is_paused,
     leased = {}, fresh = {}, unready = {}, watched = {}, promoted = false, backlog = false, seen = 0,
-    grouped = not (plain and n == 1) and redis.call('EXISTS', prefix .. 'groups:' .. queue) == 1, turn = 1}
+    grouped = not (plain and n == 1) and redis.call('EXISTS', prefix .. 'groups:' .. queue) == 1}
 end
 
 local function dead_letter(queue, id, detail)
@@ -117,22 +117,16 @@ local function claim(s, id, score, priority, waited)
 end
 
 local function claim_grouped(s, upto)
-  -- Round robin (group_lib.lua): a job of the group whose turn it is, then one of the queue's own
-  -- (ungrouped) jobs, and again; at most limit + 100 candidates looked at (some may be held back).
-  local own = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0,
-    upto - claimed + 10 + s.seen)
-  local i, grouped, budget = 1, true, s.seen + limit + 100
-  while claimed < upto and (grouped or i < #own) and s.seen < budget do
-    if grouped then
-      local id, score = aq_group_take(prefix, s.queue, now, s.turn)
-      s.turn = s.turn + 1
-      if id then claim(s, id, score, nil, true) else grouped = false end
-    end
-    if claimed < upto and i < #own then
-      claim(s, own[i], own[i + 1], nil)
-      i = i + 2
-    end
+  -- Round robin (group_lib.lua): the groups' jobs in turn, with the queue's own (ungrouped) ones.
+  local room = upto - claimed
+  local own = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0, room + 10 + s.seen)
+  local fresh = {}
+  for i = 1, #own, 2 do if not taken[own[i]] then fresh[#fresh + 1] = own[i]; fresh[#fresh + 1] = own[i + 1] end end
+  local round, left = aq_group_round(prefix, s.queue, now, room, fresh), {}
+  for _, job in ipairs(round) do
+    if claimed < upto then claim(s, job[1], job[2], nil, job[3] ~= nil) else left[#left + 1] = job end
   end
+  aq_group_return(prefix, s.queue, left)
 end
 
 local function claim_from(s, upto)
