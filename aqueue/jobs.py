@@ -257,8 +257,8 @@ class Job(Generic[T]):
         """Return the job's envelope while queued or running (None once finished or gone).
 
         A job enqueued with ``_unique`` that holds its key has it under ``"unique"``; its ``priority``
-        (0-9) is under that key; a job a flow limit holds back says why under ``"waiting"``
-        (:func:`waiting_reason`).
+        (0-9) is under that key; a job of a group has it under ``"g"``; a job a flow limit holds back
+        says why under ``"waiting"`` (:func:`waiting_reason`).
         """
         keys = self._client.keys
         with redis_errors(self._client.address):

@@ -73,6 +73,8 @@ class JobView:
     result: JobResult | None
     unique: str | None = None  # the unique key it holds (``_unique``)
     priority: int | None = None
+    group: str | None = None  # its group (``_group``)
+    waiting: dict[str, str] | None = None  # why a flow limit holds it back (``Job.info``'s ``waiting``)
 
 
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
@@ -197,4 +199,10 @@ async def job_view(client: Client, job_id: str, queue_name: str | None = None) -
     status, progress, result = await job.status(), await job.progress(), await job.result_info()
     if result is not None:  # it finished between the reads: a result means complete, as status() says
         status = JobStatus.complete
-    return JobView(job_id, status, progress, result, await job.unique_key(), await job.priority())
+    info = await job.info() if result is None else None
+    group = info.get("g") if info is not None else None
+    waiting = info.get("waiting") if info is not None else None
+    return JobView(
+        job_id, status, progress, result, await job.unique_key(), await job.priority(),
+        group if isinstance(group, str) else None, waiting,
+    )  # fmt: skip

@@ -13,7 +13,7 @@ import redis as sync_redis
 from aqueue import Client, ConfigurationError, task
 from aqueue.jobs import JobStatus
 from aqueue.monitor import queue_stats
-from tests.conftest import WorkerFactory, aqueue_cli
+from tests.conftest import WorkerFactory, aqueue_cli, run_cli
 from tests.limits_tasks import solo
 from tests.support import LoggedProcess, eventually
 
@@ -75,7 +75,7 @@ def _evalsha_calls(r: sync_redis.Redis) -> int:
 
 
 async def test_waiting_jobs_cost_no_polling(
-    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis, redis_url: str
 ) -> None:
     async with run_worker([hog], max_jobs=5):
         first = await client.enqueue("hog", 1.2)
@@ -87,6 +87,8 @@ async def test_waiting_jobs_cost_no_polling(
         assert await waiting[0].status() == JobStatus.queued
         info = await waiting[0].info()
         assert info is not None and info["waiting"] == {"reason": "concurrency", "limit": "hog"}
+        shown = run_cli("job", waiting[1].job_id, redis_url=redis_url)
+        assert "waiting: over its concurrency limit (hog)" in shown.stdout, shown.stderr
         await first.result(timeout=5)
         t0 = time.monotonic()
         for job in waiting:

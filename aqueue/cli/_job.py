@@ -72,6 +72,10 @@ def _print(view: JobView) -> None:
         click.echo(f"unique key: {view.unique}")
     if view.priority:
         click.echo(f"priority: {view.priority}")
+    if view.group is not None:
+        click.echo(f"group: {view.group} (claimed in turn with the queue's other groups)")
+    if view.waiting is not None:
+        click.echo(f"waiting: over its {view.waiting['reason']} limit ({view.waiting['limit']})")
     if view.progress is not None:
         click.echo(
             f"progress: {view.progress.value!r} {view.progress.message} (at {view.progress.at:%H:%M:%S})"
