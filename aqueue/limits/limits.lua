@@ -141,6 +141,7 @@ local function lim_claimed(prefix, queue, id, tries, lease_end, now)
     end
     if sc[3] > 0 then
       redis.call('ZADD', st.starts, lim.clock, id .. ':' .. tries)
+      redis.call('PEXPIRE', st.starts, sc[4]) -- an idle scope's log goes once its window has passed
       st.started = st.started + 1
     end
   end
