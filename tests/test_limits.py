@@ -59,7 +59,9 @@ async def test_concurrency_holds_across_workers(client: Client, run_worker: Work
     assert set(tries) == {1}  # waiting for a slot used no try
 
 
-async def test_rate_limit_is_a_sliding_window(client: Client, run_worker: WorkerFactory) -> None:
+async def test_rate_limit_is_a_sliding_window(
+    client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
+) -> None:
     async with run_worker([rated], max_jobs=10), run_worker([rated], max_jobs=10):
         jobs = [await client.enqueue("rated", i) for i in range(12)]
         assert [await j.result(timeout=20) for j in jobs] == list(range(12))
@@ -67,6 +69,7 @@ async def test_rate_limit_is_a_sliding_window(client: Client, run_worker: Worker
     # no 0.4 s window holds more than 4 starts (starts are seen a few ms after their claims)
     assert all(s[i + 4] - s[i] >= 0.4 - 0.03 for i in range(len(s) - 4)), s
     assert s[-1] - s[0] >= 0.8 - 0.03  # three windows' worth
+    assert 0 < sync_r.pttl("arq:starts:t\nrated") <= 400  # the log goes a window after the last start
 
 
 def _evalsha_calls(r: sync_redis.Redis) -> int:
