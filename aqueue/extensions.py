@@ -80,6 +80,12 @@ class LuaHooks:
     - ``may_hand_off(prefix, queue, id, payload)`` → boolean: in the enqueue scripts (and the workflow
       layer's direct claim), before a due job is handed straight to an idle worker; false (from any
       extension) queues it instead, so that the claim's admission rules see it.
+    - ``admitting(prefix)`` → boolean: once per claim script call: whether any admission rule is in
+      force (false: ``waiting``, ``admit``, ``on_claimed`` and ``next_check`` are not called at all,
+      so they cost nothing per job while unused).
+    - ``holding(prefix)`` → boolean: once per finish, renew or release call: whether any attempt
+      holds something an extension must let go (false: ``on_attempt_end`` and ``on_renew`` are not
+      called).
     - ``waiting(prefix, queue, now, room)`` → list of job ids: in the claim script, before a queue's
       own jobs: jobs the extension held back earlier that may run now (at most ``room``), claimed first.
     - ``admit(prefix, queue, id, now)`` → boolean: in the claim script, per candidate job before it is
@@ -108,6 +114,8 @@ class LuaHooks:
     on_enqueue: str | None = None
     on_enqueue_batch: str | None = None
     may_hand_off: str | None = None
+    admitting: str | None = None
+    holding: str | None = None
     waiting: str | None = None
     admit: str | None = None
     on_claimed: str | None = None

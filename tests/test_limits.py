@@ -145,7 +145,7 @@ async def test_abort_purge_and_status_see_held_back_jobs(
     client: Client, run_worker: WorkerFactory, sync_r: sync_redis.Redis
 ) -> None:
     async with run_worker([hog], max_jobs=5):
-        first = await client.enqueue("hog", 0.8)
+        first = await client.enqueue("hog", 2.0)  # holds the slot through what follows, even under load
         held = [await client.enqueue("hog", 0.0) for _ in range(3)]
         await eventually(lambda: sync_r.hlen("arq:waiting") == 3, "the others to be held back")
         stats = await queue_stats(client)
@@ -153,5 +153,5 @@ async def test_abort_purge_and_status_see_held_back_jobs(
         assert await held[0].abort(timeout=0)
         assert await client.purge_queue() == 2
         assert sync_r.hlen("arq:waiting") == 0
-        assert await first.result(timeout=5) == 0.8
+        assert await first.result(timeout=5) == 2.0
     assert await held[1].status() == JobStatus.not_found

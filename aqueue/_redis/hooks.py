@@ -3,8 +3,9 @@
 The core scripts call the dispatchers (``aq_hook_dead(...)``, ``aq_hook_admit(...)``, …)
 unconditionally; with no extension hooked in, those are empty functions (a Lua call costs well under
 a microsecond) that give the neutral answer: ``true`` for a yes/no point (every extension must say
-yes; for ``withdraw``, one yes is enough, and each is asked), an empty list for a list point (the
-extensions' lists joined), ``nil`` for a minimum point (the smallest number any extension gives).
+yes), ``false`` for an any-point (``admitting``, ``holding``, ``withdraw``: one yes is enough, and
+each is asked), an empty list for a list point (the extensions' lists joined), ``nil`` for a
+minimum point (the smallest number any extension gives).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _POINTS = {
     "on_enqueue": ("aq_hook_enqueue", "prefix, queue, id, payload, now", "call"),
     "on_enqueue_batch": ("aq_hook_enqueued", "prefix, queue, now", "call"),
     "may_hand_off": ("aq_hook_may_hand_off", "prefix, queue, id, payload", "all"),
+    "admitting": ("aq_hook_admitting", "prefix", "any"),
+    "holding": ("aq_hook_holding", "prefix", "any"),
     "waiting": ("aq_hook_waiting", "prefix, queue, now, room", "list"),
     "admit": ("aq_hook_admit", "prefix, queue, id, now", "all"),
     "on_claimed": ("aq_hook_claimed", "prefix, queue, id, tries, lease_end, now", "call"),

@@ -48,6 +48,8 @@ class LimitsExtension(WorkerExtension):
         return LuaHooks(
             library=library,
             may_hand_off="lim_may_hand_off",
+            admitting="lim_admitting",
+            holding="lim_holding",
             waiting="lim_waiting",
             admit="lim_admit",
             on_claimed="lim_claimed",

@@ -101,6 +101,15 @@ local function lim_hold_back(prefix, queue, id, scope, why, next_at)
   redis.call('ZADD', prefix .. 'blocked:' .. queue, next_at, scope)
 end
 
+local function lim_admitting(prefix)
+  return lim_state(prefix).on
+end
+
+local function lim_holding(prefix)
+  if lim_held == nil then lim_held = redis.call('EXISTS', prefix .. 'held') == 1 end
+  return lim_held
+end
+
 local function lim_admit(prefix, queue, id, now)
   -- Admit job `id` if every scope it is in has a free slot and room in its rate window.
   local L = lim_state(prefix)

@@ -33,6 +33,7 @@ for i = 8, #ARGV, 2 do
 end
 local member = worker .. '/' .. ARGV[4] .. (#queues > 1 and '/m' or '')
 local claimer = aq_claimer(prefix, worker, ARGV[4], ARGV[2])
+local admitting = aq_hook_admitting(prefix) -- an extension's admission rules are in force
 local out, claimed, payloads, histories, taken = {}, 0, {}, {}, {}
 for _, queue in ipairs(queues) do redis.call('SREM', prefix .. 'idle:' .. queue, member) end
 if #queues > 1 then redis.call('DEL', prefix .. 'armed:' .. worker) end
@@ -82,14 +83,14 @@ local function claim(s, id, score, priority, waited)
   if taken[id] then return end
   taken[id] = true
   s.seen = s.seen + 1
-  if not aq_hook_admit(prefix, s.queue, id, now) then
+  if admitting and not aq_hook_admit(prefix, s.queue, id, now) then
     if priority then s.unready[#s.unready + 1] = id elseif not waited then redis.call('ZREM', s.queue, id) end
     return
   end
   local tries, why, detail = aq_claim_for(claimer, id, max_deliveries, histories)
   if priority then s.unready[#s.unready + 1] = id end
   if tries then
-    aq_hook_claimed(prefix, s.queue, id, tries, lease_end, now)
+    if admitting then aq_hook_claimed(prefix, s.queue, id, tries, lease_end, now) end
     local into = (priority or waited) and s.fresh or s.leased
     into[#into + 1] = lease_end
     into[#into + 1] = id
@@ -132,7 +133,7 @@ end
 local function claim_from(s, upto)
   -- Claim from one queue until `upto` jobs are claimed in all: priorities first, then priority 0.
   if s.paused or claimed >= upto then return end
-  if not s.given then -- jobs an extension held back and now gives back come first
+  if admitting and not s.given then -- jobs an extension held back and now gives back come first
     s.given = true
     for _, id in ipairs(aq_hook_waiting(prefix, s.queue, now, upto - claimed)) do claim(s, id, now, nil, true) end
     if claimed >= upto then return end
@@ -190,7 +191,7 @@ for _, s in ipairs(state) do
     if deferred and (not next_due or deferred < next_due) then next_due = deferred end
     local turn = s.grouped and aq_group_next_turn(prefix, s.queue)
     if turn and (not next_due or turn < next_due) then next_due = turn end
-    local check = aq_hook_next_check(prefix, s.queue) -- held-back jobs: when to look again
+    local check = admitting and aq_hook_next_check(prefix, s.queue) -- held-back jobs: when to look again
     if check and (not next_due or check < next_due) then next_due = check end
     if next_due and (not head or next_due < head) then head = next_due end
   end

@@ -17,13 +17,14 @@ for _, job in ipairs(aq_take_handoffs(prefix, queue, worker, lease, now)) do
   held[#held + 1] = {job[1], worker .. ':' .. job[2], job[3]} -- job[3]: its queue, if not `queue`
 end
 local n = 0
+local holding = aq_hook_holding(prefix)
 for _, pair in ipairs(held) do
   local id, token = pair[1], pair[2]
   local ip = prefix .. 'in-progress:' .. id
   if redis.call('GET', ip) == token then
     redis.call('DEL', ip)
     aq_undeliver(prefix, id)
-    aq_hook_attempt_end(prefix, pair[3] or queue, id)
+    if holding then aq_hook_attempt_end(prefix, pair[3] or queue, id) end
     redis.call('ZADD', pair[3] or queue, now, id)
     n = n + 1
   end

@@ -11,6 +11,7 @@ local abort = prefix .. 'abort'
 local aborts = redis.call('EXISTS', abort) == 1
 local lease_end = tostring(now + lease)
 local out, leased = {}, {}
+local holding = aq_hook_holding(prefix)
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local ip = prefix .. 'in-progress:' .. id
@@ -18,7 +19,7 @@ for i = 5, #ARGV, 2 do
     redis.call('PEXPIRE', ip, ARGV[4])
     leased[#leased + 1] = lease_end
     leased[#leased + 1] = id
-    aq_hook_renew(prefix, queue, id, lease_end)
+    if holding then aq_hook_renew(prefix, queue, id, lease_end) end
     if aborts and redis.call('ZSCORE', abort, id) then
       out[#out + 1] = id
       out[#out + 1] = 'abort'

@@ -92,10 +92,11 @@ end
 local ids = {}
 for i = 7, #ARGV, 8 do ids[#ids + 1] = ARGV[i] end
 local ips, tokens = aq_claims(prefix, ids)
+local holding = aq_hook_holding(prefix)
 for n = 1, #ids do
   local i = 7 + 8 * (n - 1)
   flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1])
-  if flags[n] == 1 then aq_hook_attempt_end(prefix, queue, ids[n]) end -- extensions' (a limit's slot)
+  if holding and flags[n] == 1 then aq_hook_attempt_end(prefix, queue, ids[n]) end -- (a limit's slot)
 end
 aq_flush(prefix, queue)
 for _, v in ipairs(claimed) do flags[#flags + 1] = v end
