@@ -176,7 +176,7 @@ class Attempt:
         job = self.job
         return EnqueueUniqueArgs(
             self.prefix, self.queue, self.now_ms, check_ids, job.job_id, job.payload, job.score, job.ttl_ms,
-            unique.key, unique.hold_ms, unique.debounce, self.priority,
+            unique.key, unique.hold_ms, unique.debounce, self.priority, self.group,
         )  # fmt: skip
 
     @property

@@ -386,8 +386,6 @@ class Client:
         now = now_ms()
         unique = None
         if _unique is not None or _unique_for is not None or _debounce is not None:
-            if group:
-                raise ConfigurationError("_unique, _unique_for and _debounce take no _group (yet)")
             deferred = _defer_until is not None or _defer_by is not None
             unique = unique_setting(_unique, _unique_for, _debounce, deferred=deferred)
             if unique.debounce:
@@ -407,7 +405,7 @@ class Client:
         job = EnqueueJob(job_id, payload, score, ttl)
         if unique is not None:
             return await self._enqueue_unique(
-                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique, priority),
+                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique, priority, group),
                 _min_replicas,
             )
         script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority, group)
@@ -427,7 +425,8 @@ class Client:
         landed = await enqueue_unique(self, attempt, replicas)
         if landed is None:
             return None
-        return Job(landed.job_id, self, landed.queue, deduplicated=landed.deduplicated)
+        group = attempt.group if landed.job_id == attempt.job_id else ""  # a holder's group: not known here
+        return Job(landed.job_id, self, landed.queue, deduplicated=landed.deduplicated, group=group)
 
     async def enqueue_many(
         self,

@@ -71,8 +71,6 @@ async def test_bad_groups_are_refused(client: Client) -> None:
             await client.enqueue("tenant_job", "g", _group=bad)
     with pytest.raises(ConfigurationError, match="no _priority"):
         await client.enqueue("tenant_job", "g", _group="g", _priority=3)
-    with pytest.raises(ConfigurationError, match="take no _group"):
-        await client.enqueue("tenant_job", "g", _group="g", _unique="k")
 
 
 async def test_abort_purge_and_status_see_grouped_jobs(client: Client) -> None:
@@ -84,3 +82,20 @@ async def test_abort_purge_and_status_see_grouped_jobs(client: Client) -> None:
     assert await client.purge_queue() == 4
     assert (await queue_stats(client)).groups == 0
     assert await jobs[1].status() == JobStatus.not_found
+
+
+async def test_unique_jobs_of_a_group_wait_in_it(client: Client, run_worker: WorkerFactory) -> None:
+    await client.enqueue_many("tenant_job", [("big",)] * 200, _group="big")
+    first = await client.enqueue("tenant_job", "small", _group="small", _unique="report")
+    again = await client.enqueue("tenant_job", "small", _group="small", _unique="report")
+    assert again.deduplicated and again.job_id == first.job_id
+    bounced = [
+        await client.enqueue("tenant_job", "late", _group="late", _unique="d", _debounce=0.1)
+        for _ in range(3)
+    ]
+    assert {j.job_id for j in bounced} == {bounced[0].job_id}
+    assert (await queue_stats(client)).groups == 3
+    async with run_worker([tenant_job], max_jobs=10):
+        assert await first.result(timeout=10) == "small"
+        assert await bounced[0].result(timeout=10) == "late"
+    assert order.index("small") < 20 and order.count("late") == 1  # in turn, and once

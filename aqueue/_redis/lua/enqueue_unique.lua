@@ -3,7 +3,8 @@
 -- ARGV: prefix, queue, now_ms, check_ids (1: skip an id whose job or result exists, as enqueue.lua),
 --   job_id, payload, score, ttl_ms, unique_key, unique_for_ms (hold the key that long after the job
 --   ended; 0: release it at once), debounce (1: a waiting holder takes this payload and score),
---   priority (0-9: of the new job; a debounced holder keeps its own)
+--   priority (0-9: of the new job; a debounced holder keeps its own), group ('' none; of the new
+--   job, kept in its unique spec: a debounced holder stays in its own group)
 -- A job holds its key while queued, deferred, running or waiting for a retry, and for unique_for_ms
 -- after it ended (unique_lib.lua). With debounce, a holder that waits (not running) gets the payload,
 -- the score and the job key's TTL (idle workers are woken if that makes it due sooner); a running
@@ -15,12 +16,15 @@
 local prefix, queue, now, check_ids = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local id, payload, score, ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local key, hold_for, debounce = ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1'
-local priority = tonumber(ARGV[12])
+local priority, group = tonumber(ARGV[12]), ARGV[13]
 
-local function place(at, job, run_at, p)
-  -- Queue `job` on `at` at `run_at` with priority `p`: the queue itself (0), else its ready set if
-  -- due (behind its priority's jobs) or its delayed set (priority_lib.lua's scores).
-  if p == 0 then
+local function place(at, job, run_at, p, g)
+  -- Queue `job` on `at` at `run_at` with priority `p` or in group `g`: the queue itself (0), else its
+  -- ready set if due (behind its priority's jobs) or its delayed set (priority_lib.lua's scores);
+  -- a job of a group goes to its group (group_lib.lua).
+  if g and g ~= '' then
+    aq_group_add(prefix, at, g, job, tonumber(run_at))
+  elseif p == 0 then
     redis.call('ZADD', at, run_at, job)
   elseif tonumber(run_at) <= now then
     local seq = redis.call('INCR', prefix .. 'ready-seq:' .. at)
@@ -30,9 +34,16 @@ local function place(at, job, run_at, p)
   end
 end
 
-local function waiting_at(at, job)
+local function waiting_at(at, job, g)
   -- Return when a holder that waits (not running) is due and its priority, taking it out of its
-  -- priority set (the caller places it again); nil if it is not waiting.
+  -- priority set or group `g` (the caller places it again); nil if it is not waiting.
+  if g then
+    local grouped = redis.call('ZSCORE', aq_group_set(prefix, at, g), job)
+    if grouped then
+      redis.call('ZREM', aq_group_set(prefix, at, g), job)
+      return tonumber(grouped), 0
+    end
+  end
   local score = redis.call('ZSCORE', at, job)
   if score then return tonumber(score), 0 end
   local ready = redis.call('ZSCORE', prefix .. 'ready:' .. at, job)
@@ -58,20 +69,22 @@ if holder then
   local at = spec and spec.q or queue
   if ended or not debounce then return {2, holder, at} end
   local was, p = nil, 0
-  if spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0 then was, p = waiting_at(at, holder) end
+  if spec and redis.call('EXISTS', prefix .. 'in-progress:' .. holder) == 0 then
+    was, p = waiting_at(at, holder, spec.g)
+  end
   if was then
     redis.call('SET', prefix .. 'job:' .. holder, payload, 'PX', ttl)
-    place(at, holder, score, p)
+    place(at, holder, score, p, spec.g)
     redis.call('PEXPIRE', ukey, key_ttl)
     if tonumber(score) < was then aq_wake(prefix, at) end -- due sooner than idle workers wait
     return {3, holder, at}
   end
 end -- (a running holder's end leaves the key alone: it no longer holds it)
 aq_store_job(prefix, id, payload, ttl, true)
-aq_unique_hold(prefix, id, ukey, cjson.encode({k = key, q = queue, f = hold_for}), key_ttl)
+aq_unique_hold(prefix, id, ukey, cjson.encode({k = key, q = queue, f = hold_for, g = group ~= '' and group or nil}), key_ttl)
 local due = tonumber(score) <= now
 local hand = due and aq_hook_may_hand_off(prefix, queue, id, payload)
 local handed = hand and aq_handoff(prefix, queue, id, payload, now, priority)
-if handed ~= 'claimed' then place(queue, id, score, priority) end
+if handed ~= 'claimed' then place(queue, id, score, priority, group) end
 if not hand then aq_wake(prefix, queue) end
 return {1}
