@@ -39,6 +39,7 @@ bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; 
 	$(PY) -m bench
 	$(PY) -m bench.workflows
 	$(PY) -m bench.cron
+	$(PY) -m bench.limits
 
 REF ?= main
 bench-ab: $(STAMP)  ## A/B: the working tree's aqueue vs aqueue at git ref REF (default main), one run

@@ -11,7 +11,7 @@
 - **drain cost**: in-process burst drains of no-op jobs, alternated per round: plain, priority 5,
   one group, 100 groups; jobs/s and each ÷ plain.
 
-No assertion: a measurement; results go to stdout (``bench/results/limits.md`` keeps one run).
+No assertion: a measurement; a full run (not ``--quick``) also writes ``bench/results/limits.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis as sync_redis
@@ -153,16 +154,16 @@ async def drain(url: str, n: int, kind: str) -> float:
     return n / elapsed
 
 
-async def main(url: str, quick: bool) -> None:
+async def main(url: str, quick: bool) -> list[str]:
     r = sync_redis.Redis.from_url(url)
     big, n, rounds = (5000, 4000, 3) if quick else (20000, 10000, 5)
-    print("| measurement | result | |\n|---|---|---|")
+    out = ["| measurement | result | |", "|---|---|---|"]
     procs = _workers(url, 300)
     await asyncio.sleep(2.0)  # the workers start
-    print(await rate(url, r, 300 if quick else 600))
-    print(await concurrency(url, r, 300))
+    out.append(await rate(url, r, 300 if quick else 600))
+    out.append(await concurrency(url, r, 300))
     for grouped in (True, False):
-        print(await fairness(url, r, big, grouped))
+        out.append(await fairness(url, r, big, grouped))
         r.flushall()
     for p in procs:
         p.terminate()
@@ -174,13 +175,33 @@ async def main(url: str, quick: bool) -> None:
             rates[kind].append(await drain(url, n, kind))
             r.flushall()
     plain = statistics.median(rates["plain"])
-    print(f"\ndrain, {n} no-op jobs, in-process burst worker (max_jobs=100), {rounds} rounds alternated\n")
-    print("| drain | jobs/s (median) | ÷ plain | rounds |\n|---|---|---|---|")
+    out += ["", f"drain, {n} no-op jobs, in-process burst worker (max_jobs=100), {rounds} rounds alternated"]
+    out += ["", "| drain | jobs/s (median) | ÷ plain | rounds |", "|---|---|---|---|"]
     for kind in kinds:
         med = statistics.median(rates[kind])
-        print(f"| {kind} | {med:,.0f} | {med / plain:.2f}x | {', '.join(f'{x:,.0f}' for x in rates[kind])} |")
+        each = ", ".join(f"{x:,.0f}" for x in rates[kind])
+        out.append(f"| {kind} | {med:,.0f} | {med / plain:.2f}x | {each} |")
+    return out
+
+
+def report(lines: list[str], load_before: str) -> str:
+    """Return the run as the markdown of ``bench/results/limits.md``."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    head = [f"# bench.limits ({when}, `python -m bench.limits`)", ""]
+    head.append(f"Load average before the run: {load_before}; after: {_load()} (2 cores).")
+    return "\n".join([*head, "", *lines, ""])
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 if __name__ == "__main__":
+    quick, before = "--quick" in sys.argv, _load()
     with RedisServer() as server:
-        uvloop.run(main(server.url, "--quick" in sys.argv))
+        lines = uvloop.run(main(server.url, quick))
+    text = report(lines, before)
+    print(text)
+    if not quick:
+        Path(__file__).with_name("results").joinpath("limits.md").write_text(text, encoding="utf-8")
