@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import redis as sync_redis
 
-from aqueue import Client, ConfigurationError, task
+from aqueue import Client, ConfigurationError, Retry, task
 from aqueue.jobs import JobStatus
 from aqueue.monitor import queue_stats
+from aqueue.workflows import chord
 from tests.conftest import WorkerFactory, aqueue_cli, run_cli
 from tests.limits_tasks import solo
 from tests.support import LoggedProcess, eventually
@@ -155,3 +156,28 @@ async def test_abort_purge_and_status_see_held_back_jobs(
         assert sync_r.hlen("arq:waiting") == 0
         assert await first.result(timeout=5) == 2.0
     assert await held[1].status() == JobStatus.not_found
+
+
+@task(concurrency=2)
+async def capped_node(ctx: dict[str, Any], i: int) -> int:
+    running["now"] += 1
+    running["peak"] = max(running["peak"], running["now"])
+    tries.append(ctx["job_try"])
+    await asyncio.sleep(0.02)
+    running["now"] -= 1
+    if i == 0 and ctx["job_try"] == 1:
+        raise Retry(defer=0.05)  # a retry frees its slot and waits its turn again
+    return i
+
+
+@task
+async def total(ctx: dict[str, Any], parts: list[int]) -> int:
+    return sum(parts)
+
+
+async def test_limits_hold_for_workflow_nodes_and_retries(client: Client, run_worker: WorkerFactory) -> None:
+    async with run_worker([capped_node, total], max_jobs=10), run_worker([capped_node, total], max_jobs=10):
+        run = await client.run(chord([capped_node.s(i) for i in range(8)], total.s()))
+        assert await run.result(timeout=20) == sum(range(8))
+    assert running["peak"] == 2  # a chord's header, released at once, still runs two at a time
+    assert sorted(tries) == [1] * 8 + [2]  # only the one that asked for a retry used a second try
