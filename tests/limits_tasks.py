@@ -23,9 +23,16 @@ async def solo(ctx: dict[str, Any], tag: str, seconds: float) -> str:
     return tag
 
 
+@task
+async def tenant(ctx: dict[str, Any], group: str) -> str:
+    """Record the group's turn in ``lim:order``."""
+    await ctx["redis"].rpush("lim:order", group)
+    return group
+
+
 class SoloSettings:
     """One limited task, a 1 s lease (so a dead worker's slot frees fast)."""
 
-    functions = [solo]
+    functions = [solo, tenant]
     lease_s = 1.0
     max_jobs = 4

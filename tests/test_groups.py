@@ -7,11 +7,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import redis as sync_redis
 
 from aqueue import Client, ConfigurationError, task
 from aqueue.jobs import JobStatus
 from aqueue.monitor import queue_stats
-from tests.conftest import WorkerFactory
+from tests.conftest import WorkerFactory, aqueue_cli
+from tests.support import LoggedProcess
 
 order: list[str] = []
 running: Counter[str] = Counter()
@@ -99,3 +101,21 @@ async def test_unique_jobs_of_a_group_wait_in_it(client: Client, run_worker: Wor
         assert await first.result(timeout=10) == "small"
         assert await bounced[0].result(timeout=10) == "late"
     assert order.index("small") < 20 and order.count("late") == 1  # in turn, and once
+
+
+@pytest.mark.transport("wire")  # worker processes: one transport is enough
+async def test_groups_take_turns_across_worker_processes(redis_url: str, sync_r: sync_redis.Redis) -> None:
+    async with Client(redis_url) as client:
+        await client.enqueue_many("tenant", [("big",)] * 300, _group="big")
+        small = await client.enqueue_many("tenant", [("small",)] * 5, _group="small")
+        settings = "tests.limits_tasks.SoloSettings"
+        workers = [LoggedProcess(aqueue_cli("worker", settings, redis_url=redis_url), f"w{n}") for n in range(2)]
+        try:
+            for job in small:
+                assert await job.result(timeout=20) == "small"
+        finally:
+            for w in workers:
+                w.kill()
+    order = [g.decode() for g in sync_r.lrange("lim:order", 0, -1)]
+    positions = [n for n, g in enumerate(order) if g == "small"]
+    assert len(positions) == 5 and positions[-1] < 40, positions  # in turn with big's 300, on two workers
