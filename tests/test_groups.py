@@ -109,7 +109,7 @@ async def test_groups_take_turns_across_worker_processes(redis_url: str, sync_r:
         await client.enqueue_many("tenant", [("big",)] * 300, _group="big")
         small = await client.enqueue_many("tenant", [("small",)] * 5, _group="small")
         settings = "tests.limits_tasks.SoloSettings"
-        workers = [LoggedProcess(aqueue_cli("worker", settings, redis_url=redis_url), f"w{n}") for n in range(2)]
+        workers = [LoggedProcess(aqueue_cli("worker", settings, redis_url=redis_url), name) for name in "ab"]
         try:
             for job in small:
                 assert await job.result(timeout=20) == "small"
