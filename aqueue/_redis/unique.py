@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from aqueue._redis.connection import text
-from aqueue._redis.core import GROUP_LIB, UNIQUE_LIB
+from aqueue._redis.core import GROUP_LIB, PRIORITY_LIB, UNIQUE_LIB
 from aqueue._redis.scripts import EXTENSIONS, Script
 
 __all__ = ["UNIQUE_LIB", "EnqueueUnique", "EnqueueUniqueArgs", "Landed"]
@@ -63,7 +63,7 @@ class EnqueueUnique(Script[EnqueueUniqueArgs, Landed]):
     """Enqueue one job unless a job holds its unique key. Reply: the state and the job that stands for it."""
 
     name = "enqueue_unique"
-    libraries = (UNIQUE_LIB, GROUP_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off
+    libraries = (UNIQUE_LIB, PRIORITY_LIB, GROUP_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off
 
     def parse(self, args: EnqueueUniqueArgs, reply: Any) -> Landed:
         """Return the reply's state, and the job that stands for the enqueue (this one's unless held)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +45,10 @@ class LimitsExtension(WorkerExtension):
 
     def lua(self) -> LuaHooks:
         """Return the admission rules and their hooks."""
-        library = source("limits_hand_off", _PACKAGE) + "\n" + source("limits", _PACKAGE)
-        return LuaHooks(
-            library=library,
-            may_hand_off="lim_may_hand_off",
+        client = hand_off_lua()  # a worker's scripts run the client's part too, then the rest
+        return dataclasses.replace(
+            client,
+            library=client.library + "\n" + source("limits", _PACKAGE),
             admitting="lim_admitting",
             holding="lim_holding",
             waiting="lim_waiting",
@@ -57,8 +58,6 @@ class LimitsExtension(WorkerExtension):
             on_renew="lim_renew",
             on_attempt_end="lim_ended",
             on_dead="lim_dead",
-            withdraw="lim_withdraw",
-            purge="lim_purge",
         )
 
     def bind(self, context: WorkerContext) -> None:

@@ -165,16 +165,11 @@ local function lim_waiting(prefix, queue, now, room)
   local blocked = prefix .. 'blocked:' .. queue
   for _, scope in ipairs(redis.call('ZRANGEBYSCORE', blocked, '-inf', now, 'LIMIT', 0, 100)) do
     if #ids >= room then break end
-    local wait = prefix .. 'wait:' .. queue .. '\n' .. scope
-    local rows = redis.call('ZRANGE', wait, 0, room - #ids - 1, 'WITHSCORES')
-    local taken = {}
+    local wait, rows = lim_take(prefix, queue, scope, room - #ids)
     for i = 1, #rows, 2 do
       ids[#ids + 1] = rows[i]
-      taken[#taken + 1] = rows[i]
       L.given[rows[i]] = {wait, rows[i + 1]}
     end
-    if #taken > 0 then redis.call('ZREM', wait, unpack(taken)) end
-    if redis.call('EXISTS', wait) == 0 then redis.call('ZREM', blocked, scope) end
   end
   return ids
 end
@@ -187,8 +182,20 @@ local function lim_next_check(prefix, queue)
 end
 
 local function lim_slots_of(prefix, id)
-  if lim_held == nil then lim_held = redis.call('EXISTS', prefix .. 'held') == 1 end
-  return lim_held and redis.call('HGET', prefix .. 'held', id) or nil
+  return lim_holding(prefix) and redis.call('HGET', prefix .. 'held', id) or nil
+end
+
+local function lim_free(prefix, id)
+  -- Free the slots job `id`'s attempt holds; return their scopes (nil: it held none).
+  local held = lim_slots_of(prefix, id)
+  if not held then return nil end
+  redis.call('HDEL', prefix .. 'held', id)
+  local scopes = {}
+  for scope in string.gmatch(held, '[^\r]+') do
+    redis.call('ZREM', prefix .. 'slots:' .. scope, id)
+    scopes[#scopes + 1] = scope
+  end
+  return scopes
 end
 
 local function lim_renew(prefix, queue, id, lease_end)
@@ -202,12 +209,10 @@ end
 
 local function lim_ended(prefix, queue, id)
   -- An attempt ended: its slots free, and jobs of `queue` held back on those scopes may run now.
-  local held = lim_slots_of(prefix, id)
-  if not held then return end
-  redis.call('HDEL', prefix .. 'held', id)
+  local scopes = lim_free(prefix, id)
+  if not scopes then return end
   local blocked = prefix .. 'blocked:' .. queue
-  for scope in string.gmatch(held, '[^\r]+') do
-    redis.call('ZREM', prefix .. 'slots:' .. scope, id)
+  for _, scope in ipairs(scopes) do
     if redis.call('ZSCORE', blocked, scope) then
       redis.call('ZADD', blocked, 0, scope)
       if not lim_woken[queue] then
@@ -220,8 +225,5 @@ end
 
 local function lim_dead(prefix, id, max_deliveries, now, worker)
   -- A dead-lettered job holds no slot (its last attempt's lease lapsed).
-  local held = lim_slots_of(prefix, id)
-  if not held then return end
-  redis.call('HDEL', prefix .. 'held', id)
-  for scope in string.gmatch(held, '[^\r]+') do redis.call('ZREM', prefix .. 'slots:' .. scope, id) end
+  lim_free(prefix, id)
 end

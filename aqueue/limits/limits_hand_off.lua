@@ -31,19 +31,27 @@ local function lim_withdraw(prefix, queue, id)
   return redis.call('ZREM', prefix .. 'wait:' .. member, id) == 1
 end
 
+local function lim_take(prefix, queue, scope, count)
+  -- Take the first `count` jobs `scope` holds back on `queue` out of its wait set (the scope leaves
+  -- {prefix}blocked:{queue} once none is left); return the wait set's key and the jobs, a flat id,
+  -- arrival-order list (limits.lua gives them back, lim_purge drops them).
+  local wait = prefix .. 'wait:' .. queue .. '\n' .. scope
+  local rows = redis.call('ZRANGE', wait, 0, count - 1, 'WITHSCORES')
+  local ids = {}
+  for i = 1, #rows, 2 do ids[#ids + 1] = rows[i] end
+  if #ids > 0 then redis.call('ZREM', wait, unpack(ids)) end
+  if redis.call('EXISTS', wait) == 0 then redis.call('ZREM', prefix .. 'blocked:' .. queue, scope) end
+  return wait, rows
+end
+
 local function lim_purge(prefix, queue, batch)
   -- Let go of up to `batch` held-back jobs of `queue` (purge.lua); returns their ids.
-  local blocked, ids = prefix .. 'blocked:' .. queue, {}
-  for _, scope in ipairs(redis.call('ZRANGE', blocked, 0, -1)) do
+  local ids = {}
+  for _, scope in ipairs(redis.call('ZRANGE', prefix .. 'blocked:' .. queue, 0, -1)) do
     if #ids >= batch then break end
-    local wait = prefix .. 'wait:' .. queue .. '\n' .. scope
-    local some = redis.call('ZRANGE', wait, 0, batch - #ids - 1)
-    for _, id in ipairs(some) do ids[#ids + 1] = id end
-    if #some > 0 then
-      redis.call('ZREM', wait, unpack(some))
-      redis.call('HDEL', prefix .. 'waiting', unpack(some))
-    end
-    if redis.call('EXISTS', wait) == 0 then redis.call('ZREM', blocked, scope) end
+    local _, rows = lim_take(prefix, queue, scope, batch - #ids)
+    for i = 1, #rows, 2 do ids[#ids + 1] = rows[i] end
   end
+  aq_batched('HDEL', {prefix .. 'waiting'}, ids)
   return ids
 end

@@ -27,8 +27,7 @@ local function place(at, job, run_at, p, g)
   elseif p == 0 then
     redis.call('ZADD', at, run_at, job)
   elseif tonumber(run_at) <= now then
-    local seq = redis.call('INCR', prefix .. 'ready-seq:' .. at)
-    redis.call('ZADD', prefix .. 'ready:' .. at, (9 - p) * 562949953421312 + 281474976710656 + seq, job)
+    aq_to_ready(prefix, at, {ready = prefix .. 'ready:' .. at}, {{job, p, false}})
   else
     redis.call('ZADD', prefix .. 'delayed:' .. at, tonumber(run_at) * 16 + p, job)
   end
@@ -49,7 +48,7 @@ local function waiting_at(at, job, g)
   local ready = redis.call('ZSCORE', prefix .. 'ready:' .. at, job)
   if ready then
     redis.call('ZREM', prefix .. 'ready:' .. at, job)
-    return now, 9 - math.floor(tonumber(ready) / 562949953421312)
+    return now, 9 - math.floor(tonumber(ready) / AQ_READY_BAND)
   end
   local delayed = redis.call('ZSCORE', prefix .. 'delayed:' .. at, job)
   if delayed then
