@@ -83,6 +83,8 @@ async def test_waiting_jobs_cost_no_polling(
 ) -> None:
     async with run_worker([hog], max_jobs=5):
         first = await client.enqueue("hog", 1.2)
+        # the long one must hold the slot first: jobs enqueued in one ms are ordered by id
+        await eventually(lambda: sync_r.exists("arq:in-progress:" + first.job_id), "the long job to start")
         waiting = [await client.enqueue("hog", 0.0) for _ in range(4)]
         await eventually(lambda: sync_r.hlen("arq:waiting") == 4, "the others to be held back")
         before = _evalsha_calls(sync_r)
