@@ -63,6 +63,9 @@ async def test_each_lifecycle_is_recorded_with_its_fields(client: Client, run_wo
     by = {(e.job_id, e.kind, e.job_try): e for e in events}
     enq = by["ok", EventKind.ENQUEUED, None]
     assert enq.task == "add" and enq.queue == client.default_queue
+    start = by["ok", EventKind.STARTED, 1]
+    assert start.pickup is not None and 0 <= start.pickup < 5  # due (enqueued) to start, seconds
+    assert enq.pickup is None and start.to_json()["pickup"] == start.pickup
     done = by["ok", EventKind.SUCCEEDED, 1]
     assert done.task == "add" and done.duration is not None and 0 <= done.duration < 5 and done.error is None
     assert by["bad", EventKind.FAILED, 1].error == "ValueError"

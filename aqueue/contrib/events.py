@@ -243,10 +243,12 @@ class EventsRecorder(_Writing):
         return orjson.dumps([*carried, *(end_event(o, at_ms) for o in outcomes)])
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
-        """Queue a ``started`` event."""
-        self.writer.add(
-            {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": now_ms()}
-        )
+        """Queue a ``started`` event, with the pickup wait (ms from when the job was due)."""
+        at = now_ms()
+        due = envelope.enqueue_ms if job.handoff else max(job.score, envelope.enqueue_ms)
+        item = {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": at}
+        item["w"] = max(at - due, 0)
+        self.writer.add(item)
 
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
