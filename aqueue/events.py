@@ -12,7 +12,7 @@ it. Entries are one of two forms:
   (``dead``: ``task<TAB>try``);
 - written with a note: ``aq.e``, a JSON list of events (``k`` kind, ``id``, ``f`` task, ``try``,
   ``t`` ms, ``d`` duration s, ``x`` error type, ``p`` progress value, ``msg``, ``w`` pickup wait ms
-  on ``started``), and for a finish
+  on ``started``, ``r`` reason and ``l`` limit on ``waiting``), and for a finish
   batch ``aq.m``, one ``1``/``0`` per event at the end of the list: whether the finish script
   recorded that outcome (a fenced outcome is no event).
 
@@ -61,6 +61,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     ABORTED = "aborted"
     DEAD = "dead"
+    WAITING = "waiting"
 
 
 #: The kinds that end a job (``retrying`` ends an attempt, not the job).
@@ -75,7 +76,10 @@ class Event:
     ``job_try`` is None for ``enqueued``; ``duration`` (seconds, start of the attempt to its end) and
     ``error`` (the exception's type name) are set on the ends of attempts; ``progress`` and
     ``message`` on ``progress`` events; ``pickup`` (seconds from when the job was due, enqueued or
-    its deferred or retry time, to this start) on ``started`` events.
+    its deferred or retry time, to this start) on ``started`` events; ``reason`` (``concurrency``,
+    ``rate``) and ``limit`` (in words: ``concurrency=5``, ``rate_limit=100/1000ms``,
+    ``group_concurrency=2 group=tenant-1``) on ``waiting`` events, written when a flow limit starts
+    holding the job back.
     """
 
     kind: EventKind
@@ -90,6 +94,8 @@ class Event:
     progress: Any = None
     message: str = ""
     pickup: float | None = None
+    reason: str | None = None
+    limit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the event as ``aqueue events --json`` prints it (ISO-8601 UTC time)."""
@@ -105,6 +111,8 @@ class Event:
             "progress": self.progress,
             "message": self.message,
             "pickup": self.pickup,
+            "reason": self.reason,
+            "limit": self.limit,
             "position": self.position,
         }
 
@@ -160,6 +168,8 @@ def _from_note(queue: str, position: str, item: dict[str, Any]) -> Event:
         item.get("p"),
         item.get("msg", ""),
         None if wait is None else wait / 1000,
+        item.get("r"),
+        item.get("l"),
     )
 
 

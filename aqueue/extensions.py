@@ -106,6 +106,11 @@ class LuaHooks:
       queue's sets: an extension that holds it back lets it go and says true (the job is aborted).
     - ``purge(prefix, queue, batch)`` → list of job ids: in the purge script, once per call: the
       extension lets go of up to ``batch`` jobs of the queue it holds back (the core deletes them).
+    - ``on_wait(prefix, queue, id, task, why, limit, now)``: called by an admission rule (the limits
+      layer's Lua, through the forward-declared dispatcher) when it starts holding job ``id`` back:
+      ``why`` is its reason (``concurrency``, ``rate``), ``limit`` the limit in words
+      (``concurrency=5``, ``group_rate_limit=10/1000ms group=tenant-1``). Once per hold: a job given
+      back and held again is no new call.
 
     A yes/no hook that no extension implements says yes; a list hook gives an empty list.
     """
@@ -127,6 +132,7 @@ class LuaHooks:
     on_attempt_end: str | None = None
     withdraw: str | None = None
     purge: str | None = None
+    on_wait: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,16 @@ async def held(ctx: dict[str, Any]) -> None:
     await GATE["held"].wait()
 
 
+@task(concurrency=1)
+async def single(ctx: dict[str, Any], seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@task(group_rate_limit="1/10s")
+async def per_tenant(ctx: dict[str, Any]) -> None:
+    pass
+
+
 async def history(client: Client, **options: Any) -> list[Event]:
     return [e async for e in client.events(follow=False, **options)]
 
@@ -161,6 +171,29 @@ async def _enqueued(client: Client, task_name: str) -> bool:
 async def _ends(client: Client, n: int) -> bool:
     ends = [e for e in await history(client) if e.kind is EventKind.SUCCEEDED]
     return len(ends) >= n and all(e.task == "add" and e.job_try == 1 for e in ends)
+
+
+async def test_jobs_held_back_by_a_limit_have_a_waiting_event_once(client: Client, run_worker: Any) -> None:
+    async with run_worker([single, per_tenant], max_jobs=5):
+        first = await client.enqueue("single", 0.3, _job_id="s0")
+        await eventually(lambda: _count(client, "s0", "started"), "the first to hold the slot")
+        for n in (1, 2):
+            await client.enqueue("single", 0, _job_id=f"s{n}")
+        await client.enqueue("per_tenant", _group="t1", _job_id="g0")
+        await client.enqueue("per_tenant", _group="t1", _job_id="g1")  # over the group's rate
+        assert first is not None and await first.result(timeout=5) is None
+        await client.job("s2").result(timeout=5)
+        await eventually(lambda: _count(client, "s2", "succeeded"), "the last single's end")
+        await eventually(lambda: _count(client, "g1", "waiting"), "the rate-limited job's waiting event")
+    events = await history(client)
+    assert kinds(events, "s0") == ["enqueued", "started", "succeeded"]
+    for job_id in ("s1", "s2"):  # s2 was given back once more and held again: still one event
+        assert kinds(events, job_id) == ["enqueued", "waiting", "started", "succeeded"]
+    waits = {e.job_id: e for e in events if e.kind is EventKind.WAITING}
+    s1 = waits["s1"]
+    assert (s1.task, s1.reason, s1.limit) == ("single", "concurrency", "concurrency=1")
+    assert (waits["g1"].reason, waits["g1"].limit) == ("rate", "group_rate_limit=1/10000ms group=t1")
+    assert waits["g1"].to_json()["reason"] == "rate" and "g0" not in waits
 
 
 async def test_follow_resumes_after_a_dropped_connection_without_loss_or_repeat(tmp_path: Any) -> None:

@@ -37,6 +37,7 @@ _POINTS = {
     "on_attempt_end": ("aq_hook_attempt_end", "prefix, queue, id", "call"),
     "withdraw": ("aq_hook_withdraw", "prefix, queue, id", "any"),
     "purge": ("aq_hook_purge", "prefix, queue, batch", "list"),
+    "on_wait": ("aq_hook_wait", "prefix, queue, id, task, why, limit, now", "call"),
 }
 
 

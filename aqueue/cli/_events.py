@@ -32,7 +32,7 @@ JSON_HELP = (
 def events(
     queues: tuple[str, ...], follow: bool, redis_url: str | None, as_json: bool, **options: Any
 ) -> None:
-    """Show job events: enqueued, started, progress, retrying, succeeded, failed, aborted, dead."""
+    """Show job events: enqueued, waiting, started, progress, retrying, succeeded, failed, aborted, dead."""
 
     async def show(client: Client) -> None:
         stream = client.events(list(queues) or None, follow=follow, **options)
@@ -60,6 +60,8 @@ def describe(event: Event) -> str:
         parts.append(f"{event.duration:.3f}s")
     if event.error:
         parts.append(event.error)
+    if event.reason:
+        parts.append(f"over {event.limit or event.reason}")
     if event.kind.value == "progress":
         parts.append(f"{event.progress!r} {event.message}".rstrip())
     return "  ".join(parts)

@@ -17,6 +17,8 @@ Where an event is written:
   A workflow node's outcome, recorded by the workflow layer's own script, is written just after it
   is recorded, by :class:`WorkflowEvents`.
 - ``dead``: in the claim script (``on_dead``), as the job is dead-lettered.
+- ``waiting``: in the claim script (``on_wait``, which the limits layer calls), as a flow limit
+  starts holding a job back: its reason and the limit (once per hold).
 - ``started``: by the worker as each attempt starts, batched (one entry per burst of starts);
   ``progress``: with each report of ``ctx["progress"]`` (through the same batches, so in order).
 
@@ -92,6 +94,10 @@ local function aq_ev_finished(prefix, queue, note, out)
   redis.call('XADD', prefix .. 'events:' .. queue, 'MAXLEN', '~', AQ_EVENTS_CAP, '*',
     'aq.e', note, 'aq.m', table.concat(mask))
 end
+local function aq_ev_wait(prefix, queue, id, task, why, limit, now)
+  redis.call('XADD', prefix .. 'events:' .. queue, 'MAXLEN', '~', AQ_EVENTS_CAP, '*', 'aq.e',
+    cjson.encode({{k = 'waiting', id = id, f = task or '', t = now, r = why, l = limit}}))
+end
 local function aq_ev_dead(prefix, id, max_deliveries, now)
   local dead = redis.call('HMGET', prefix .. 'dead:' .. id, 'queue', 'payload', 'tries')
   if not dead[1] then return end
@@ -109,6 +115,7 @@ def events_lua(maxlen: int = DEFAULT_EVENTS_MAXLEN) -> LuaHooks:
         on_finish_batch="aq_ev_finished",
         on_enqueue="aq_ev_enqueue",
         on_enqueue_batch="aq_ev_enqueued",
+        on_wait="aq_ev_wait",
     )
 
 
@@ -226,7 +233,7 @@ class EventsRecorder(_Writing):
         self._last_batch, self._last_carried = "", list[dict[str, Any]]()
 
     def lua(self) -> LuaHooks:
-        """Return the events Lua: ``enqueued``, the ends of attempts, ``dead``."""
+        """Return the events Lua: ``enqueued``, the ends of attempts, ``dead``, ``waiting``."""
         return events_lua(self.maxlen)
 
     def finish_note(self, outcomes: Sequence[Outcome]) -> bytes:

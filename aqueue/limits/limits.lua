@@ -90,11 +90,21 @@ local function lim_scopes(prefix, id)
   return scopes
 end
 
-local function lim_hold_back(prefix, queue, id, scope, why, next_at)
-  -- Keep job `id` waiting on `scope` (in arrival order; a job given back keeps its place).
+local function lim_said(scope, why, count, ms)
+  -- Return the limit in words: 'concurrency=5', 'rate_limit=100/1000ms', 'group_…=… group=g'.
+  local kind, group = string.match(scope, '^(%a)\n[^\n]*\n?(.*)$')
+  local text = why == 'rate' and ('rate_limit=' .. count .. '/' .. ms .. 'ms') or ('concurrency=' .. count)
+  if kind == 'g' then return 'group_' .. text .. ' group=' .. group end
+  return text
+end
+
+local function lim_hold_back(prefix, queue, id, scope, why, next_at, limit, now)
+  -- Keep job `id` waiting on `scope` (in arrival order; a job given back keeps its place). A new
+  -- hold runs the extensions' on_wait hooks (the events layer's `waiting`).
   local member = queue .. '\n' .. scope
   local wait = prefix .. 'wait:' .. member
   local given = lim.given[id]
+  if not given then aq_hook_wait(prefix, queue, id, string.match(scope, '^%a\n([^\n]*)'), why, limit, now) end
   local order = given and given[2] or redis.call('INCR', prefix .. 'wait-seq')
   redis.call('ZADD', wait, order, id)
   redis.call('HSET', prefix .. 'waiting', id, why .. '\n' .. member)
@@ -120,13 +130,15 @@ local function lim_admit(prefix, queue, id, now)
     local st = lim_scope(prefix, sc[1], now, sc[4])
     if sc[2] > 0 and st.running >= sc[2] then
       local first = redis.call('ZRANGE', st.slots, 0, 0, 'WITHSCORES')[2]
-      lim_hold_back(prefix, queue, id, sc[1], 'concurrency', tonumber(first) or now + 1000)
+      lim_hold_back(prefix, queue, id, sc[1], 'concurrency', tonumber(first) or now + 1000,
+        lim_said(sc[1], 'concurrency', sc[2]), now)
       return false
     end
     if sc[3] > 0 and st.started >= sc[3] then
       local first = redis.call('ZRANGE', st.starts, 0, 0, 'WITHSCORES')[2]
       local reopen = (tonumber(first) or lim.clock) + sc[4] -- on Redis's clock; the worker's is `now`
-      lim_hold_back(prefix, queue, id, sc[1], 'rate', now + math.max(reopen - lim.clock, 1))
+      lim_hold_back(prefix, queue, id, sc[1], 'rate', now + math.max(reopen - lim.clock, 1),
+        lim_said(sc[1], 'rate', sc[3], sc[4]), now)
       return false
     end
   end
