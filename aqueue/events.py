@@ -291,6 +291,19 @@ async def _read_stream(
     return events
 
 
+def _cancel_if_lost() -> None:
+    """Raise CancelledError if this task was cancelled and a command swallowed it.
+
+    On Python 3.11, ``asyncio.wait_for`` returns its result when a cancellation arrives just as the
+    awaited call completes, and the cancellation is lost (CPython gh-86296): redis-py writes every
+    command through it once a socket timeout is set. The task still counts the request
+    (``Task.cancelling()``), so a follower asked to stop would otherwise read on forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class _Follower:
     """Follows streams with XREAD, remembering the last entry of each it has yielded all events of."""
 
@@ -310,6 +323,8 @@ class _Follower:
             except REDIS_ERRORS as e:
                 await asyncio.sleep(self.backoff.failed(e))
                 continue
+            finally:
+                _cancel_if_lost()
             for stream, entries in replies or ():
                 name = text(stream)
                 for raw_id, fields in entries:
