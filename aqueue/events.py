@@ -10,11 +10,13 @@ it. Entries are one of two forms:
 
 - written by Lua: ``aq.k`` (the kind), ``aq.t`` (ms), then one field per job: its id → its task name
   (``dead``: ``task<TAB>try``);
-- written with a note: ``aq.e``, a JSON list of events (``k`` kind, ``id``, ``f`` task, ``try``,
-  ``t`` ms, ``d`` duration s, ``x`` error type, ``p`` progress value, ``msg``, ``w`` pickup wait ms
-  on ``started``, ``r`` reason and ``l`` limit on ``waiting``), and for a finish
-  batch ``aq.m``, one ``1``/``0`` per event at the end of the list: whether the finish script
-  recorded that outcome (a fenced outcome is no event).
+- written with a note: ``aq.e``, a JSON list of events, each a list ``[kind, id, task, try, t_ms,
+  a, b]`` (``a``, ``b`` by kind: ``started`` the pickup wait ms; the ends of attempts the duration s
+  and the error type; ``progress`` the value and message; ``waiting`` the reason and limit; trailing
+  ones may be left out), and for a finish batch ``aq.m``, one ``1``/``0`` per event at the end of
+  the list: whether the finish script recorded that outcome (a fenced outcome is no event).
+  (Entries written before 0.2 hold objects: ``k`` kind, ``id``, ``f`` task, ``try``, ``t`` ms,
+  ``d`` duration, ``x`` error type, ``p`` value, ``msg``; they read the same.)
 
 ``Event.position`` (``<entry id>:<index>``) orders events and is where a reader resumes.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -153,7 +155,9 @@ def _expand_lua(queue: str, entry_id: str, kind: EventKind, fields: Mapping[byte
     return events
 
 
-def _from_note(queue: str, position: str, item: dict[str, Any]) -> Event:
+def _from_note(queue: str, position: str, item: list[Any] | dict[str, Any]) -> Event:
+    if isinstance(item, list):
+        return _from_row(queue, position, item)
     wait = item.get("w")
     return Event(
         EventKind(item["k"]),
@@ -171,6 +175,19 @@ def _from_note(queue: str, position: str, item: dict[str, Any]) -> Event:
         item.get("r"),
         item.get("l"),
     )
+
+
+def _from_row(queue: str, position: str, row: list[Any]) -> Event:
+    kind, job_id, task, job_try, at = EventKind(row[0]), row[1], row[2] or "", row[3] or None, _at(row[4])
+    a, b = [*row[5:], None, None][:2]
+    event = Event(kind, job_id, task, queue, job_try, at, position)
+    if kind is EventKind.STARTED:
+        return replace(event, pickup=None if a is None else a / 1000)
+    if kind is EventKind.PROGRESS:
+        return replace(event, progress=a, message=b or "")
+    if kind is EventKind.WAITING:
+        return replace(event, reason=a, limit=b)
+    return replace(event, duration=a, error=b)
 
 
 def _at(ms: int) -> datetime:

@@ -98,7 +98,7 @@ async def test_overview_shows_pickup_latency_percentiles_of_the_last_minutes(
     stream, now = client.keys.events(client.default_queue), int(time.time() * 1000)
 
     def started(waits: range, at: int) -> dict[str, bytes]:
-        items = [{"k": "started", "id": f"j{w}", "f": "add", "try": 1, "t": at, "w": w} for w in waits]
+        items = [["started", f"j{w}", "add", 1, at, w] for w in waits]  # the note rows of aqueue.events
         return {"aq.e": json.dumps(items).encode()}
 
     await client.redis.xadd(

@@ -14,7 +14,7 @@ import pytest
 from aqueue import Client, cron, task
 from aqueue.dead import requeue_dead
 from aqueue.embedded import RedisServer
-from aqueue.events import Event, EventKind, read_events
+from aqueue.events import Event, EventKind, expand_entry, read_events
 from aqueue.workflows import chain, sig
 from tests.conftest import aqueue_cli, run_cli
 from tests.outcome_tasks import add, again, boom
@@ -283,6 +283,26 @@ async def test_a_follower_stops_when_cancelled_even_if_a_command_lost_the_cancel
     done, _ = await asyncio.wait({reader}, timeout=3)
     assert done and reader.cancelled()
     await events.aclose()
+
+
+def test_entries_in_the_object_form_of_earlier_versions_still_read() -> None:
+    note = [
+        {"k": "started", "id": "a", "f": "add", "try": 1, "t": 1000},
+        {"k": "failed", "id": "a", "f": "add", "try": 1, "t": 2500, "d": 1.5, "x": "ValueError"},
+    ]
+    started, failed = expand_entry("q", "2-0", {b"aq.e": orjson.dumps(note), b"aq.m": b"1"})
+    assert (started.kind, started.job_try, started.time.timestamp(), started.pickup) == (
+        "started",
+        1,
+        1.0,
+        None,
+    )
+    assert (failed.kind, failed.duration, failed.error, failed.position) == (
+        "failed",
+        1.5,
+        "ValueError",
+        "2-0:1",
+    )
 
 
 async def test_bad_reader_options_fail_clearly(client: Client) -> None:

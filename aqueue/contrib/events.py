@@ -96,7 +96,7 @@ local function aq_ev_finished(prefix, queue, note, out)
 end
 local function aq_ev_wait(prefix, queue, id, task, why, limit, now)
   redis.call('XADD', prefix .. 'events:' .. queue, 'MAXLEN', '~', AQ_EVENTS_CAP, '*', 'aq.e',
-    cjson.encode({{k = 'waiting', id = id, f = task or '', t = now, r = why, l = limit}}))
+    cjson.encode({{'waiting', id, task or '', 0, now, why, limit}}))
 end
 local function aq_ev_dead(prefix, id, max_deliveries, now)
   local dead = redis.call('HMGET', prefix .. 'dead:' .. id, 'queue', 'payload', 'tries')
@@ -128,16 +128,16 @@ def end_kind(outcome: Outcome) -> str:
     return "aborted" if isinstance(outcome.value, JobAborted) else "failed"
 
 
-def end_event(outcome: Outcome, at_ms: int) -> dict[str, Any]:
-    """Return the note item of an attempt's end (see :mod:`aqueue.events` for the fields)."""
-    job = outcome.job
-    item: dict[str, Any] = {"k": end_kind(outcome), "id": job.job_id, "f": outcome.task, "try": job.job_try}
-    item["t"] = at_ms
-    if outcome.started_ms:
-        item["d"] = max(at_ms - outcome.started_ms, 0) / 1000
-    if isinstance(outcome.value, BaseException):
-        item["x"] = type(outcome.value).__name__
-    return item
+def end_event(outcome: Outcome, at_ms: int) -> tuple[Any, ...]:
+    """Return the note item of an attempt's end: kind, id, task, try, ms, duration s, error type."""
+    job, value, started = outcome.job, outcome.value, outcome.started_ms
+    kind = _END_KINDS[outcome.kind] if outcome.kind is not OutcomeKind.ERR else end_kind(outcome)
+    duration = (at_ms - started if at_ms > started else 0) / 1000 if started else None
+    error = type(value).__name__ if isinstance(value, BaseException) else None
+    return (kind, job.job_id, outcome.task, job.job_try, at_ms, duration, error)
+
+
+_END_KINDS = {OutcomeKind.OK: "succeeded", OutcomeKind.RETRY: "retrying"}
 
 
 class _Writer:
@@ -147,16 +147,18 @@ class _Writer:
         self.maxlen = maxlen
         self.redis: Any = None
         self.stream = ""
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[tuple[Any, ...]] = []
         self.wakeup = asyncio.Event()
         self.backoff = Backoff("writing events", logger)
 
-    def add(self, item: dict[str, Any]) -> None:
-        """Queue one event for the next write."""
-        if len(self.pending) >= MAX_PENDING:
-            del self.pending[: len(self.pending) - MAX_PENDING + 1]
-        self.pending.append(item)
-        self.wakeup.set()
+    def add(self, item: tuple[Any, ...]) -> None:
+        """Queue one event (a note row, see :mod:`aqueue.events`) for the next write."""
+        pending = self.pending
+        if len(pending) >= MAX_PENDING:
+            del pending[: len(pending) - MAX_PENDING + 1]
+        pending.append(item)
+        if len(pending) == 1:  # the first since the last write: wake the writer
+            self.wakeup.set()
 
     async def run(self) -> None:
         """Write what is queued as it comes, until cancelled.
@@ -200,7 +202,7 @@ class _Writer:
             self.pending[:0] = batch
             raise
 
-    def take(self) -> list[dict[str, Any]]:
+    def take(self) -> list[tuple[Any, ...]]:
         """Return (and forget) what is queued: a finish note carries it."""
         batch, self.pending = self.pending, []
         return batch
@@ -230,7 +232,7 @@ class EventsRecorder(_Writing):
 
     def __init__(self, maxlen: int = DEFAULT_EVENTS_MAXLEN) -> None:
         super().__init__(maxlen)
-        self._last_batch, self._last_carried = "", list[dict[str, Any]]()
+        self._last_batch, self._last_carried = "", list[tuple[Any, ...]]()
 
     def lua(self) -> LuaHooks:
         """Return the events Lua: ``enqueued``, the ends of attempts, ``dead``, ``waiting``."""
@@ -251,18 +253,15 @@ class EventsRecorder(_Writing):
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Queue a ``started`` event, with the pickup wait (ms from when the job was due)."""
-        at = now_ms()
-        due = envelope.enqueue_ms if job.handoff else max(job.score, envelope.enqueue_ms)
-        item = {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": at}
-        item["w"] = max(at - due, 0)
-        self.writer.add(item)
+        at, enqueued = now_ms(), envelope.enqueue_ms
+        due = enqueued if job.handoff or job.score < enqueued else job.score
+        self.writer.add(("started", job.job_id, envelope.name, job.job_try, at, at - due if at > due else 0))
 
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
     ) -> None:
         """Queue a ``progress`` event with each report."""
-        item = {"k": "progress", "id": job.job_id, "f": envelope.name, "try": job.job_try}
-        self.writer.add({**item, "t": at_ms, "p": _plain(value), "msg": message})
+        self.writer.add(("progress", job.job_id, envelope.name, job.job_try, at_ms, _plain(value), message))
 
 
 def _plain(value: Any) -> Any:
