@@ -207,23 +207,29 @@ class PrometheusMetrics(WorkerExtension):
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Observe the pickup latency: from when the job was due to now."""
-        due = envelope.enqueue_ms if job.handoff else max(job.score, envelope.enqueue_ms)
-        self.pickup.observe(max(now_ms() - due, 0) / 1000)
+        enqueued, waited = envelope.enqueue_ms, now_ms()
+        waited -= enqueued if job.handoff or job.score < enqueued else job.score
+        self.pickup.observe(waited / 1000 if waited > 0 else 0.0)
 
     async def on_outcome(self, outcome: Outcome) -> None:
-        """Count the attempt by how it ended, and time it."""
-        task, label = outcome.task, _label(outcome)
+        """Count the attempt by how it ended, and time it (the common case in a few dict lookups)."""
+        kind, envelope, started = outcome.kind, outcome.envelope, outcome.started_ms
+        task = envelope.name if envelope is not None else "<unknown>"
+        label = _LABELS[kind] if kind is not OutcomeKind.ERR else _label(outcome)
         self.outcomes[task, label] += 1
-        if outcome.kind is OutcomeKind.RETRY:
+        if started:
+            took = now_ms() - started
+            self.durations[task].observe(took / 1000 if took > 0 else 0.0)
+        if kind is OutcomeKind.RETRY:
             self.retries[task] += 1
-        if outcome.started_ms:
-            self.durations[task].observe(max(now_ms() - outcome.started_ms, 0) / 1000)
-        extra = outcome.envelope.extra if outcome.envelope is not None else {}
-        cron = extra.get("cron")
-        if cron and outcome.kind is not OutcomeKind.RETRY:
-            self.cron_runs[str(cron[0]), label] += 1
-        if "wf" in extra and outcome.kind is not OutcomeKind.RETRY:
-            await self._count_run(outcome.job.job_id)
+            return
+        extra = envelope.extra if envelope is not None else None
+        if extra:
+            cron = extra.get("cron")
+            if cron:
+                self.cron_runs[str(cron[0]), label] += 1
+            if "wf" in extra:
+                await self._count_run(outcome.job.job_id)
 
     async def _count_run(self, job_id: str) -> None:
         """Count the node's run if it is over and no worker counted it yet (HSETNX on the run's meta)."""
@@ -233,6 +239,9 @@ class PrometheusMetrics(WorkerExtension):
             state = text(await self.redis.hget(meta, "state"))
             if state in _RUN_OUTCOMES and await self.redis.hsetnx(meta, "counted", 1):
                 self.workflow_runs[_RUN_OUTCOMES[state]] += 1
+
+
+_LABELS = {OutcomeKind.OK: "succeeded", OutcomeKind.RETRY: "retried"}
 
 
 def _label(outcome: Outcome) -> str:
