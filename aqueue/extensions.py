@@ -13,7 +13,8 @@ Workflows and cron are extensions; so are metrics, events and flow-control rules
 - **record** some outcomes itself, atomically with its own state (:meth:`WorkerExtension.handles`,
   :meth:`WorkerExtension.seal`, :meth:`WorkerExtension.finish`: workflow continuations);
 - **observe** jobs as they start and end (:meth:`WorkerExtension.on_start`,
-  :meth:`WorkerExtension.on_outcome`: registries, metrics, events);
+  :meth:`WorkerExtension.on_end` synchronously, :meth:`WorkerExtension.on_outcome` awaited:
+  registries, metrics, events);
 - run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler),
   and do something once the worker has connected, before it takes its first job
   (:meth:`WorkerExtension.startup`: cron's ``run_at_startup`` runs, which a burst worker must see).
@@ -221,6 +222,13 @@ class WorkerExtension:
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
     ) -> None:
         """Observe a running job's progress report (``ctx["progress"]``) as it is written (synchronous)."""
+
+    def on_end(self, outcome: Outcome) -> None:
+        """Observe an outcome after it was recorded, synchronously (cheap: counters; before on_outcome).
+
+        A job no extension observes with :meth:`on_outcome` costs the worker no coroutine: prefer
+        this hook for what needs no I/O.
+        """
 
     async def on_outcome(self, outcome: Outcome) -> None:
         """Observe an outcome after it was recorded (not atomically with it)."""

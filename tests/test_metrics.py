@@ -120,7 +120,10 @@ def test_without_the_extra_a_metrics_port_is_a_clear_configuration_error() -> No
     assert done.returncode == 0, done.stderr
     assert "aqueue-redis[metrics]" in done.stdout
     bare = PrometheusMetrics()
-    assert bare.services() == [bare._read_tally]  # with the extra and no port: nothing served
+    assert bare.services() == [
+        bare._read_tally,
+        bare._count_runs,
+    ]  # with the extra and no port: nothing served
 
 
 async def test_dead_letters_and_workflow_runs_are_counted(client: Client, run_worker: Any) -> None:

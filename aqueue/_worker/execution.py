@@ -98,6 +98,7 @@ class _Hooks:
             using("handles"),
             using("on_outcome"),
             using("on_progress"),
+            using("on_end"),
         )
 
     def for_envelope(self, envelope: JobEnvelope | None) -> _HookSet:
@@ -120,6 +121,7 @@ class _HookSet:
     recorders: list[WorkerExtension]
     observers: list[WorkerExtension]
     progress: list[WorkerExtension]
+    enders: list[WorkerExtension]
 
 
 class JobRunner:
@@ -399,8 +401,17 @@ class JobRunner:
     # -- sealing: the one place an outcome's value is encoded --------------------------------------
 
     def observers(self, outcome: Outcome) -> list[WorkerExtension]:
-        """Return the extensions that observe ``outcome`` once it is recorded."""
-        return self._hooks.for_envelope(outcome.envelope).observers
+        """Return the extensions that observe ``outcome`` once it is recorded (their on_outcome).
+
+        Those that observe it synchronously (their on_end) are told here, first.
+        """
+        hooks = self._hooks.for_envelope(outcome.envelope)
+        for extension in hooks.enders:
+            try:
+                extension.on_end(outcome)
+            except Exception:
+                logger.exception("extension %r failed to observe an outcome", extension)
+        return hooks.observers
 
     def seal(self, outcome: Outcome, hooks: _HookSet | None = None) -> Outcome:
         """Encode ``outcome`` for whoever records it: an extension that handles it, or the core.

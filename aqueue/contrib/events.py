@@ -278,6 +278,6 @@ class WorkflowEvents(_Writing):
 
     envelope_keys = frozenset({"wf"})  # asked only about workflow nodes' jobs
 
-    async def on_outcome(self, outcome: Outcome) -> None:
+    def on_end(self, outcome: Outcome) -> None:
         """Queue the end of a workflow node's attempt (after it was recorded)."""
         self.writer.add(end_event(outcome, now_ms()))

@@ -26,12 +26,13 @@ name                                   type       labels                      wh
                                                                               outcome this worker recorded
 =====================================  =========  ==========================  ==========================
 
-The hooks only bump plain Python counters (a dict update and a bucket search per job: about a
-microsecond); the Prometheus families are built from them when ``/metrics`` is scraped. Dead letters
-happen inside the claim script: its Lua hook counts them in the worker's ``{prefix}tally:{worker}``
-hash, which the extension reads every few seconds. A workflow run is counted once, by the worker
-that records the outcome of a node after which the run is over (a run cancelled while none of its
-nodes runs is not counted).
+The hooks (``on_start``, ``on_end``: synchronous, no coroutine per job) only bump plain Python
+counters (a dict update and a bucket search per job: about a microsecond); the Prometheus families
+are built from them when ``/metrics`` is scraped. Dead letters happen inside the claim script: its
+Lua hook counts them in the worker's ``{prefix}tally:{worker}`` hash, which the extension reads
+every few seconds. A workflow run is counted once, by the worker that records the outcome of a node
+after which the run is over (a run cancelled while none of its nodes runs is not counted), in a
+service that the node's end is passed to.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class PrometheusMetrics(WorkerExtension):
         self.running: Callable[[], int] = lambda: 0
         self.redis: Any = None
         self.keys, self.worker_id = Keys(), ""
+        self._nodes_ended: asyncio.Queue[str] = asyncio.Queue()  # workflow nodes' job ids, to count runs
         self.registry.register(_Collector(self))
 
     def lua(self) -> LuaHooks:
@@ -185,8 +187,9 @@ class PrometheusMetrics(WorkerExtension):
         self.redis, self.keys, self.worker_id = context.redis, context.keys, context.worker_id
 
     def services(self) -> Sequence[Service]:
-        """Return the tally reader, and the ``/metrics`` server if a port was given."""
-        return [self._read_tally, self._serve] if self.port is not None else [self._read_tally]
+        """Return the tally reader, the workflow run counter and (given a port) the ``/metrics`` server."""
+        served = [self._read_tally, self._count_runs]
+        return [*served, self._serve] if self.port is not None else served
 
     async def _read_tally(self) -> None:
         key = self.keys.tally(self.worker_id)
@@ -211,8 +214,11 @@ class PrometheusMetrics(WorkerExtension):
         waited -= enqueued if job.handoff or job.score < enqueued else job.score
         self.pickup.observe(waited / 1000 if waited > 0 else 0.0)
 
-    async def on_outcome(self, outcome: Outcome) -> None:
-        """Count the attempt by how it ended, and time it (the common case in a few dict lookups)."""
+    def on_end(self, outcome: Outcome) -> None:
+        """Count the attempt by how it ended, and time it (a few dict lookups, no coroutine).
+
+        A workflow node's end is passed to a service, which counts its run if the run is over.
+        """
         kind, envelope, started = outcome.kind, outcome.envelope, outcome.started_ms
         task = envelope.name if envelope is not None else "<unknown>"
         label = _LABELS[kind] if kind is not OutcomeKind.ERR else _label(outcome)
@@ -229,7 +235,11 @@ class PrometheusMetrics(WorkerExtension):
             if cron:
                 self.cron_runs[str(cron[0]), label] += 1
             if "wf" in extra:
-                await self._count_run(outcome.job.job_id)
+                self._nodes_ended.put_nowait(outcome.job.job_id)
+
+    async def _count_runs(self) -> None:
+        while True:
+            await self._count_run(await self._nodes_ended.get())
 
     async def _count_run(self, job_id: str) -> None:
         """Count the node's run if it is over and no worker counted it yet (HSETNX on the run's meta)."""
