@@ -55,6 +55,7 @@ from aqueue._redis.core import (
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
+from aqueue._redis.replication import DEFAULT_REPLICATION_TIMEOUT_S
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
@@ -76,8 +77,6 @@ PURGE_BATCH = 1000
 NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
 #: How long ``enqueue`` keeps retrying after a failed attempt (a failover takes a few seconds).
 DEFAULT_RETRY_WINDOW_S = 5.0
-#: How long an enqueue with ``min_replicas`` waits for the replicas (``WAIT``).
-DEFAULT_REPLICATION_TIMEOUT_S = 1.0
 
 
 def new_job_id() -> str:

@@ -31,6 +31,7 @@ from arq.worker import Worker as ArqWorker  # bound at import: tests may patch a
 from aqueue import _loop, serialization
 from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
+from aqueue._enqueue import replicas_setting
 from aqueue._loop import add_signal_handler, remove_signal_handler
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
@@ -42,6 +43,7 @@ from aqueue._redis.connection import (
 )
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
+from aqueue._redis.replication import DEFAULT_REPLICATION_TIMEOUT_S, Replication
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue._worker.arq_log import ArqJobLog
@@ -211,6 +213,8 @@ class Worker:
         max_deliveries: int = 5,
         job_completion_wait: float = 10,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        min_replicas: int = 0,
+        replication_timeout_s: float = DEFAULT_REPLICATION_TIMEOUT_S,
         transport: str = "auto",
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
@@ -245,6 +249,7 @@ class Worker:
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
+        self.min_replicas, self.replication_timeout_s = replicas_setting(min_replicas, replication_timeout_s)
         if queues is not None and queue_name is not None:
             raise ConfigurationError("use queues or queue_name, not both")
         if queues is not None:
@@ -290,6 +295,12 @@ class Worker:
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
+
+    def _replication(self, where: str) -> Replication | None:
+        """Return how outcome writes wait for replicas (``min_replicas``), or None when they do not."""
+        if not self.min_replicas:
+            return None
+        return Replication(self.min_replicas, self.replication_timeout_s, where)
 
     def _add_process_pool(self, size: int | None, max_tasks_per_child: int | None) -> None:
         """Give process tasks their pool: an extension whose call wrapping comes first (innermost)."""
@@ -435,7 +446,9 @@ class Worker:
                 block_s=self.poll_delay_s,
             )
             hooks = [h for h in (e.lua() for e in self.extensions) if h is not None]
-            self.scripts = ScriptRegistry(self._transport, hooks)  # extensions' Lua in claim and finish
+            self.scripts = ScriptRegistry(  # extensions' Lua in claim and finish
+                self._transport, hooks, self._replication(describe_pool(self._pool))
+            )
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)

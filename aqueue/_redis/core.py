@@ -222,6 +222,7 @@ class Finish(Script[FinishArgs, list[bool]]):
     """Record outcomes, each only while its token holds. Reply: per outcome, whether it was recorded."""
 
     name = "finish"
+    records_outcomes = True
     libraries = (FINISH_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_finish per recorded outcome, then finished
 
     def parse(self, args: FinishArgs, reply: Any) -> list[bool]:

@@ -95,6 +95,15 @@ class Transport(Protocol):
     def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
         """Run ``script`` with ``args``; the awaitable gives its parsed reply."""
 
+    def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> Awaitable[tuple[ReplyT, int]]:
+        """Run ``script``, then ``WAIT replicas timeout_ms`` on the same connection.
+
+        The awaitable gives the parsed reply and how many replicas have everything that connection
+        wrote (the script's writes included).
+        """
+
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Pop from list ``key``, waiting up to ``timeout`` seconds: (key, value) or None."""
 
@@ -116,6 +125,26 @@ async def _run(send: _Send, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> R
     return script.parse(args, reply)
 
 
+async def _run_waiting(
+    send: _Send, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+) -> tuple[ReplyT, int]:
+    """EVALSHA then WAIT, pipelined over ``send`` (one connection); on NOSCRIPT, load and retry once."""
+    argv = args.argv()
+    for attempt in range(2):
+        ran = send("EVALSHA", script.sha, 0, *argv)
+        waited = send("WAIT", replicas, timeout_ms, wait_s=timeout_ms / 1000)
+        try:
+            reply = await ran
+        except NoScriptError:
+            await waited
+            if attempt:
+                raise
+            await send("SCRIPT", "LOAD", script.text)
+            continue
+        return script.parse(args, reply), int(await waited)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class WireTransport:
     """The hot path over two :class:`Wire` connections: one for scripts, one for the blocking pop."""
 
@@ -126,10 +155,23 @@ class WireTransport:
         self._reply_timeout_s = reply_timeout_s
         self._wire = Wire(settings, reply_timeout_s=reply_timeout_s)
         self._blocking: Wire | None = None
+        self._durable: Wire | None = None
 
     def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
         """Run ``script`` with ``args`` on the scripts' Wire (no extra coroutine: see :func:`_run`)."""
         return _run(self._wire.call, script, args)
+
+    def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> Awaitable[tuple[ReplyT, int]]:
+        """Run ``script`` and a WAIT on a Wire of their own (opened on first use).
+
+        A WAIT holds back the replies after it on its connection, so the scripts' Wire (claims,
+        renewals) never waits for replicas.
+        """
+        if self._durable is None:
+            self._durable = Wire(self._settings, reply_timeout_s=self._reply_timeout_s)
+        return _run_waiting(self._durable.call, script, args, replicas, timeout_ms)
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Send a BLPOP on the blocking Wire (opened on first use); its reply may take ``timeout``."""
@@ -144,8 +186,10 @@ class WireTransport:
             self._blocking = None
 
     async def aclose(self) -> None:
-        """Close both Wires."""
+        """Close the Wires."""
         await self.stop_blocking()
+        if self._durable is not None:
+            await self._durable.aclose()
         await self._wire.aclose()
 
 
@@ -174,6 +218,25 @@ class RedisPyTransport:
     def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
         """Run ``script`` with ``args`` as a bare ``execute_command`` (skips ``Script.__call__``)."""
         return _run(self._pool.execute_command, script, args)
+
+    async def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> tuple[ReplyT, int]:
+        """Run ``script`` and a WAIT as one pipeline (so on one of the pool's connections)."""
+        argv = args.argv()
+        for attempt in range(2):
+            async with self._pool.pipeline(transaction=False) as pipe:
+                pipe.execute_command("EVALSHA", script.sha, 0, *argv)
+                pipe.execute_command("WAIT", replicas, timeout_ms)
+                reply, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError) and not attempt:
+                await self._pool.script_load(script.text)
+                continue
+            for value in (reply, acknowledged):
+                if isinstance(value, Exception):
+                    raise value
+            return script.parse(args, reply), int(acknowledged)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Start a BLPOP on the blocking connection (opened on first use) as a task."""

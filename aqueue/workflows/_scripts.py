@@ -70,6 +70,7 @@ class WfFinish(Script[WfFinishArgs, WfFinishReply]):
 
     name = "wf_finish"
     package = LUA
+    records_outcomes = True
     libraries = (FINISH_LIB, WF_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off, on_attempt_end
 
     def parse(self, args: WfFinishArgs, reply: Any) -> WfFinishReply:
