@@ -225,9 +225,10 @@ class Job(Generic[T]):
 
     async def wait(self, timeout: float | None = None) -> JobResult:
         """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""
-        channel = self._client.keys.done_channel(self.job_id)
+        keys = self._client.keys
+        channel = keys.done_channel(self.job_id)
         with redis_errors(self._client.address):  # JobTimeout passes through: it is no Redis error
-            async with self._client.notifier.watch(channel) as event:
+            async with self._client.notifier.watch(channel, keys.listening) as event:
                 found: JobResult = await wait_until(self._poll_once, event, timeout, f"job {self.job_id}")
                 return found
 
