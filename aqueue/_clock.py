@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["datetime_to_ms", "ms_to_datetime", "now_ms"]
+__all__ = ["datetime_to_ms", "iso_utc", "ms_to_datetime", "now_ms"]
 
 
 def now_ms() -> int:
@@ -16,6 +16,13 @@ def now_ms() -> int:
 def ms_to_datetime(ms: float | None) -> datetime | None:
     """Return an aware UTC datetime for epoch milliseconds (None stays None)."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """Return ``moment`` as ISO 8601 in UTC (``…+00:00``; a naive one is read as UTC), None for None."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def datetime_to_ms(moment: datetime) -> int:

@@ -11,7 +11,8 @@ it. Entries are one of two forms:
 - written by Lua: ``aq.k`` (the kind), ``aq.t`` (ms), then one field per job: its id → its task name
   (``dead``: ``task<TAB>try``);
 - written with a note: ``aq.e``, a JSON list of events (``k`` kind, ``id``, ``f`` task, ``try``,
-  ``t`` ms, ``d`` duration s, ``x`` error type, ``p`` progress value, ``msg``), and for a finish
+  ``t`` ms, ``d`` duration s, ``x`` error type, ``p`` progress value, ``msg``, ``w`` pickup wait ms
+  on ``started``), and for a finish
   batch ``aq.m``, one ``1``/``0`` per event at the end of the list: whether the finish script
   recorded that outcome (a fenced outcome is no event).
 
@@ -73,7 +74,8 @@ class Event:
     ``task`` is empty where the writer could not tell (a job enqueued with a non-JSON serializer);
     ``job_try`` is None for ``enqueued``; ``duration`` (seconds, start of the attempt to its end) and
     ``error`` (the exception's type name) are set on the ends of attempts; ``progress`` and
-    ``message`` on ``progress`` events.
+    ``message`` on ``progress`` events; ``pickup`` (seconds from when the job was due, enqueued or
+    its deferred or retry time, to this start) on ``started`` events.
     """
 
     kind: EventKind
@@ -87,6 +89,7 @@ class Event:
     error: str | None = None
     progress: Any = None
     message: str = ""
+    pickup: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the event as ``aqueue events --json`` prints it (ISO-8601 UTC time)."""
@@ -101,6 +104,7 @@ class Event:
             "error": self.error,
             "progress": self.progress,
             "message": self.message,
+            "pickup": self.pickup,
             "position": self.position,
         }
 
@@ -142,6 +146,7 @@ def _expand_lua(queue: str, entry_id: str, kind: EventKind, fields: Mapping[byte
 
 
 def _from_note(queue: str, position: str, item: dict[str, Any]) -> Event:
+    wait = item.get("w")
     return Event(
         EventKind(item["k"]),
         item["id"],
@@ -154,6 +159,7 @@ def _from_note(queue: str, position: str, item: dict[str, Any]) -> Event:
         item.get("x"),
         item.get("p"),
         item.get("msg", ""),
+        None if wait is None else wait / 1000,
     )
 
 

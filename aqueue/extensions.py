@@ -74,9 +74,12 @@ class LuaHooks:
     - ``on_finish_batch(prefix, queue, note, out)``: in the core finish script, once per batch, after
       the ``on_finish`` hooks: ``note`` is what :meth:`WorkerExtension.finish_note` made of the batch
       (``''``: none), ``out`` the per-outcome replies (1 recorded, 0 fenced).
-    - ``on_enqueue(prefix, queue, id, payload, now)``: in the enqueue script, after a job was written
-      (not for an id that existed); ``on_enqueue_batch(prefix, queue, now)`` once at the end of the call.
-      These run in a client's enqueues (:func:`client_hooks`) and a worker's alike.
+    - ``on_enqueue(prefix, queue, id, payload, now)``: in every script that writes a new job, after
+      it was written (not for an id that existed): the enqueue scripts (plain and ``_unique``), a
+      workflow continuation (released nodes, error callbacks), cron runs, dead letters put back;
+      ``on_enqueue_batch(prefix, queue, now)`` at the end of the call (``queue``: the call's queue,
+      ``''`` where its jobs may have gone to several; the hook flushes every queue's jobs).
+      These run in a client's scripts (:func:`client_hooks`) and a worker's alike.
     - ``may_hand_off(prefix, queue, id, payload)`` → boolean: in the enqueue scripts (and the workflow
       layer's direct claim), before a due job is handed straight to an idle worker; false (from any
       extension) queues it instead, so that the claim's admission rules see it.

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
+import click
 import orjson
+import pytest
+from click.testing import CliRunner, Result
 
-from aqueue import Client, task
+from aqueue import Client, cron, task
 from aqueue._worker.queue_ops import QueueOps
+from aqueue.cli import main as cli_main
+from aqueue.workflows import chain, sig
 from tests.conftest import run_cli
+from tests.support import eventually
+from tests.test_dead import make_dead
 
 
 @task
@@ -71,3 +79,72 @@ async def test_dead_list_json(client: Client, redis_url: str) -> None:
     assert [d["job_id"] for d in dead] == [job.job_id]
     assert dead[0]["function"] == "add" and dead[0]["dead_at"].endswith("+00:00")
     assert len(dead[0]["history"]) == 2
+
+
+#: The CLI's commands that change something (no --json); every other command is a read command.
+ACTIONS = {
+    *("worker", "enqueue", "dashboard", "dead requeue", "job abort"),
+    *("queue pause", "queue resume", "queue purge", "cron pause", "cron resume", "cron trigger"),
+}
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
+
+
+def leaf_commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {}
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            found.update(leaf_commands(command, path + " "))
+        else:
+            found[path] = command
+    return found
+
+
+def invoke(redis_url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli_main, list(args), env={"AQUEUE_REDIS_URL": redis_url})
+
+
+def times_in(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """Return (key, text) of every string in ``value`` that looks like a date and time."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in times_in(v, str(k))]
+    if isinstance(value, list):
+        return [t for v in value for t in times_in(v, key)]
+    return [(key, value)] if isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\dT", value) else []
+
+
+@pytest.mark.transport("wire")
+async def test_every_read_command_prints_one_json_document_with_utc_times(
+    client: Client, run_worker: Any, redis_url: str
+) -> None:
+    await make_dead(client, "doomed", deliveries=2)
+    async with run_worker([add], max_deliveries=2, cron_jobs=[cron("0 0 1 1 *", "add", name="yearly")]):
+        job = await client.enqueue("add", 1, 2, _job_id="shown")
+        run = await chain(sig("add", 1, 2), sig("add", 10)).enqueue(client)
+        assert job is not None and await run.result(timeout=5) == 13
+        await client.enqueue("add", 0, 0, _defer_by=60)
+        await eventually(lambda: client.redis.zcard(client.keys.dead), "the dead letter")
+        read_args = {
+            "status": [], "jobs": [], "events": [], "dead list": [], "queue list": [],
+            "job show": ["shown"], "workflow show": [run.run_id],
+            "cron list": [], "cron next": ["0 9 * * mon-fri", "--tz", "Europe/Paris"],
+        }  # fmt: skip
+        commands = leaf_commands(cli_main)
+        assert set(commands) - ACTIONS == set(read_args)  # a new read command: add it here
+        for path, args in read_args.items():
+            assert any(p.name == "as_json" for p in commands[path].params), path
+            done = await asyncio.to_thread(invoke, redis_url, *path.split(), *args, "--json")
+            assert done.exit_code == 0, (path, done.output)
+            assert len(done.stdout.strip().splitlines()) == 1, path  # one document, one line
+            times = times_in(orjson.loads(done.stdout))
+            assert all(ISO_UTC.match(t) for _, t in times), (path, times)
+            assert times or path in ("status", "queue list"), path  # every other one has a time
+    for argv, code in [
+        (("job", "missing", "--json"), 1),  # not found
+        (("workflow", "show", "missing", "--json"), 1),
+        (("jobs", "--state", "bogus", "--json"), 2),  # usage
+        (("status", "--bogus", "--json"), 2),
+    ]:
+        done = await asyncio.to_thread(invoke, redis_url, *argv)
+        assert done.exit_code == code, (argv, done.output)
+        assert done.stdout == "" or code == 2, argv  # errors go to stderr, one line

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from aqueue import Client, cron
 from aqueue.dashboard import create_app
 from aqueue.dashboard._dag import MAX_DRAWN, layout
+from aqueue.dashboard._latency import WINDOW_MS
 from aqueue.dashboard._pages import _fraction
 from aqueue.embedded import RedisServer, free_port
 from aqueue.errors import ConfigurationError
@@ -89,6 +90,27 @@ async def test_overview_and_metrics_show_queue_depths(http: httpx.AsyncClient, c
     assert 'aqueue_queue_jobs{queue="arq:queue",state="deferred"} 3.0' in metrics.text
     assert "aqueue_dead_letters 0.0" in metrics.text
     assert 'aqueue_workers_live{queue="arq:queue"} 0.0' in metrics.text
+
+
+async def test_overview_shows_pickup_latency_percentiles_of_the_last_minutes(
+    http: httpx.AsyncClient, client: Client
+) -> None:
+    stream, now = client.keys.events(client.default_queue), int(time.time() * 1000)
+
+    def started(waits: range, at: int) -> dict[str, bytes]:
+        items = [{"k": "started", "id": f"j{w}", "f": "add", "try": 1, "t": at, "w": w} for w in waits]
+        return {"aq.e": json.dumps(items).encode()}
+
+    await client.redis.xadd(
+        stream, started(range(90_000, 90_010), now - WINDOW_MS - 5000), id=f"{now - WINDOW_MS - 5000}-0"
+    )
+    await client.redis.xadd(stream, started(range(1, 11), now))  # two entries in the window: 1..20 ms
+    await client.redis.xadd(stream, started(range(11, 21), now))
+    page = await http.get("/")
+    row = re.search(r'<tr data-queue="arq:queue">(.*?)</tr>', page.text, re.S)
+    assert row, page.text
+    assert '<td class="num pickup-p50" title="20 starts">10.0 ms</td>' in row.group(1)  # nearest rank
+    assert '<td class="num pickup-p95">19.0 ms</td>' in row.group(1)  # the old entry is out of the window
 
 
 async def test_overview_counts_live_workers_and_running_jobs(

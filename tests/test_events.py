@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from aqueue import Client, task
+from aqueue import Client, cron, task
+from aqueue.dead import requeue_dead
 from aqueue.embedded import RedisServer
 from aqueue.events import Event, EventKind
 from aqueue.workflows import chain, sig
@@ -62,6 +63,9 @@ async def test_each_lifecycle_is_recorded_with_its_fields(client: Client, run_wo
     by = {(e.job_id, e.kind, e.job_try): e for e in events}
     enq = by["ok", EventKind.ENQUEUED, None]
     assert enq.task == "add" and enq.queue == client.default_queue
+    start = by["ok", EventKind.STARTED, 1]
+    assert start.pickup is not None and 0 <= start.pickup < 5  # due (enqueued) to start, seconds
+    assert enq.pickup is None and start.to_json()["pickup"] == start.pickup
     done = by["ok", EventKind.SUCCEEDED, 1]
     assert done.task == "add" and done.duration is not None and 0 <= done.duration < 5 and done.error is None
     assert by["bad", EventKind.FAILED, 1].error == "ValueError"
@@ -92,6 +96,8 @@ async def test_abort_and_dead_letter_events(client: Client, run_worker: Any) -> 
     dead = [e for e in events if e.kind is EventKind.DEAD]
     assert [(e.job_id, e.task, e.job_try) for e in dead] == [("doomed", "add", 3)]
     assert [e.error for e in events if e.kind is EventKind.ABORTED] == ["JobAborted"]
+    assert await requeue_dead(client, ["doomed"]) == 1  # the dead letter put back is enqueued again
+    assert kinds(await history(client), "doomed") == ["enqueued", "dead", "enqueued"]
 
 
 async def test_a_duplicate_id_and_a_fenced_outcome_are_no_events(client: Client, run_worker: Any) -> None:
@@ -127,6 +133,29 @@ async def test_workflow_nodes_have_end_events(client: Client, run_worker: Any) -
         run = await chain(sig("add", 1, 2), sig("add", 10)).enqueue(client)
         assert await run.result(timeout=5) == 13
         await eventually(lambda: _ends(client, 2), "both nodes' succeeded events")
+    events = await history(client)
+    nodes = sorted({e.job_id for e in events})
+    assert len(nodes) == 2  # the second node was enqueued by the first one's continuation
+    assert all(kinds(events, node) == ["enqueued", "started", "succeeded"] for node in nodes)
+
+
+async def test_unique_jobs_are_enqueued_events_once_per_new_job(client: Client) -> None:
+    first = await client.enqueue("add", 1, 1, _unique="k")
+    again = await client.enqueue("add", 2, 2, _unique="k")  # held: the same job, no event
+    debounced = await client.enqueue("add", 3, 3, _unique="d", _debounce=5)
+    await client.enqueue("add", 4, 4, _unique="d", _debounce=5)  # moves the waiting job: no new one
+    assert first is not None and again is not None and again.deduplicated and debounced is not None
+    enqueued = [(e.job_id, e.task) for e in await history(client) if e.kind is EventKind.ENQUEUED]
+    assert enqueued == [(first.job_id, "add"), (debounced.job_id, "add")]
+
+
+async def test_cron_runs_are_enqueued_events(client: Client, run_worker: Any) -> None:
+    async with run_worker([add], cron_jobs=[cron("* * * * * *", "add", args=(1, 2), name="tick")]):
+        await eventually(lambda: _enqueued(client, "add"), "a cron run's enqueued event", timeout=5)
+
+
+async def _enqueued(client: Client, task_name: str) -> bool:
+    return any(e.kind is EventKind.ENQUEUED and e.task == task_name for e in await history(client))
 
 
 async def _ends(client: Client, n: int) -> bool:

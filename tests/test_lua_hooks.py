@@ -61,9 +61,9 @@ def test_the_core_claim_and_finish_carry_the_hooks_they_are_given_and_no_layer()
         bare = script.source_text()
         assert "local function wf_" not in bare and "wf_dead_letter" not in bare  # no layer's Lua
         assert "probe" not in bare
-        assert "local function aq_hook_dead(" in bare and "local function aq_hook_finish(" in bare
+        assert "aq_hook_dead = function(" in bare and "aq_hook_finish = function(" in bare
         hooked = script.source_text([PROBE])
-        assert hooked.index("local function probe_finish(") < hooked.index("local function aq_hook_finish(")
+        assert hooked.index("local function probe_finish(") < hooked.index("aq_hook_finish = function(")
         assert "  probe_finish(prefix, queue, id, kind)" in hooked
         assert "  probe_dead(prefix, id, max_deliveries, now, worker)" in hooked
     enqueue = Enqueue.source_text([LuaHooks(on_enqueue="e1", on_enqueue_batch="e2", on_finish_batch="f")])

@@ -350,7 +350,7 @@ class DeadRequeue(Script[DeadRequeueArgs, int]):
     """Put dead-lettered jobs back on their queues. Reply: how many were requeued."""
 
     name = "dead_requeue"
-    libraries = (UNIQUE_LIB,)
+    libraries = (UNIQUE_LIB, EXTENSIONS)  # EXTENSIONS: on_enqueue per job put back, then the batch
 
     def parse(self, args: DeadRequeueArgs, reply: Any) -> int:
         """Return the count."""

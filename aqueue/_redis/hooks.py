@@ -1,11 +1,14 @@
 """Compose extensions' Lua into the core scripts: their libraries, then one dispatcher per hook point.
 
 The core scripts call the dispatchers (``aq_hook_dead(...)``, ``aq_hook_admit(...)``, …)
-unconditionally; with no extension hooked in, those are empty functions (a Lua call costs well under
-a microsecond) that give the neutral answer: ``true`` for a yes/no point (every extension must say
-yes), ``false`` for an any-point (``admitting``, ``holding``, ``withdraw``: one yes is enough, and
-each is asked), an empty list for a list point (the extensions' lists joined), ``nil`` for a
-minimum point (the smallest number any extension gives).
+unconditionally; so may the Lua libraries placed before them (the workflow and cron libraries, and
+the extensions' own): :func:`hook_declarations` forward-declares every dispatcher as a local at the
+head of the script (one ``local`` line: a dispatcher not called costs nothing), and
+:func:`hook_source` assigns them. With no extension hooked in, those are empty functions (a Lua
+call costs well under a microsecond) that give the neutral answer: ``true`` for a yes/no point
+(every extension must say yes), ``false`` for an any-point (``admitting``, ``holding``,
+``withdraw``: one yes is enough, and each is asked), an empty list for a list point (the
+extensions' lists joined), ``nil`` for a minimum point (the smallest number any extension gives).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 
 from aqueue.extensions import LuaHooks
 
-__all__ = ["hook_source"]
+__all__ = ["hook_declarations", "hook_source"]
 
 #: hook point → (dispatcher name, its parameters, how the answers combine)
 _POINTS = {
@@ -38,7 +41,7 @@ _POINTS = {
 
 
 def _dispatcher(name: str, params: str, combine: str, targets: Sequence[str]) -> str:
-    head = f"local function {name}({params})"
+    head = f"{name} = function({params})"  # forward-declared by hook_declarations
     if combine == "call":
         body = [f"  {t}({params})" for t in targets]
     elif combine == "all":
@@ -56,6 +59,11 @@ def _dispatcher(name: str, params: str, combine: str, targets: Sequence[str]) ->
         body += [f"  if v{n} and (not low or v{n} < low) then low = v{n} end" for n in range(len(targets))]
         body += ["  return low"]
     return "\n".join([head, *body, "end"])
+
+
+def hook_declarations() -> str:
+    """Return the forward declaration of every dispatcher (placed before the scripts' libraries)."""
+    return "local " + ", ".join(name for name, _, _ in _POINTS.values())
 
 
 def hook_source(hooks: Sequence[LuaHooks]) -> str:

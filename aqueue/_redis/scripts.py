@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from redis.asyncio.client import Pipeline
 
-from aqueue._redis.hooks import hook_source
+from aqueue._redis.hooks import hook_declarations, hook_source
 from aqueue._redis.replication import Replication
 from aqueue._redis.transport import ScriptArgs, Transport
 from aqueue.extensions import LuaHooks
@@ -83,12 +83,15 @@ class Script(Generic[ArgsT, ReplyT]):
     def source_text(cls, hooks: Sequence[LuaHooks] = ()) -> str:
         """Return the script's full text: ``lib.lua``, its libraries, then its own file.
 
-        ``hooks`` fill in :data:`EXTENSIONS` (with none, its dispatchers do nothing).
+        ``hooks`` fill in :data:`EXTENSIONS` (with none, its dispatchers do nothing); a script that
+        names it declares the dispatchers first, so its libraries (before them) may call them too.
         """
-        libraries = (
+        libraries = [
             hook_source(hooks) if library == EXTENSIONS else source(library[1], library[0])
             for library in cls.libraries
-        )
+        ]
+        if EXTENSIONS in cls.libraries:  # every library may call the dispatchers, defined later
+            libraries.insert(0, hook_declarations())
         return compose(*libraries, source(cls.name, cls.package))
 
     def __call__(self, args: ArgsT) -> Awaitable[ReplyT]:

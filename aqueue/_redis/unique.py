@@ -63,7 +63,8 @@ class EnqueueUnique(Script[EnqueueUniqueArgs, Landed]):
     """Enqueue one job unless a job holds its unique key. Reply: the state and the job that stands for it."""
 
     name = "enqueue_unique"
-    libraries = (UNIQUE_LIB, PRIORITY_LIB, GROUP_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off
+    # EXTENSIONS: may_hand_off, on_enqueue and on_enqueue_batch for a new job
+    libraries = (UNIQUE_LIB, PRIORITY_LIB, GROUP_LIB, EXTENSIONS)
 
     def parse(self, args: EnqueueUniqueArgs, reply: Any) -> Landed:
         """Return the reply's state, and the job that stands for the enqueue (this one's unless held)."""

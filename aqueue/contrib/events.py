@@ -4,9 +4,12 @@ On by default in every worker and client; ``events = False`` (a worker setting, 
 ``Client(events=False)``) turns it off there, ``events_maxlen`` caps each stream (approximately).
 Where an event is written:
 
-- ``enqueued``: in the enqueue script (``on_enqueue`` hooks), one stream entry per enqueue call, for
-  the jobs it wrote (not for an id that existed). The task name is read from the head of a JSON
-  payload (the default serializer); with another serializer it is left empty.
+- ``enqueued``: in the script that wrote the job (``on_enqueue`` hooks), one stream entry per call
+  and queue, for the jobs it wrote (not for an id that existed): the enqueue scripts (plain and
+  ``_unique``; a debounce that updates a waiting job is no new job), a workflow continuation's
+  released nodes and error callbacks, cron runs, dead letters put back (``aqueue dead requeue``).
+  The task name is read from the head of a JSON payload (the default serializer); with another
+  serializer it is left empty.
 - ``succeeded``, ``failed``, ``aborted``, ``retrying``: in the core finish script
   (``on_finish_batch``), one entry per batch: the worker's note (task, try, duration, error type per
   outcome, after the ``started``/``progress`` events queued so far), with the script's mask of which
@@ -56,22 +59,30 @@ STOP_WAIT_S = 0.5
 
 _LIBRARY = """
 local AQ_EVENTS_CAP = '%d'
-local aq_ev_jobs = {}
+local aq_ev_jobs, aq_ev_queues = {}, {}
 local function aq_ev_task(payload)
   return string.match(payload, '^{"t":[^,]*,"f":"([^"]*)"') or ''
 end
 local function aq_ev_enqueue(prefix, queue, id, payload, now)
-  aq_ev_jobs[#aq_ev_jobs + 1] = id
-  aq_ev_jobs[#aq_ev_jobs + 1] = aq_ev_task(payload)
+  local jobs = aq_ev_jobs[queue]
+  if not jobs then
+    jobs = {}
+    aq_ev_jobs[queue] = jobs
+    aq_ev_queues[#aq_ev_queues + 1] = queue
+  end
+  jobs[#jobs + 1] = id
+  jobs[#jobs + 1] = aq_ev_task(payload)
 end
 local function aq_ev_enqueued(prefix, queue, now)
-  local jobs = aq_ev_jobs
-  if #jobs == 0 then return end
-  aq_ev_jobs = {}
-  local key = prefix .. 'events:' .. queue
-  for first = 1, #jobs, 1000 do
-    redis.call('XADD', key, 'MAXLEN', '~', AQ_EVENTS_CAP, '*', 'aq.k', 'enqueued', 'aq.t', now,
-      unpack(jobs, first, math.min(first + 999, #jobs)))
+  if #aq_ev_queues == 0 then return end
+  local queues, all = aq_ev_queues, aq_ev_jobs
+  aq_ev_jobs, aq_ev_queues = {}, {}
+  for _, q in ipairs(queues) do
+    local jobs, key = all[q], prefix .. 'events:' .. q
+    for first = 1, #jobs, 1000 do
+      redis.call('XADD', key, 'MAXLEN', '~', AQ_EVENTS_CAP, '*', 'aq.k', 'enqueued', 'aq.t', now,
+        unpack(jobs, first, math.min(first + 999, #jobs)))
+    end
   end
 end
 local function aq_ev_finished(prefix, queue, note, out)
@@ -232,10 +243,12 @@ class EventsRecorder(_Writing):
         return orjson.dumps([*carried, *(end_event(o, at_ms) for o in outcomes)])
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
-        """Queue a ``started`` event."""
-        self.writer.add(
-            {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": now_ms()}
-        )
+        """Queue a ``started`` event, with the pickup wait (ms from when the job was due)."""
+        at = now_ms()
+        due = envelope.enqueue_ms if job.handoff else max(job.score, envelope.enqueue_ms)
+        item = {"k": "started", "id": job.job_id, "f": envelope.name, "try": job.job_try, "t": at}
+        item["w"] = max(at - due, 0)
+        self.writer.add(item)
 
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int

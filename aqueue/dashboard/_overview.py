@@ -4,7 +4,8 @@ Queues are the ones configured, the default one, and those live workers serve (n
 keyspace for queue keys). Running jobs are those of the set held at a lease's end (the next
 ``LEASE_WINDOW_MS``) whose ``in-progress`` key exists, up to ``MAX_RUNNING_CHECKED``; throughput and
 failure rate come from the change in the workers' ``j_complete``/``j_failed`` counters between
-heartbeat samples this process keeps for the last minutes.
+heartbeat samples this process keeps for the last minutes; pickup latency (p50, p95) from the
+``started`` events of the last minutes (:mod:`aqueue.dashboard._latency`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from aqueue._clock import now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.errors import redis_errors
+from aqueue.dashboard._latency import Latency, pickup_latencies
 from aqueue.monitor import WorkerInfo, live_workers
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ class QueueDepth:
     paused: bool
     per_minute: float | None
     failure_rate: float | None
+    pickup: Latency | None = None  # None: no start in the window (or events are off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,7 @@ async def read_overview(
             pipe.zcard(client.keys.dead)
             replies = await pipe.execute()
         running = await _running(client, [replies[3 * i + 2] for i in range(len(queues))])
+    latencies = await pickup_latencies(client, queues)
     dead = int(replies.pop())
     paused_keys = {client.queue_key(q) for q in paused}
     depths = []
@@ -171,6 +175,7 @@ async def read_overview(
                 queue in paused_keys,
                 per_minute,
                 failure_rate,
+                latencies.get(queue),
             )
         )
     return Overview(depths, dead, workers, throughput.window_s)

@@ -14,6 +14,7 @@ import click
 
 from aqueue._cli_support import friendly
 from aqueue._cli_support import with_client as run_with_client
+from aqueue._clock import iso_utc
 from aqueue._imports import import_string
 from aqueue._redis.connection import resolve_settings
 from aqueue.errors import ConfigurationError
@@ -60,7 +61,7 @@ def cron() -> None:
 @click.argument("expression")
 @click.option("--tz", default="UTC", show_default=True, help="IANA time zone the expression is read in.")
 @click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 10_000), help="How many.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (ISO-8601 UTC times).")
 @click.option("--now", "now_text", default=None, hidden=True, help=_NOW_HELP)
 @friendly
 def next_command(expression: str, tz: str, count: int, as_json: bool, now_text: str | None) -> None:
@@ -69,8 +70,8 @@ def next_command(expression: str, tz: str, count: int, as_json: bool, now_text: 
     zone = resolve_zone(tz)
     runs = next_runs(parsed, zone, _parse_now(now_text), count)
     if as_json:
-        record = {"expression": parsed.text, "tz": zone_name(zone), "next": [r.isoformat() for r in runs]}
-        click.echo(json.dumps(record, indent=2))
+        record = {"expression": parsed.text, "tz": zone_name(zone), "next": [iso_utc(r) for r in runs]}
+        click.echo(json.dumps(record))
     else:
         click.echo("\n".join(format_time(run) for run in runs) or "(no further runs)")
 
@@ -121,7 +122,7 @@ def list_live(redis_url: str | None, as_json: bool) -> None:
     """List the cron jobs registered in Redis by running workers (table or JSON)."""
     entries = with_client(redis_url, list_jobs)
     if as_json:
-        click.echo(json.dumps([entry.to_record() for entry in entries], indent=2))
+        click.echo(json.dumps([entry.to_record() for entry in entries]))
     elif not entries:
         click.echo("(no cron jobs registered)")
     else:
@@ -131,7 +132,7 @@ def list_live(redis_url: str | None, as_json: bool) -> None:
 def print_jobs(jobs: Sequence[CronJob], now: datetime, count: int, as_json: bool) -> None:
     """Print cron jobs as a table, or as JSON."""
     if as_json:
-        click.echo(json.dumps([job_record(job, now, count) for job in jobs], indent=2))
+        click.echo(json.dumps([job_record(job, now, count) for job in jobs]))
     elif not jobs:
         click.echo("(no cron jobs)")
     else:
@@ -143,7 +144,7 @@ def print_jobs(jobs: Sequence[CronJob], now: datetime, count: int, as_json: bool
 @click.option(
     "--next", "count", default=3, show_default=True, type=click.IntRange(1, 1000), help="Runs shown."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (ISO-8601 UTC times).")
 @click.option("--redis", "redis_url", metavar="URL", help=_REDIS_HELP)
 @click.option("--now", "now_text", default=None, hidden=True, help=_NOW_HELP)
 @friendly

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from aqueue._clock import iso_utc
 from aqueue.scheduler._definition import CronJob
 
 if TYPE_CHECKING:
@@ -51,13 +52,13 @@ def job_rows(jobs: Iterable[CronJob], now: datetime, n: int) -> list[list[str]]:
 
 
 def job_record(job: CronJob, now: datetime, n: int) -> dict[str, object]:
-    """Return a JSON-ready description of a job and its next ``n`` runs (ISO 8601)."""
+    """Return a JSON-ready description of a job and its next ``n`` runs (ISO 8601, in UTC)."""
     return {
         "name": job.name,
         "schedule": job.schedule,
         "tz": job.tz_name,
         "task": job.task,
-        "next": [run.isoformat() for run in job.next_runs(now, n)],
+        "next": [iso_utc(run) for run in job.next_runs(now, n)],
     }
 
 

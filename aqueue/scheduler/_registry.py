@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
-from aqueue._clock import now_ms
+from aqueue._clock import iso_utc, now_ms
 from aqueue._envelope import encode_job
 from aqueue._redis.connection import text
 from aqueue._redis.errors import redis_errors
@@ -124,15 +124,15 @@ class CronEntry:
         )
 
     def to_record(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (times in ISO 8601, duration in seconds)."""
+        """Return a JSON-ready dict (times in ISO 8601, in UTC; duration in seconds)."""
         return {
             "name": self.name,
             "schedule": self.schedule,
             "tz": self.tz,
             "task": self.task,
             "queue": self.queue,
-            "next_run": self.next_run.isoformat() if self.next_run else None,
-            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "next_run": iso_utc(self.next_run),
+            "last_run": iso_utc(self.last_run),
             "last_outcome": self.last_outcome,
             "last_duration_s": self.last_duration.total_seconds() if self.last_duration else None,
             "runs": self.runs,

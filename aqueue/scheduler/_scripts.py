@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from aqueue._redis.connection import text
-from aqueue._redis.scripts import Script, ScriptArgs
+from aqueue._redis.scripts import EXTENSIONS, Script, ScriptArgs
 
 __all__ = [
     "CronClaim",
@@ -28,10 +28,14 @@ ReplyT = TypeVar("ReplyT")
 
 
 class _CronScript(Script[ArgsT, ReplyT]):
-    """What every cron script shares: where its file is, and ``cron_lib.lua`` after ``lib.lua``."""
+    """What every cron script shares: where its file is, and ``cron_lib.lua`` after ``lib.lua``.
+
+    The extensions' Lua (:data:`EXTENSIONS`) follows: ``cron_enqueue`` runs their on_enqueue hooks
+    (the events layer's ``enqueued``).
+    """
 
     package = LUA
-    libraries = ((LUA, "cron_lib"),)
+    libraries = ((LUA, "cron_lib"), EXTENSIONS)
 
 
 class CronSlot(NamedTuple):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 import orjson
 
 from aqueue._cli_support import friendly, with_client
+from aqueue._clock import iso_utc, ms_to_datetime
 from aqueue.workflows._run import NodeStatus, WorkflowRun, WorkflowStatus
 
 
@@ -52,6 +54,19 @@ def format_status(status: WorkflowStatus) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _iso(ms: int | None) -> str | None:
+    return iso_utc(ms_to_datetime(ms))
+
+
+def status_record(status: WorkflowStatus) -> dict[str, Any]:
+    """Return ``workflow show --json``'s document: the status's fields, with ISO-8601 UTC times beside ms."""
+    record = dataclasses.asdict(status)
+    record["started_at"], record["finished_at"] = _iso(status.started_ms), _iso(status.finished_ms)
+    for item, node in zip(record["nodes"], status.nodes, strict=True):
+        item["started_at"], item["finished_at"] = _iso(node.started_ms), _iso(node.finished_ms)
+    return record
+
+
 @click.group()
 def workflow() -> None:
     """Inspect workflow runs."""
@@ -60,13 +75,13 @@ def workflow() -> None:
 @workflow.command()
 @click.argument("run_id")
 @click.option("--redis", "redis_url", metavar="URL", help="Redis URL (default: AQUEUE_REDIS_URL).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (ISO-8601 UTC times).")
 def show(run_id: str, redis_url: str | None, as_json: bool) -> None:
     """Print the DAG of RUN_ID with each node's state, timing and error."""
 
     @friendly
     def run() -> None:
         status = with_client(redis_url, lambda client: WorkflowRun(run_id, client).status())
-        click.echo(orjson.dumps(dataclasses.asdict(status)).decode() if as_json else format_status(status))
+        click.echo(orjson.dumps(status_record(status)).decode() if as_json else format_status(status))
 
     run()

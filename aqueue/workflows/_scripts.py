@@ -71,7 +71,8 @@ class WfFinish(Script[WfFinishArgs, WfFinishReply]):
     name = "wf_finish"
     package = LUA
     records_outcomes = True
-    libraries = (FINISH_LIB, WF_LIB, EXTENSIONS)  # EXTENSIONS: may_hand_off, on_attempt_end
+    # EXTENSIONS: may_hand_off, on_attempt_end, on_enqueue(_batch) for released nodes and callbacks
+    libraries = (FINISH_LIB, WF_LIB, EXTENSIONS)
 
     def parse(self, args: WfFinishArgs, reply: Any) -> WfFinishReply:
         """Split the reply: one flag per outcome, then 5 fields per claimed job."""
@@ -97,7 +98,7 @@ class WfCancel(Script[WfCancelArgs, bool]):
 
     name = "wf_cancel"
     package = LUA
-    libraries = (WF_LIB,)
+    libraries = (WF_LIB, EXTENSIONS)  # EXTENSIONS: wf_lib's wf_enqueue names the dispatchers
 
     def parse(self, args: WfCancelArgs, reply: Any) -> bool:
         """Return the flag."""

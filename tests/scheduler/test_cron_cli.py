@@ -42,7 +42,7 @@ def test_next_json() -> None:
     assert json.loads(out) == {
         "expression": "30 2 * * *",
         "tz": "Europe/Paris",
-        "next": ["2027-03-28T03:00:00+02:00"],
+        "next": ["2027-03-28T01:00:00+00:00"],  # 03:00 in Paris (tz says so); JSON times are UTC
     }
 
 

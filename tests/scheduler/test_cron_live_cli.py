@@ -50,7 +50,7 @@ async def test_live_list_json_reads_env_url(registered, redis_url, monkeypatch) 
     assert code == 0
     records = {r["name"]: r for r in json.loads(out)}
     assert records["second-monday"]["last_run"] == "2030-01-14T12:00:00+00:00"
-    assert records["nightly"]["next_run"] == "2030-01-15T02:30:00+01:00"
+    assert records["nightly"]["next_run"] == "2030-01-15T01:30:00+00:00"  # 02:30 in Paris
     assert records["nightly"]["runs"] == 0
 
 

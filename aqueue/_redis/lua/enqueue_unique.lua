@@ -9,7 +9,8 @@
 -- after it ended (unique_lib.lua). With debounce, a holder that waits (not running) gets the payload,
 -- the score and the job key's TTL (idle workers are woken if that makes it due sooner); a running
 -- one leaves the key to the new job. A new due job is
--- handed to an idle worker as in enqueue.lua.
+-- handed to an idle worker as in enqueue.lua. A new job runs the extensions' on_enqueue and
+-- on_enqueue_batch hooks (a debounced holder is no new job: no hook).
 -- Reply: {state, id, queue}: 1 new (written as job_id), 0 exists (job_id's job or result exists:
 -- nothing written), 2 held (job id on queue holds the key), 3 debounced (job id on queue, waiting,
 -- took this payload and score); for 0 and 1 only the state.
@@ -80,10 +81,12 @@ if holder then
   end
 end -- (a running holder's end leaves the key alone: it no longer holds it)
 aq_store_job(prefix, id, payload, ttl, true)
+aq_hook_enqueue(prefix, queue, id, payload, now) -- extensions' on_enqueue (the events layer)
 aq_unique_hold(prefix, id, ukey, cjson.encode({k = key, q = queue, f = hold_for, g = group ~= '' and group or nil}), key_ttl)
 local due = tonumber(score) <= now
 local hand = due and aq_hook_may_hand_off(prefix, queue, id, payload)
 local handed = hand and aq_handoff(prefix, queue, id, payload, now, priority)
 if handed ~= 'claimed' then place(queue, id, score, priority, group) end
 if not hand then aq_wake(prefix, queue) end
+aq_hook_enqueued(prefix, queue, now)
 return {1}

@@ -31,7 +31,7 @@ for i = 12, #ARGV, 3 do
       local buffered = redis.call('HEXISTS', hkey, 'buffered_id') == 1
       status = cron_decide(overlap, cron_running(prefix, hkey), buffered)
       if status == 'run' then
-        cron_enqueue(prefix, hkey, queue, id, payload, slot, math.max(slot - now, 0) + ttl_extra, slot)
+        cron_enqueue(prefix, hkey, queue, id, payload, slot, math.max(slot - now, 0) + ttl_extra, slot, now)
         woke = true
       elseif status == 'buffer' then
         redis.call('HSET', hkey, 'buffered_id', id, 'buffered_payload', payload, 'buffered_queue', queue,

@@ -14,9 +14,14 @@ local function cron_decide(policy, running, buffered)
   return 'skip'
 end
 
-local function cron_enqueue(prefix, hkey, queue, id, payload, score, ttl, run_ms)
-  -- Write one run's job (unless its id exists, arq-style) and make it the job's current run.
-  aq_write_job(prefix, queue, id, payload, score, ttl)
+local function cron_enqueue(prefix, hkey, queue, id, payload, score, ttl, run_ms, now)
+  -- Write one run's job (unless its id exists, arq-style) and make it the job's current run; a
+  -- written job runs the extensions' on_enqueue and on_enqueue_batch hooks (one run per call, at most
+  -- two: cron_claim's and a released buffered one).
+  if aq_write_job(prefix, queue, id, payload, score, ttl) == 1 then
+    aq_hook_enqueue(prefix, queue, id, payload, now)
+    aq_hook_enqueued(prefix, queue, now)
+  end
   redis.call('HSET', hkey, 'current', id, 'last_run_ms', run_ms)
   redis.call('HINCRBY', hkey, 'runs', 1)
 end
@@ -26,7 +31,7 @@ local function cron_release(prefix, hkey, now)
   local b = redis.call('HMGET', hkey, 'buffered_id', 'buffered_payload', 'buffered_queue',
     'buffered_slot', 'buffered_ttl')
   if not b[1] or cron_running(prefix, hkey) then return 0 end
-  cron_enqueue(prefix, hkey, b[3], b[1], b[2], now, tonumber(b[5]), b[4])
+  cron_enqueue(prefix, hkey, b[3], b[1], b[2], now, tonumber(b[5]), b[4], now)
   redis.call('HDEL', hkey, 'buffered_id', 'buffered_payload', 'buffered_queue', 'buffered_slot',
     'buffered_ttl')
   aq_wake(prefix, b[3])

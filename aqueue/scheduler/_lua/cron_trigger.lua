@@ -5,7 +5,7 @@
 local prefix, name, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local hkey = prefix .. 'cron:job:' .. name
 if redis.call('EXISTS', hkey) == 0 then return 0 end
-cron_enqueue(prefix, hkey, ARGV[6], ARGV[4], ARGV[5], now, tonumber(ARGV[7]), ARGV[3])
+cron_enqueue(prefix, hkey, ARGV[6], ARGV[4], ARGV[5], now, tonumber(ARGV[7]), ARGV[3], now)
 redis.call('HINCRBY', hkey, 'triggered', 1)
 aq_wake(prefix, ARGV[6])
 return 1

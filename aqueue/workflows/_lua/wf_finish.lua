@@ -7,7 +7,8 @@
 -- A released dependent on this worker's queue is claimed for this worker directly while
 -- claim_limit allows and the extensions' may_hand_off hooks agree (its payload comes back in the
 -- reply); others are queued and wake workers. Each recorded outcome runs the extensions'
--- on_attempt_end hooks (aq_hook_attempt_end).
+-- on_attempt_end hooks (aq_hook_attempt_end); each job written (released or an error callback)
+-- their on_enqueue hooks, the call their on_enqueue_batch.
 -- Reply: per outcome 1 (recorded) or 0 (fenced), then 5 fields per directly claimed job:
 --   id, payload, score, try, aborted (0), as in claim.lua.
 local prefix, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -18,6 +19,7 @@ local claimer = aq_claimer(prefix, worker, ARGV[5], ARGV[3])
 local function claim_direct(id, payload)
   -- Write the released job and claim it for this worker; its payload goes back in the reply.
   if aq_store_job(prefix, id, payload, nil) == 0 then return end
+  aq_hook_enqueue(prefix, queue, id, payload, now)
   local tries = aq_claim_for(claimer, id, 0)
   if not tries then -- held by another claim: queue it like any released job
     redis.call('ZADD', queue, now, id)
@@ -99,5 +101,6 @@ for n = 1, #ids do
   if holding and flags[n] == 1 then aq_hook_attempt_end(prefix, queue, ids[n]) end -- (a limit's slot)
 end
 aq_flush(prefix, queue)
+aq_hook_enqueued(prefix, queue, now) -- the released nodes' and error callbacks' on_enqueue_batch
 for _, v in ipairs(claimed) do flags[#flags + 1] = v end
 return flags

@@ -37,8 +37,11 @@ local function wf_end(prefix, run, state, now)
 end
 
 local function wf_enqueue(prefix, queue, id, payload, now, ttl_ms)
-  -- Queue a job due now and wake the queue's idle workers (ttl_ms nil: no expiry).
-  aq_write_job(prefix, queue, id, payload, now, ttl_ms)
+  -- Queue a job due now and wake the queue's idle workers (ttl_ms nil: no expiry). A written job
+  -- runs the extensions' on_enqueue hooks; the script runs their on_enqueue_batch once, at its end.
+  if aq_write_job(prefix, queue, id, payload, now, ttl_ms) == 1 then
+    aq_hook_enqueue(prefix, queue, id, payload, now)
+  end
   aq_wake(prefix, queue)
 end
 
@@ -103,4 +106,5 @@ local function wf_dead_letter(prefix, id, deliveries, now)
   local info = cjson.encode({run_id = run, node = tonumber(node), task = spec.task, job_id = id,
     exc_type = 'MaxTriesExceeded', message = msg, traceback = ''})
   wf_fail(prefix, run, node, err, info, now)
+  aq_hook_enqueued(prefix, '', now) -- the error callbacks wf_fail enqueued
 end
