@@ -32,6 +32,7 @@ from aqueue import _loop, serialization
 from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
 from aqueue._loop import add_signal_handler, remove_signal_handler
+from aqueue._redis.cluster import ClusterLayout, is_cluster
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -81,6 +82,16 @@ def _queue_key(keys: Keys, queue_name: str | None, redis_pool: ArqRedis | None) 
     if queue_name is None and redis_pool is not None and redis_pool.default_queue_name != ARQ_DEFAULT_QUEUE:
         return redis_pool.default_queue_name
     return keys.queue(queue_name)
+
+
+def _cluster_keys(layout: ClusterLayout, queue_keys: Sequence[str]) -> Keys:
+    """Return the keys of the one queue a worker on Redis Cluster serves; several: ConfigurationError."""
+    if len(queue_keys) > 1:
+        raise ConfigurationError(
+            f"a worker on Redis Cluster serves one queue, not {len(queue_keys)}: each queue lives on "
+            "its own shard, so run one worker per queue"
+        )
+    return layout.keys(queue_keys[0])
 
 
 @dataclass(slots=True)
@@ -241,7 +252,9 @@ class Worker:
         tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
         self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
         self._add_process_pool(process_pool_size, max_tasks_per_child)
-        self.keys = Keys(key_prefix)
+        settings = None if redis_pool is not None else resolve_settings(redis_settings)
+        layout = ClusterLayout(key_prefix) if is_cluster(settings) else None
+        self.keys = Keys(key_prefix) if layout is None else layout.keys(queue_name)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
@@ -251,11 +264,13 @@ class Worker:
             self.queue_keys, self.queue_weights = queue_plan(self.keys, queues)
         else:
             self.queue_keys, self.queue_weights = [_queue_key(self.keys, queue_name, redis_pool)], None
+        if layout is not None:
+            self.keys = _cluster_keys(layout, self.queue_keys)
         try:
             parsed = ArqWorker(
                 [t.to_arq() for t in self.task_defs.values()],
                 queue_name=self.queue_keys[0],
-                redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
+                redis_settings=settings,
                 redis_pool=redis_pool,
                 handle_signals=False,
                 allow_abort_jobs=allow_abort_jobs,
