@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -11,9 +12,15 @@ import pytest
 
 from aqueue import Client, Worker
 from aqueue._redis.cluster import ClusterLayout, is_cluster, key_slot
+from aqueue._redis.cluster_wire import ClusterWire
 from aqueue._redis.connection import describe, resolve_settings
-from aqueue.errors import ConfigurationError
+from aqueue.errors import ConfigurationError, WorkflowError
+from aqueue.scheduler import cron
+from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
+from tests.cluster_tasks import step
+from tests.conftest import aqueue_cli, run_cli
+from tests.support import LoggedProcess, eventually
 
 CLI = redis_cli()
 needs_cluster = pytest.mark.skipif(
@@ -138,3 +145,128 @@ async def test_a_queues_keys_share_its_slot_and_queues_spread_over_shards(
         assert {cluster.slot_of(k) for k in mine} == {key_slot(name)}
     everything = [k for keys in by_node.values() for k in keys]
     assert all(k.startswith(tuple(f"arq:{{{n}}}:" for n in QUEUES)) for k in everything), everything
+
+
+@needs_cluster
+async def test_a_chord_runs_on_its_queue(cluster_url: str) -> None:
+    async with (
+        Client(cluster_url, queue_name="green") as client,
+        serving(cluster_url, [add, total], queue_name="green"),
+    ):
+        run = await chord([sig("add", i, i) for i in range(5)], sig("total")).enqueue(client)
+        assert await run.result(timeout=10) == 20
+        with pytest.raises(WorkflowError, match="runs on one queue"):
+            await chain(sig("add", 1, 1), sig("add", 2).set(queue="red")).enqueue(client)
+
+
+@needs_cluster
+@pytest.mark.transport("wire")
+async def test_cron_runs_each_second_exactly_once_with_two_schedulers(
+    cluster: ClusterGroup, cluster_url: str
+) -> None:
+    tick_job = cron("* * * * * *", "tick")
+    async with (
+        serving(cluster_url, [tick], queue_name="red", cron_jobs=[tick_job]),
+        serving(cluster_url, [tick], queue_name="red", cron_jobs=[tick_job]),
+    ):
+        await asyncio.sleep(2.6)
+    with cluster.client(cluster.primary_of("cl:{red}:ticks")) as r:
+        ran = [x.decode() for x in r.lrange("cl:{red}:ticks", 0, -1)]
+    assert len(ran) >= 2 and len(ran) == len(set(ran)), ran  # every second once, none twice
+
+
+async def tick(ctx: dict[str, Any]) -> None:
+    await ctx["redis"].rpush("cl:{red}:ticks", ctx["job_id"])
+
+
+async def total(ctx: dict[str, Any], values: list[int]) -> int:
+    return sum(values)
+
+
+@needs_cluster
+@pytest.mark.timeout(60)
+async def test_kill_9_of_a_worker_process_recovers_its_job(cluster: ClusterGroup, cluster_url: str) -> None:
+    proc = aqueue_cli("worker", "tests.cluster_tasks.AlphaSettings", redis_url=cluster_url)
+    child = LoggedProcess(proc, f"worker(pid {proc.pid})")
+    try:
+        await child.ready()
+        async with Client(cluster_url, queue_name="alpha") as client:
+            job = await client.enqueue("step", "alpha", 60.0)
+            r = cluster.client(cluster.primary_of("cl:{alpha}:started"))
+            await eventually(
+                lambda: r.lrange("cl:{alpha}:started", 0, -1) == [str(child.pid).encode()], "A starts it"
+            )
+            r.set("cl:{alpha}:duration", 0.05)
+            child.kill()
+            async with serving(cluster_url, [step], queue_name="alpha", lease_s=1.0):
+                assert await job.result(timeout=15) == {"pid": os.getpid(), "try": 2}
+            r.close()
+    finally:
+        child.kill()
+
+
+@needs_cluster
+async def test_moved_after_a_slot_migration_is_followed(cluster: ClusterGroup, cluster_url: str) -> None:
+    slot, home = key_slot("green"), cluster.primary_of("arq:{green}:queue")
+    async with (
+        Client(cluster_url, queue_name="green") as client,
+        serving(cluster_url, [add], queue_name="green"),
+    ):
+        assert await (await client.enqueue("add", 1, 1)).result(timeout=5) == 2
+        other = next(p for p in cluster.primaries() if p != home)
+        cluster.move_slot(slot, other)  # both sides' slot maps are stale now: MOVED on the next call
+        try:
+            assert cluster.primary_of("arq:{green}:queue") == other
+            job = await client.enqueue("add", 2, 2)
+            assert await job.result(timeout=10) == 4
+        finally:
+            cluster.move_slot(slot, home)
+        assert await (await client.enqueue("add", 3, 3)).result(timeout=10) == 6
+
+
+@needs_cluster
+@pytest.mark.transport("wire")
+async def test_the_wire_follows_ask_during_a_migration_and_moved_from_a_wrong_node(
+    cluster: ClusterGroup, cluster_url: str
+) -> None:
+    key, slot = "cl:{green}:ask", key_slot("green")
+    home = cluster.primary_of(key)
+    other = next(p for p in cluster.primaries() if p != home)
+    wire = ClusterWire(resolve_settings(cluster_url))
+    try:
+        await wire.call("SET", key, "here", key=key)
+        with cluster.client(home) as src, cluster.client(other) as dst:
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.node_id(home))
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.node_id(other))
+            src.execute_command("MIGRATE", "127.0.0.1", other, key, 0, 5000)
+            assert await wire.call("GET", key, key=key) == b"here"  # the source says ASK: asked there
+            assert wire.node_of(key) == ("127.0.0.1", home)  # an ASK leaves the map as it is
+            for port in cluster.primaries():
+                with cluster.client(port) as r:
+                    r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", cluster.node_id(home))
+            dst.execute_command("MIGRATE", "127.0.0.1", home, key, 0, 5000)
+        cluster.wait_healthy()
+        wire._slots[slot] = ("127.0.0.1", other)  # a stale map: the wrong node answers MOVED
+        assert await wire.call("GET", key, key=key) == b"here"
+        assert wire.node_of(key) == ("127.0.0.1", home)
+    finally:
+        await wire.aclose()
+
+
+@needs_cluster
+async def test_cli_status_and_job_on_a_cluster(cluster_url: str) -> None:
+    async with Client(cluster_url, queue_name="alpha") as client:
+        async with serving(cluster_url, [add], queue_name="alpha"):
+            job = await client.enqueue("add", 20, 22)
+            assert await job.result(timeout=5) == 42
+            status = await asyncio.to_thread(run_cli, "status", "--queue", "alpha", redis_url=cluster_url)
+        await client.enqueue("add", 1, 1, _queue_name="alpha")
+    assert status.returncode == 0, status.stderr
+    assert "queue arq:{alpha}:queue" in status.stdout and "1 live workers" in status.stdout
+    shown = await asyncio.to_thread(
+        run_cli, "job", job.job_id, "--queue", "alpha", "--json", redis_url=cluster_url
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert '"complete"' in shown.stdout and "42" in shown.stdout
+    queued = await asyncio.to_thread(run_cli, "status", "--queue", "alpha", "--json", redis_url=cluster_url)
+    assert '"due":1' in queued.stdout.replace(" ", ""), queued.stdout

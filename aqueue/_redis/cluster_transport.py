@@ -99,15 +99,26 @@ class SlotTransaction(Pipeline):
         node = cluster.get_default_node()
         super().__init__(cluster.node_pool(node.host, node.port), cluster.response_callbacks, True, None)
 
+    async def watch(self, *names: Any) -> None:  # type: ignore[override]  # redis-py's stubs: two types
+        """WATCH ``names`` on the primary of the first one's slot (the transaction runs there too)."""
+        self._route(str(names[0]) if not isinstance(names[0], bytes) else names[0].decode())
+        await super().watch(*names)
+
+    def _route(self, key: str) -> None:
+        node = self._cluster.nodes_manager.get_node_from_slot(key_slot(key))
+        if node is not None:
+            self.connection_pool = self._cluster.node_pool(node.host, node.port)
+
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Run the queued commands as one transaction on their slot's primary (once more after MOVED)."""
+        if self.watching:  # WATCH chose the node and holds the connection: one attempt
+            return await super().execute(raise_on_error)
         stack = list(self.command_stack)
         scripts = set(self.scripts)
         key = _first_key(stack)
         for attempt in range(2):
-            node = self._cluster.nodes_manager.get_node_from_slot(key_slot(key)) if key else None
-            if node is not None:
-                self.connection_pool = self._cluster.node_pool(node.host, node.port)
+            if key:
+                self._route(key)
             self.command_stack, self.scripts = list(stack), set(scripts)
             try:
                 return await super().execute(raise_on_error)

@@ -141,7 +141,7 @@ def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None
     """Show a queue's size and the live workers."""
 
     async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
-        return await queue_stats(client, queue_name), await live_workers(client)
+        return await queue_stats(client, queue_name), await live_workers(client, queue_name)
 
     stats, workers = with_client(redis_url, fetch)
     if as_json:
