@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from aqueue import Client, Worker
 from aqueue._redis.cluster import ClusterLayout, is_cluster, key_slot
 from aqueue._redis.cluster_wire import ClusterWire
 from aqueue._redis.connection import describe, resolve_settings
-from aqueue.errors import ConfigurationError, WorkflowError
+from aqueue.errors import AqueueError, ConfigurationError, WorkflowError
 from aqueue.scheduler import cron
 from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
@@ -270,3 +271,36 @@ async def test_cli_status_and_job_on_a_cluster(cluster_url: str) -> None:
     assert '"complete"' in shown.stdout and "42" in shown.stdout
     queued = await asyncio.to_thread(run_cli, "status", "--queue", "alpha", "--json", redis_url=cluster_url)
     assert '"due":1' in queued.stdout.replace(" ", ""), queued.stdout
+
+
+@needs_cluster
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_a_shard_failover_loses_no_enqueue_and_no_job(cluster: ClusterGroup, cluster_url: str) -> None:
+    """SIGKILL the primary of queue ``red``'s slot while a producer enqueues and a worker drains it."""
+    primary = cluster.primary_of("arq:{red}:queue")
+    jobs, errors, killed_at = [], [], 0.0
+    async with (
+        Client(cluster_url, queue_name="red", retry_window_s=15) as client,
+        serving(cluster_url, [add], queue_name="red"),
+    ):
+        for i in range(300):
+            if i == 60:
+                cluster.kill(primary)
+                killed_at = time.monotonic()
+            try:
+                jobs.append((i, await client.enqueue("add", i, 1)))
+            except AqueueError as e:
+                errors.append(e)
+            await asyncio.sleep(0.005)
+        assert errors == []
+        results = [await job.result(timeout=30) for _, job in jobs]
+        resumed = time.monotonic() - killed_at
+    assert results == [i + 1 for i in range(300)]
+    new_primary = cluster.primary_of("arq:{red}:queue")
+    print(
+        f"\nshard failover: the replica on {new_primary} took over; 300 enqueued, 0 errors, all done {resumed:.1f}s after the kill"
+    )
+    assert new_primary != primary
+    cluster.node(primary).start()  # it comes back as a replica of the new primary
+    cluster.wait_healthy()
