@@ -90,6 +90,12 @@ redis.call('SET', KEYS[1], value, 'KEEPTTL')
 return 1
 """
 
+#: Why ``min_replicas`` is refused on Redis Cluster.
+CLUSTER_REPLICAS = (
+    "min_replicas is not supported on Redis Cluster: WAIT counts one shard's replicas and the cluster "
+    "client cannot pin the write and the WAIT to one connection; use min_replicas=0 there"
+)
+
 
 def retry_window(seconds: float) -> float:
     """Return ``seconds`` as a retry window, or raise ConfigurationError if it is negative."""
@@ -328,6 +334,8 @@ async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
 
 
 async def _pipeline(client: Client, command: tuple[Any, ...], replicas: int) -> list[Any]:
+    if client.layout is not None:
+        raise ConfigurationError(CLUSTER_REPLICAS)
     async with client.redis.pipeline(transaction=False) as pipe:
         pipe.execute_command(*command)
         pipe.execute_command("WAIT", replicas, int(client.replication_timeout_s * 1000))

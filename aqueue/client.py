@@ -21,6 +21,7 @@ from arq.worker import Function
 from aqueue import serialization
 from aqueue._clock import datetime_to_ms, now_ms, to_seconds
 from aqueue._enqueue import (
+    CLUSTER_REPLICAS,
     Attempt,
     enqueue_again,
     enqueue_replicated,
@@ -186,6 +187,8 @@ class Client:
         #: Redis Cluster: every queue's keys under a prefix with its hash tag (None: arq's one layout).
         self.layout = ClusterLayout(key_prefix) if self._owns_pool and is_cluster(self.settings) else None
         self.keys: Keys = Keys(key_prefix) if self.layout is None else self.layout.keys(queue_name)
+        if self.layout is not None and self.min_replicas:
+            raise ConfigurationError(CLUSTER_REPLICAS)
         self.default_queue = self.keys.queue(queue_name)
         self.job_serializer = job_serializer or serialization.job_serializer
         self.job_deserializer = job_deserializer or serialization.job_deserializer
@@ -298,8 +301,16 @@ class Client:
         """
         names = [queue] if isinstance(queue, str) else queue
         queues = None if names is None else [self.queue_key(name) for name in names]
+        if self.layout is not None and (queues is None or len(queues) != 1):
+            raise ConfigurationError("on Redis Cluster events are read one queue at a time: name the queue")
         return read_events(
-            self.redis, self.keys, queues, follow=follow, since=since, reverse=reverse, limit=limit
+            self.redis,
+            self.keys_for(queues[0] if queues else None),
+            queues,
+            follow=follow,
+            since=since,
+            reverse=reverse,
+            limit=limit,
         )
 
     # Typed through a Task (see aqueue.tasks: arguments are checked only in calls without options),

@@ -132,7 +132,7 @@ def report(drains: dict[str, list[Drain]], binary: str, rounds: int, jobs: int) 
         "| deployment | drain jobs/s (median) | rounds | worker CPU µs/job | Redis CPU µs/job (all nodes) |",
         "|---|---|---|---|---|",
         *(
-            f"| {label} | {statistics.median(rates[name]):,.0f} | {', '.join(f'{r:,.0f}' for r in rates[name])}"
+            f"| {label} | {statistics.median(rates[name]):,.0f} | {_listed(rates[name])}"
             f" | {cpu(name, 'worker_cpu_us')} | {cpu(name, 'redis_cpu_us')} |"
             for name, label in (("one Redis", "one Redis"), ("cluster", "cluster, 3 primaries"))
         ),
@@ -143,6 +143,10 @@ def report(drains: dict[str, list[Drain]], binary: str, rounds: int, jobs: int) 
     record = {"jobs_per_queue": jobs, "queues": list(QUEUES), "rounds": rounds, "drains": runs}
     record |= {"ratio": sharded / single, "cpus": os.cpu_count(), "load": load, "binary": binary}
     return "\n".join(lines) + "\n", record
+
+
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
 
 
 def main() -> None:

@@ -75,6 +75,13 @@ def test_default_layout_is_unchanged_outside_cluster_mode() -> None:
     assert client.keys_for("fast").job("x") == "arq:job:x"
 
 
+def test_min_replicas_and_all_queue_events_are_refused_on_a_cluster() -> None:
+    with pytest.raises(ConfigurationError, match="min_replicas is not supported on Redis Cluster"):
+        Client("redis+cluster://127.0.0.1:1", min_replicas=1)
+    with pytest.raises(ConfigurationError, match="one queue at a time"):
+        Client("redis+cluster://127.0.0.1:1").events()
+
+
 def test_worker_on_cluster_refuses_several_queues() -> None:
     with pytest.raises(ConfigurationError, match="serves one queue"):
         Worker([add], redis_settings="redis+cluster://127.0.0.1:1", queues=["a", "b"], handle_signals=False)
@@ -299,7 +306,8 @@ async def test_a_shard_failover_loses_no_enqueue_and_no_job(cluster: ClusterGrou
     assert results == [i + 1 for i in range(300)]
     new_primary = cluster.primary_of("arq:{red}:queue")
     print(
-        f"\nshard failover: the replica on {new_primary} took over; 300 enqueued, 0 errors, all done {resumed:.1f}s after the kill"
+        f"\nshard failover: the replica on {new_primary} took over; 300 enqueued, 0 errors, "
+        f"all done {resumed:.1f}s after the kill"
     )
     assert new_primary != primary
     cluster.node(primary).start()  # it comes back as a replica of the new primary
