@@ -268,7 +268,7 @@ async def test_cli_status_and_job_on_a_cluster(cluster_url: str) -> None:
             job = await client.enqueue("add", 20, 22)
             assert await job.result(timeout=5) == 42
             status = await asyncio.to_thread(run_cli, "status", "--queue", "alpha", redis_url=cluster_url)
-        await client.enqueue("add", 1, 1, _queue_name="alpha")
+        waiting = await client.enqueue("add", 1, 1, _queue_name="alpha")
     assert status.returncode == 0, status.stderr
     assert "queue arq:{alpha}:queue" in status.stdout and "1 live workers" in status.stdout
     shown = await asyncio.to_thread(
@@ -278,6 +278,8 @@ async def test_cli_status_and_job_on_a_cluster(cluster_url: str) -> None:
     assert '"complete"' in shown.stdout and "42" in shown.stdout
     queued = await asyncio.to_thread(run_cli, "status", "--queue", "alpha", "--json", redis_url=cluster_url)
     assert '"due":1' in queued.stdout.replace(" ", ""), queued.stdout
+    listed = await asyncio.to_thread(run_cli, "jobs", "--queue", "alpha", "--json", redis_url=cluster_url)
+    assert listed.returncode == 0 and waiting.job_id in listed.stdout, listed.stdout + listed.stderr
 
 
 @needs_cluster
