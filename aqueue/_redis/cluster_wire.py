@@ -75,9 +75,9 @@ class ClusterWire:
                 kind, target = redirect
                 if kind == "ASK":
                     return await self._ask(target, args, wait_s)
-                self._slots[slot] = target
                 self._stale = True
                 await self.refresh()
+                self._slots[slot] = target  # the redirect is news: a node's map may lag behind it
             except (ConnectionError, RedisTimeoutError):
                 self._stale = True  # a failover: the next command reads the map again
                 raise
