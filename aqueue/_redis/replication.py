@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from aqueue._redis.transport import ScriptArgs, ScriptCall, Transport
+    from aqueue._redis.evalsha import ScriptArgs, ScriptCall
 
-__all__ = ["DEFAULT_REPLICATION_TIMEOUT_S", "WARN_EVERY_S", "Replication"]
+__all__ = ["DEFAULT_REPLICATION_TIMEOUT_S", "WARN_EVERY_S", "Replicating", "Replication"]
 
 logger = logging.getLogger("aqueue.worker")
 
@@ -31,23 +32,39 @@ ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
 ReplyT = TypeVar("ReplyT")
 
 
+@runtime_checkable
+class Replicating(Protocol):
+    """A transport that can pin a script and a ``WAIT`` to one connection (not a cluster's)."""
+
+    def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> Awaitable[tuple[ReplyT, int]]:
+        """Run ``script``, then ``WAIT replicas timeout_ms`` on the same connection.
+
+        The awaitable gives the parsed reply and how many replicas have everything that connection
+        wrote (the script's writes included).
+        """
+
+
 class Replication:
-    """Runs outcome scripts so that ``replicas`` replicas confirm them within ``timeout_s``.
+    """Runs outcome scripts on ``transport`` so that ``replicas`` replicas confirm them in ``timeout_s``.
 
     ``short`` counts the script calls that fewer replicas confirmed; ``where`` names the server in
     the warning.
     """
 
-    def __init__(self, replicas: int, timeout_s: float, where: str = "") -> None:
+    def __init__(self, transport: Replicating, replicas: int, timeout_s: float, where: str = "") -> None:
+        self.transport = transport
         self.replicas = replicas
         self.timeout_ms = max(1, int(timeout_s * 1000))
         self.where = where
         self.short = 0
         self._warned_at: float | None = None
 
-    async def run(self, transport: Transport, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> ReplyT:
-        """Run ``script`` on ``transport`` and wait for the replicas; return its reply."""
-        reply, acknowledged = await transport.run_replicated(script, args, self.replicas, self.timeout_ms)
+    async def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> ReplyT:
+        """Run ``script`` and wait for the replicas; return its reply."""
+        run = self.transport.run_replicated(script, args, self.replicas, self.timeout_ms)
+        reply, acknowledged = await run
         if acknowledged < self.replicas:
             self._short(acknowledged)
         return reply

@@ -97,7 +97,7 @@ class Script(Generic[ArgsT, ReplyT]):
     def __call__(self, args: ArgsT) -> Awaitable[ReplyT]:
         """Run the script with ``args``; the awaitable gives the parsed reply."""
         if self.replication is not None:
-            return self.replication.run(self.transport, self, args)
+            return self.replication.run(self, args)
         return self.transport.run(self, args)  # the transport's coroutine, nothing wrapped around it
 
     def parse(self, args: ArgsT, reply: Any) -> ReplyT:
