@@ -15,7 +15,7 @@ from aqueue import Client, Worker
 from aqueue._redis.cluster import ClusterLayout, is_cluster, key_slot
 from aqueue._redis.cluster_wire import ClusterWire
 from aqueue._redis.connection import describe, resolve_settings
-from aqueue.errors import AqueueError, ConfigurationError, WorkflowError
+from aqueue.errors import AqueueError, ConfigurationError, JobAborted, WorkflowError
 from aqueue.scheduler import cron
 from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
@@ -124,6 +124,26 @@ async def test_enqueue_and_result(cluster_url: str, transport: str) -> None:
         job = await client.enqueue("add", 1, 2)
         assert await job.result(timeout=5) == 3
         assert (await job.status()).value == "complete"
+
+
+async def slow_steps(ctx: dict[str, Any]) -> None:
+    await ctx["progress"](0.5, "half way")
+    await asyncio.sleep(30)
+
+
+@needs_cluster
+async def test_progress_abort_and_a_deferred_job_on_a_named_queue(cluster_url: str) -> None:
+    async with Client(cluster_url) as client, serving(cluster_url, [slow_steps, add], queue_name="green"):
+        job = await client.enqueue("slow_steps", _queue_name="green")
+        await eventually(job.progress, "the progress report")
+        progress = await job.progress()
+        assert progress is not None and progress.value == 0.5
+        assert await job.abort(timeout=5)
+        with pytest.raises(JobAborted):
+            await job.result(timeout=5)
+        later = await client.enqueue("add", 4, 5, _queue_name="green", _defer_by=0.3)
+        assert (await later.status()).value == "deferred"
+        assert await later.result(timeout=5) == 9
 
 
 def _keys_by_node(cluster: ClusterGroup) -> dict[int, list[str]]:
