@@ -65,7 +65,8 @@ class ClusterPool(RedisCluster):
             password=settings.password,
             socket_connect_timeout=settings.conn_timeout,
         )
-        self.address = describe_cluster(settings)
+        #: The seed nodes, without password, as error messages name the cluster (``describe_pool``).
+        self.cluster_address = describe_cluster(settings)
         self._node_pools: dict[tuple[str, int], ConnectionPool] = {}
         self._pubsub_client: Redis | None = None
 
