@@ -15,7 +15,8 @@ from aqueue import Client, Worker
 from aqueue._redis.cluster import ClusterLayout, is_cluster, key_slot
 from aqueue._redis.cluster_wire import ClusterWire
 from aqueue._redis.connection import describe, resolve_settings
-from aqueue.errors import AqueueError, ConfigurationError, WorkflowError
+from aqueue._redis.errors import describe_pool
+from aqueue.errors import AqueueError, ConfigurationError, JobAborted, WorkflowError
 from aqueue.scheduler import cron
 from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
@@ -121,9 +122,32 @@ async def serving(url: str, functions: Sequence[Any], **options: Any) -> AsyncIt
 async def test_enqueue_and_result(cluster_url: str, transport: str) -> None:
     async with Client(cluster_url) as client, serving(cluster_url, [add]):
         assert client.transport.name == transport
+        assert describe_pool(client.redis) == cluster_url  # errors name the seed nodes
         job = await client.enqueue("add", 1, 2)
         assert await job.result(timeout=5) == 3
         assert (await job.status()).value == "complete"
+
+
+async def slow_steps(ctx: dict[str, Any]) -> None:
+    await ctx["progress"](0.5, "half way")
+    await asyncio.sleep(30)
+
+
+@needs_cluster
+async def test_progress_abort_and_a_deferred_job_on_a_named_queue(cluster_url: str) -> None:
+    async with Client(cluster_url) as client, serving(cluster_url, [slow_steps, add], queue_name="green"):
+        job = await client.enqueue("slow_steps", _queue_name="green")
+        await eventually(job.progress, "the progress report")
+        progress = await job.progress()
+        assert progress is not None and progress.value == 0.5
+        assert await job.abort(timeout=5)
+        with pytest.raises(JobAborted):
+            await job.result(timeout=5)
+        later = await client.enqueue("add", 4, 5, _queue_name="green", _defer_by=0.3)
+        assert (await later.status()).value == "deferred"
+        assert await later.result(timeout=5) == 9
+        kinds = [e.kind.value async for e in client.events("green", follow=False) if e.job_id == job.job_id]
+        assert kinds[0] == "enqueued" and "started" in kinds and "progress" in kinds, kinds
 
 
 def _keys_by_node(cluster: ClusterGroup) -> dict[int, list[str]]:
@@ -156,7 +180,7 @@ async def test_a_queues_keys_share_its_slot_and_queues_spread_over_shards(
 
 
 @needs_cluster
-async def test_a_chord_runs_on_its_queue(cluster_url: str) -> None:
+async def test_a_chord_runs_on_its_queue(cluster: ClusterGroup, cluster_url: str) -> None:
     async with (
         Client(cluster_url, queue_name="green") as client,
         serving(cluster_url, [add, total], queue_name="green"),
@@ -165,6 +189,9 @@ async def test_a_chord_runs_on_its_queue(cluster_url: str) -> None:
         assert await run.result(timeout=10) == 20
         with pytest.raises(WorkflowError, match="runs on one queue"):
             await chain(sig("add", 1, 1), sig("add", 2).set(queue="red")).enqueue(client)
+    stored = [k for keys in _keys_by_node(cluster).values() for k in keys]
+    assert any(":wf:" in k for k in stored)  # the run's state, kept for its ttl
+    assert {cluster.slot_of(k) for k in stored} == {key_slot("green")}
 
 
 @needs_cluster
@@ -181,6 +208,9 @@ async def test_cron_runs_each_second_exactly_once_with_two_schedulers(
     with cluster.client(cluster.primary_of("cl:{red}:ticks")) as r:
         ran = [x.decode() for x in r.lrange("cl:{red}:ticks", 0, -1)]
     assert len(ran) >= 2 and len(ran) == len(set(ran)), ran  # every second once, none twice
+    stored = [k for keys in _keys_by_node(cluster).values() for k in keys]
+    assert any(":cron:" in k for k in stored)  # the registry and the slot claims
+    assert {cluster.slot_of(k) for k in stored} == {key_slot("red")}
 
 
 async def tick(ctx: dict[str, Any]) -> None:

@@ -13,6 +13,8 @@ tag) as their one key, so that redis-py sends each to the primary of the queue's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
@@ -20,12 +22,17 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError, RedisClusterException, ResponseError, TimeoutError
 
 from aqueue._redis.cluster import describe_cluster, key_slot
 from aqueue._redis.evalsha import run_script
 
 __all__ = ["ClusterPool", "ClusterRedisPyTransport", "open_cluster_pool", "routing_key"]
+
+
+#: How often a pipeline is sent before its error goes to the caller, and the pause after a lost node.
+PIPELINE_ATTEMPTS = 4
+PIPELINE_RETRY_S = 0.25
 
 
 def routing_key(argv: Sequence[Any]) -> str:
@@ -58,7 +65,8 @@ class ClusterPool(RedisCluster):
             password=settings.password,
             socket_connect_timeout=settings.conn_timeout,
         )
-        self.address = describe_cluster(settings)
+        #: The seed nodes, without password, as error messages name the cluster (``describe_pool``).
+        self.cluster_address = describe_cluster(settings)
         self._node_pools: dict[tuple[str, int], ConnectionPool] = {}
         self._pubsub_client: Redis | None = None
 
@@ -71,10 +79,8 @@ class ClusterPool(RedisCluster):
         return pool
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
-        """Return redis-py's cluster pipeline, or, for ``transaction=True``, a MULTI on one slot's primary."""
-        if not transaction:
-            return super().pipeline()
-        return SlotTransaction(self)
+        """Return a pipeline on one slot's primary (see :class:`SlotPipeline`)."""
+        return SlotPipeline(self, bool(transaction))
 
     def pubsub(self, **kwargs: Any) -> PubSub:
         """Return a pub/sub on one node: the cluster forwards every PUBLISH to every node."""
@@ -91,17 +97,23 @@ class ClusterPool(RedisCluster):
         self._node_pools.clear()
 
 
-class SlotTransaction(Pipeline):
-    """A MULTI/EXEC pipeline on the primary of its first key's slot (every key must share it)."""
+class SlotPipeline(Pipeline):
+    """A pipeline (a MULTI/EXEC one with ``transaction``) on the primary of its keys' slot.
 
-    def __init__(self, cluster: ClusterPool) -> None:
+    aqueue's pipelines touch one queue's keys, so one slot: they run on its primary as on a single
+    Redis (PUBLISH included, which redis-py's cluster pipeline refuses). A plain pipeline whose keys
+    span slots is handed to redis-py's cluster pipeline; a transaction's keys must share one slot.
+    """
+
+    def __init__(self, cluster: ClusterPool, transaction: bool) -> None:
         self._cluster = cluster
         node = cluster.get_default_node()
-        super().__init__(cluster.node_pool(node.host, node.port), cluster.response_callbacks, True, None)
+        pool = cluster.node_pool(node.host, node.port)
+        super().__init__(pool, cluster.response_callbacks, transaction, None)
 
     async def watch(self, *names: Any) -> None:  # type: ignore[override]  # redis-py's stubs: two types
         """WATCH ``names`` on the primary of the first one's slot (the transaction runs there too)."""
-        self._route(str(names[0]) if not isinstance(names[0], bytes) else names[0].decode())
+        self._route(_text(names[0]))
         await super().watch(*names)
 
     def _route(self, key: str) -> None:
@@ -110,36 +122,70 @@ class SlotTransaction(Pipeline):
             self.connection_pool = self._cluster.node_pool(node.host, node.port)
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        """Run the queued commands as one transaction on their slot's primary (once more after MOVED)."""
+        """Run the queued commands on their slot's primary.
+
+        If it says MOVED (then none ran), or cannot be reached (its shard may be failing over), the
+        slot map is read again and the pipeline sent again, up to :data:`PIPELINE_ATTEMPTS` times,
+        as redis-py's cluster pipeline does. A pipeline under WATCH is sent once.
+        """
         if self.watching:  # WATCH chose the node and holds the connection: one attempt
             return await super().execute(raise_on_error)
-        stack = list(self.command_stack)
-        scripts = set(self.scripts)
-        key = _first_key(stack)
-        for attempt in range(2):
-            if key:
-                self._route(key)
+        stack, scripts = list(self.command_stack), set(self.scripts)
+        keys = [k for k in (_key_of(args) for args, _ in stack) if k is not None]
+        if not self.is_transaction and len({key_slot(k) for k in keys}) > 1:
+            return await self._across_slots(stack, raise_on_error)
+        for attempt in range(1, PIPELINE_ATTEMPTS + 1):
+            if keys:
+                self._route(keys[0])
             self.command_stack, self.scripts = list(stack), set(scripts)
             try:
-                return await super().execute(raise_on_error)
+                replies = await super().execute(raise_on_error)
             except ResponseError as e:
-                if attempt or not str(e).startswith(("MOVED", "ASK")):
+                if attempt == PIPELINE_ATTEMPTS or not _redirected(e):
                     raise
-                await self._cluster.nodes_manager.initialize()
+            except (ConnectionError, TimeoutError):
+                if attempt == PIPELINE_ATTEMPTS:
+                    raise
+                await asyncio.sleep(PIPELINE_RETRY_S * attempt)
+            else:
+                if attempt == PIPELINE_ATTEMPTS or not replies or not _redirected(replies[0]):
+                    return replies
+            await self._refresh()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _refresh(self) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError, RedisClusterException):
+            await self._cluster.nodes_manager.initialize()
 
-def _first_key(stack: Sequence[tuple[Sequence[Any], Any]]) -> str | None:
-    for args, _ in stack:
-        name = str(args[0]).upper()
-        if name in ("MULTI", "EXEC"):
-            continue
-        if name in ("EVAL", "EVALSHA"):
-            return str(args[3]) if len(args) > 3 else None  # KEYS[1], else ARGV[1]: the prefix
-        if len(args) > 1:
-            value = args[1]
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
+    async def _across_slots(self, stack: list[Any], raise_on_error: bool) -> list[Any]:
+        self.command_stack = []
+        pipe = RedisCluster.pipeline(self._cluster)
+        for args, options in stack:
+            pipe.execute_command(*args, **options)
+        replies: list[Any] = await pipe.execute(raise_on_error)
+        return replies
+
+
+def _redirected(reply: Any) -> bool:
+    """Return whether ``reply`` is a MOVED or ASK error (redis-py prefixes a pipeline's with the command)."""
+    return isinstance(reply, ResponseError) and _REDIRECT.search(str(reply)) is not None
+
+
+_REDIRECT = re.compile(r"(^|\W)(MOVED|ASK) \d+ \S+:\d+")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _key_of(args: Sequence[Any]) -> str | None:
+    """Return the key a command is routed by: its first key (a script's: KEYS[1], else its prefix)."""
+    name = _text(args[0]).upper()
+    if name in ("MULTI", "EXEC", "WAIT", "PING"):
+        return None
+    if name in ("EVAL", "EVALSHA"):
+        return _text(args[3]) if len(args) > 3 else None
+    return _text(args[1]) if len(args) > 1 else None
 
 
 async def open_cluster_pool(settings: RedisSettings, **options: Any) -> ArqRedis:
