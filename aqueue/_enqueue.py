@@ -90,6 +90,12 @@ redis.call('SET', KEYS[1], value, 'KEEPTTL')
 return 1
 """
 
+#: Why ``min_replicas`` is refused on Redis Cluster.
+CLUSTER_REPLICAS = (
+    "min_replicas is not supported on Redis Cluster: WAIT counts one shard's replicas and the cluster "
+    "client cannot pin the write and the WAIT to one connection; use min_replicas=0 there"
+)
+
 
 def retry_window(seconds: float) -> float:
     """Return ``seconds`` as a retry window, or raise ConfigurationError if it is negative."""
@@ -280,7 +286,7 @@ async def _send(client: Client, attempt: Attempt, replicas: int, *, check_ids: b
     if landed is None:
         return None
     if landed.state == HELD:  # it wrote nothing on this connection
-        key = client.keys.unique(attempt.unique.key)
+        key = client.keys_for(attempt.queue).unique(attempt.unique.key)
         touched, acknowledged = _raise_errors(await _pipeline(client, ("EVAL", TOUCH_ANY, 1, key), replicas))
         if not touched:  # the holder ended and released it meanwhile: nothing left to lose
             return landed
@@ -319,7 +325,7 @@ async def _replicated(client: Client, script: Script[Any, Any], argv: list[Any],
 
 async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
     """Make sure ``replicas`` replicas hold a job an earlier attempt wrote (see the module's docstring)."""
-    key = client.keys.job(attempt.job_id)
+    key = client.keys_for(attempt.queue).job(attempt.job_id)
     touched, acknowledged = _raise_errors(
         await _pipeline(client, ("EVAL", TOUCH, 1, key, attempt.job.payload), replicas)
     )
@@ -328,6 +334,8 @@ async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
 
 
 async def _pipeline(client: Client, command: tuple[Any, ...], replicas: int) -> list[Any]:
+    if client.layout is not None:
+        raise ConfigurationError(CLUSTER_REPLICAS)
     async with client.redis.pipeline(transaction=False) as pipe:
         pipe.execute_command(*command)
         pipe.execute_command("WAIT", replicas, int(client.replication_timeout_s * 1000))
@@ -358,8 +366,8 @@ def _check_replicas(client: Client, job_id: str, replicas: int, acknowledged: in
 async def _is_ours(client: Client, attempt: Attempt) -> bool:
     """Return whether the job stored under the attempt's id is the attempt's (or its result is)."""
     async with client.redis.pipeline(transaction=False) as pipe:
-        pipe.get(client.keys.job(attempt.job_id))
-        pipe.get(client.keys.result(attempt.job_id))
+        pipe.get(client.keys_for(attempt.queue).job(attempt.job_id))
+        pipe.get(client.keys_for(attempt.queue).result(attempt.job_id))
         stored, result = await pipe.execute()
     if stored is not None:
         return bool(stored == attempt.job.payload)

@@ -21,6 +21,7 @@ from arq.worker import Function
 from aqueue import serialization
 from aqueue._clock import datetime_to_ms, now_ms, to_seconds
 from aqueue._enqueue import (
+    CLUSTER_REPLICAS,
     Attempt,
     enqueue_again,
     enqueue_replicated,
@@ -32,6 +33,7 @@ from aqueue._enqueue import (
 from aqueue._envelope import encode_job, result_envelope
 from aqueue._naming import PlainFunction, TaskRef, task_name
 from aqueue._priority import check_group, check_priority
+from aqueue._redis.cluster import ClusterLayout, is_cluster
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -55,6 +57,7 @@ from aqueue._redis.core import (
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_errors
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
 from aqueue._redis.notify import Notifier
+from aqueue._redis.replication import DEFAULT_REPLICATION_TIMEOUT_S
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue.errors import ConfigurationError, JobAborted
@@ -76,8 +79,6 @@ PURGE_BATCH = 1000
 NOT_CONNECTED = "client is not connected: use 'async with Client(...)' or await connect()"
 #: How long ``enqueue`` keeps retrying after a failed attempt (a failover takes a few seconds).
 DEFAULT_RETRY_WINDOW_S = 5.0
-#: How long an enqueue with ``min_replicas`` waits for the replicas (``WAIT``).
-DEFAULT_REPLICATION_TIMEOUT_S = 1.0
 
 
 def new_job_id() -> str:
@@ -182,7 +183,11 @@ class Client:
         self.address = describe_pool(redis) if isinstance(redis, ArqRedis) else describe(self.settings)
         choose_transport(transport, self.settings if self._owns_pool else None)  # bad values fail here
         self._transport_choice = transport
-        self.keys = Keys(key_prefix)
+        #: Redis Cluster: every queue's keys under a prefix with its hash tag (None: arq's one layout).
+        self.layout = ClusterLayout(key_prefix) if self._owns_pool and is_cluster(self.settings) else None
+        self.keys: Keys = Keys(key_prefix) if self.layout is None else self.layout.keys(queue_name)
+        if self.layout is not None and self.min_replicas:
+            raise ConfigurationError(CLUSTER_REPLICAS)
         self.default_queue = self.keys.queue(queue_name)
         self.job_serializer = job_serializer or serialization.job_serializer
         self.job_deserializer = job_deserializer or serialization.job_deserializer
@@ -267,6 +272,12 @@ class Client:
         """Return the Redis key of queue ``queue_name``, or of this client's default queue."""
         return self.keys.queue(queue_name) if queue_name else self.default_queue
 
+    def keys_for(self, queue_key: str | None) -> Keys:
+        """Return the keys of queue ``queue_key``: :attr:`keys`, but on Redis Cluster (a prefix per queue)."""
+        if self.layout is None or not queue_key:
+            return self.keys
+        return self.layout.keys(queue_key)
+
     def job(self, job_id: str, queue_name: str | None = None) -> Job[Any]:
         """Return a handle on an existing job by id."""
         return Job(job_id, self, self.queue_key(queue_name))
@@ -289,8 +300,16 @@ class Client:
         """
         names = [queue] if isinstance(queue, str) else queue
         queues = None if names is None else [self.queue_key(name) for name in names]
+        if self.layout is not None and (queues is None or len(queues) != 1):
+            raise ConfigurationError("on Redis Cluster events are read one queue at a time: name the queue")
         return read_events(
-            self.redis, self.keys, queues, follow=follow, since=since, reverse=reverse, limit=limit
+            self.redis,
+            self.keys_for(queues[0] if queues else None),
+            queues,
+            follow=follow,
+            since=since,
+            reverse=reverse,
+            limit=limit,
         )
 
     # Typed through a Task (see aqueue.tasks: arguments are checked only in calls without options),
@@ -405,10 +424,22 @@ class Client:
         job = EnqueueJob(job_id, payload, score, ttl)
         if unique is not None:
             return await self._enqueue_unique(
-                Attempt(self.keys.prefix, queue, now, job, name, _job_id is None, unique, priority, group),
+                Attempt(
+                    self.keys_for(queue).prefix,
+                    queue,
+                    now,
+                    job,
+                    name,
+                    _job_id is None,
+                    unique,
+                    priority,
+                    group,
+                ),
                 _min_replicas,
             )
-        script_args = EnqueueArgs(self.keys.prefix, queue, now, _job_id is not None, (job,), priority, group)
+        script_args = EnqueueArgs(
+            self.keys_for(queue).prefix, queue, now, _job_id is not None, (job,), priority, group
+        )
         replicas = self.min_replicas if _min_replicas is None else _min_replicas
         if not replicas:
             try:
@@ -511,7 +542,7 @@ class Client:
             for start in range(0, len(jobs), BATCH_SIZE):
                 batch = jobs[start : start + BATCH_SIZE]
                 args = EnqueueArgs(
-                    prefix=self.keys.prefix,
+                    prefix=self.keys_for(queue).prefix,
                     queue=queue,
                     now_ms=now,
                     check_ids=check_ids,
@@ -540,7 +571,7 @@ class Client:
             queue=queue_key,
         )
         args = AbortArgs(
-            prefix=self.keys.prefix,
+            prefix=self.keys_for(queue_key).prefix,
             queue=queue_key,
             job_id=job_id,
             now_ms=now,
@@ -568,7 +599,8 @@ class Client:
         return await self._pause(name, paused=False)
 
     async def _pause(self, name: str | None, *, paused: bool) -> bool:
-        args = PauseArgs(prefix=self.keys.prefix, queue=self.queue_key(name), paused=paused)
+        queue = self.queue_key(name)
+        args = PauseArgs(prefix=self.keys_for(queue).prefix, queue=queue, paused=paused)
         with redis_errors(self.address):
             return await self.scripts.get(Pause)(args)
 
@@ -587,7 +619,7 @@ class Client:
         queue, start, removed = self.queue_key(name), 0, 0
         with redis_errors(self.address):
             while True:
-                reply = await purge(PurgeArgs(self.keys.prefix, queue, start, PURGE_BATCH))
+                reply = await purge(PurgeArgs(self.keys_for(queue).prefix, queue, start, PURGE_BATCH))
                 removed += reply.removed
                 if reply.next_start is None:
                     return removed

@@ -204,7 +204,7 @@ async def _queue_page(
             entries = await client.redis.zrangebyscore(
                 queue_key, low, high, start=position, num=chunk, withscores=True
             )
-            rows = await _rows(client, [text(member) for member, _ in entries])
+            rows = await _rows(client, queue_key, [text(member) for member, _ in entries])
         start = position
         for (member, score), row in zip(entries, rows, strict=True):
             position += 1
@@ -218,8 +218,10 @@ async def _queue_page(
     return JobPage(found, cursor, position)
 
 
-async def _rows(client: Client, job_ids: Sequence[str]) -> list[tuple[bytes | None, bool, bytes | None]]:
-    keys = client.keys
+async def _rows(
+    client: Client, queue_key: str, job_ids: Sequence[str]
+) -> list[tuple[bytes | None, bool, bytes | None]]:
+    keys = client.keys_for(queue_key)
     async with client.redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.get(keys.job(job_id))
@@ -328,8 +330,8 @@ async def job_detail(client: Client, job_id: str, queue: str | None = None) -> J
     check_name("job id", job_id)
     check_name("queue", queue)
     handle = client.job(job_id, queue)
-    keys = client.keys
     queue_key = client.queue_key(queue)
+    keys = client.keys_for(queue_key)
     with redis_errors(client.address):
         async with client.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.job(job_id))

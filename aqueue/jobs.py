@@ -102,7 +102,7 @@ class Job(Generic[T]):
         self._client = client
         self._queue_key = queue_key
         #: where the job waits if it belongs to a group (``_group``): its group's set, else its queue
-        self._group_key = client.keys.group(queue_key, group) if group else queue_key
+        self._group_key = client.keys_for(queue_key).group(queue_key, group) if group else queue_key
         #: True when an enqueue under a unique key returned this existing job instead of a new one.
         self.deduplicated = deduplicated
 
@@ -111,7 +111,7 @@ class Job(Generic[T]):
 
     async def status(self) -> JobStatus:
         """Return deferred, queued, in_progress, complete or not_found."""
-        keys = self._client.keys
+        keys = self._client.keys_for(self._queue_key)
         with redis_errors(self._client.address):
             async with self._client.redis.pipeline(transaction=False) as pipe:
                 pipe.exists(keys.result(self.job_id))
@@ -138,7 +138,7 @@ class Job(Generic[T]):
 
         The queue, the ready and delayed sets, and the flow limits' held-back jobs (``{p}waiting``).
         """
-        keys = self._client.keys
+        keys = self._client.keys_for(self._queue_key)
         pipe.zscore(self._queue_key, self.job_id)
         pipe.zscore(keys.ready(self._queue_key), self.job_id)
         pipe.zscore(keys.delayed(self._queue_key), self.job_id)
@@ -147,7 +147,7 @@ class Job(Generic[T]):
 
     async def _score_in_group(self) -> float | None:
         """Return the run-at of a job waiting in its group, for a handle that was not told its group."""
-        raw = await self._client.redis.get(self._client.keys.job(self.job_id))
+        raw = await self._client.redis.get(self._client.keys_for(self._queue_key).job(self.job_id))
         if raw is None or self._group_key != self._queue_key:
             return None
         try:
@@ -157,13 +157,13 @@ class Job(Generic[T]):
         if not isinstance(group, str):
             return None
         score: float | None = await self._client.redis.zscore(
-            self._client.keys.group(self._queue_key, group), self.job_id
+            self._client.keys_for(self._queue_key).group(self._queue_key, group), self.job_id
         )
         return score
 
     async def priority(self) -> int | None:
         """Return the job's priority (0-9) while it is queued, deferred or running; None once gone."""
-        keys = self._client.keys
+        keys = self._client.keys_for(self._queue_key)
         with redis_errors(self._client.address):
             async with self._client.redis.pipeline(transaction=False) as pipe:
                 self._queued_on(pipe)
@@ -183,7 +183,7 @@ class Job(Generic[T]):
     async def result_info(self) -> JobResult | None:
         """Return the stored result envelope, or None if there is none (yet)."""
         with redis_errors(self._client.address):
-            raw = await self._client.redis.get(self._client.keys.result(self.job_id))
+            raw = await self._client.redis.get(self._client.keys_for(self._queue_key).result(self.job_id))
         return None if raw is None else self._decode(raw)
 
     def _decode(self, raw: bytes) -> JobResult:
@@ -191,7 +191,7 @@ class Job(Generic[T]):
 
     async def _poll_once(self) -> JobResult | None:
         """Read the result; raise if the job is gone without one."""
-        keys = self._client.keys
+        keys = self._client.keys_for(self._queue_key)
         async with self._client.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.result(self.job_id))
             self._queued_on(pipe)
@@ -225,9 +225,10 @@ class Job(Generic[T]):
 
     async def wait(self, timeout: float | None = None) -> JobResult:
         """Wait for the job to finish and return its :class:`JobResult` without raising its failure."""
-        channel = self._client.keys.done_channel(self.job_id)
+        keys = self._client.keys_for(self._queue_key)
+        channel = keys.done_channel(self.job_id)
         with redis_errors(self._client.address):  # JobTimeout passes through: it is no Redis error
-            async with self._client.notifier.watch(channel) as event:
+            async with self._client.notifier.watch(channel, keys.listening) as event:
                 found: JobResult = await wait_until(self._poll_once, event, timeout, f"job {self.job_id}")
                 return found
 
@@ -250,7 +251,10 @@ class Job(Generic[T]):
         """Return the latest progress the task reported (``ctx["progress"]``), or None."""
         with redis_errors(self._client.address):
             return await read_progress(
-                self._client.redis, self._client.keys, self.job_id, self._client.job_deserializer
+                self._client.redis,
+                self._client.keys_for(self._queue_key),
+                self.job_id,
+                self._client.job_deserializer,
             )
 
     async def info(self) -> dict[str, Any] | None:
@@ -260,7 +264,7 @@ class Job(Generic[T]):
         (0-9) is under that key; a job of a group has it under ``"g"``; a job a flow limit holds back
         says why under ``"waiting"`` (:func:`waiting_reason`).
         """
-        keys = self._client.keys
+        keys = self._client.keys_for(self._queue_key)
         with redis_errors(self._client.address):
             async with self._client.redis.pipeline(transaction=False) as pipe:
                 pipe.get(keys.job(self.job_id))
@@ -280,7 +284,7 @@ class Job(Generic[T]):
     async def unique_key(self) -> str | None:
         """Return the unique key this job holds (``_unique``), or None (none, or it ended)."""
         with redis_errors(self._client.address):
-            spec = await self._client.redis.hget(self._client.keys.uniques, self.job_id)  # type: ignore[misc]
+            spec = await self._client.redis.hget(self._client.keys_for(self._queue_key).uniques, self.job_id)  # type: ignore[misc]
         return None if spec is None else _unique_key(spec)
 
 

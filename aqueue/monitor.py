@@ -80,7 +80,7 @@ class JobView:
 async def queue_stats(client: Client, queue_name: str | None = None) -> QueueStats:
     """Count a queue's due jobs and the rest (deferred, or leased by a running worker)."""
     queue = client.queue_key(queue_name)
-    keys = client.keys
+    keys = client.keys_for(queue)
     now = now_ms()
     with redis_errors(client.address):
         async with client.redis.pipeline(transaction=False) as pipe:
@@ -107,7 +107,7 @@ GROUPS_COUNTED = 1000
 
 async def _grouped(client: Client, queue: str, now: int) -> tuple[int, int, int]:
     """Return how many groups ``queue`` has, and their due and deferred jobs."""
-    keys = client.keys
+    keys = client.keys_for(queue)
     with redis_errors(client.address):
         groups = await client.redis.zcard(keys.groups(queue))
         if not groups:
@@ -124,7 +124,7 @@ async def _grouped(client: Client, queue: str, now: int) -> tuple[int, int, int]
 
 async def _held_back(client: Client, queue: str) -> dict[str, int]:
     """Return how many of ``queue``'s jobs flow limits hold back, by reason (concurrency, rate)."""
-    keys = client.keys
+    keys = client.keys_for(queue)
     with redis_errors(client.address):
         scopes = await client.redis.zrange(keys.blocked(queue), 0, -1)
         if not scopes:
@@ -145,26 +145,34 @@ async def _held_back(client: Client, queue: str) -> dict[str, int]:
 
 
 async def known_queues(client: Client) -> list[str]:
-    """Return the queue keys live workers serve (from their heartbeats) and the paused ones, sorted."""
+    """Return the queue keys that are known without scanning the keyspace, sorted.
+
+    Those are the queues live workers serve (from their heartbeats), the paused ones, and the
+    client's default queue when it holds jobs.
+    """
     served = {q for w in await live_workers(client) for q in w.queues if q}
-    return sorted(served | await client.paused_queues())
+    default = client.default_queue
+    with redis_errors(client.address):
+        waiting = {default} if await client.redis.zcard(default) else set()
+    return sorted(served | waiting | await client.paused_queues())
 
 
-async def live_workers(client: Client) -> list[WorkerInfo]:
+async def live_workers(client: Client, queue_name: str | None = None) -> list[WorkerInfo]:
     """Return workers whose heartbeat is fresh (their hash expires 15 s after their last beat).
 
     Workers are listed in ``{prefix}workers`` by last beat, so this reads no more keys than there are
-    live workers (nothing scans the keyspace).
+    live workers (nothing scans the keyspace). On Redis Cluster that registry is per queue: the
+    workers of ``queue_name`` (default: the client's queue); elsewhere ``queue_name`` changes nothing.
     """
+    keys = client.keys_for(client.queue_key(queue_name))
     now = now_ms()
     with redis_errors(client.address):
         ids = [
-            text(i)
-            for i in await client.redis.zrangebyscore(client.keys.workers, now - WORKER_KEY_TTL_MS, "+inf")
+            text(i) for i in await client.redis.zrangebyscore(keys.workers, now - WORKER_KEY_TTL_MS, "+inf")
         ]
         async with client.redis.pipeline(transaction=False) as pipe:
             for worker_id in ids:
-                pipe.hgetall(client.keys.worker(worker_id))
+                pipe.hgetall(keys.worker(worker_id))
             rows: list[dict[bytes, bytes]] = await pipe.execute()
     return sorted(
         (_worker_info(worker_id, row, now) for worker_id, row in zip(ids, rows, strict=True) if row),

@@ -31,7 +31,9 @@ from arq.worker import Worker as ArqWorker  # bound at import: tests may patch a
 from aqueue import _loop, serialization
 from aqueue._backoff import Backoff, every
 from aqueue._clock import now_ms
+from aqueue._enqueue import CLUSTER_REPLICAS, replicas_setting
 from aqueue._loop import add_signal_handler, remove_signal_handler
+from aqueue._redis.cluster import ClusterLayout, is_cluster
 from aqueue._redis.connection import (
     DEFAULT_REPLY_TIMEOUT_S,
     RedisLike,
@@ -42,6 +44,7 @@ from aqueue._redis.connection import (
 )
 from aqueue._redis.errors import REDIS_ERRORS, describe_pool, redis_failure
 from aqueue._redis.keys import DEFAULT_PREFIX, Keys
+from aqueue._redis.replication import DEFAULT_REPLICATION_TIMEOUT_S, Replicating, Replication
 from aqueue._redis.scripts import ScriptRegistry
 from aqueue._redis.transport import Transport, choose_transport, open_transport
 from aqueue._worker.arq_log import ArqJobLog
@@ -81,6 +84,24 @@ def _queue_key(keys: Keys, queue_name: str | None, redis_pool: ArqRedis | None) 
     if queue_name is None and redis_pool is not None and redis_pool.default_queue_name != ARQ_DEFAULT_QUEUE:
         return redis_pool.default_queue_name
     return keys.queue(queue_name)
+
+
+def _replicas(count: int, timeout_s: float, layout: ClusterLayout | None) -> tuple[int, float]:
+    """Return the checked ``min_replicas`` and ``replication_timeout_s`` (refused on a cluster)."""
+    checked = replicas_setting(count, timeout_s)
+    if checked[0] and layout is not None:
+        raise ConfigurationError(CLUSTER_REPLICAS)
+    return checked
+
+
+def _cluster_keys(layout: ClusterLayout, queue_keys: Sequence[str]) -> Keys:
+    """Return the keys of the one queue a worker on Redis Cluster serves; several: ConfigurationError."""
+    if len(queue_keys) > 1:
+        raise ConfigurationError(
+            f"a worker on Redis Cluster serves one queue, not {len(queue_keys)}: each queue lives on "
+            "its own shard, so run one worker per queue"
+        )
+    return layout.keys(queue_keys[0])
 
 
 @dataclass(slots=True)
@@ -211,6 +232,8 @@ class Worker:
         max_deliveries: int = 5,
         job_completion_wait: float = 10,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+        min_replicas: int = 0,
+        replication_timeout_s: float = DEFAULT_REPLICATION_TIMEOUT_S,
         transport: str = "auto",
         handle_signals: bool = True,
         job_serializer: Callable[[Any], bytes] | None = None,
@@ -241,21 +264,26 @@ class Worker:
         tasks = [as_task(f) for f in functions] + [t for e in self.extensions for t in e.tasks()]
         self.task_defs: dict[str, Task[Any, Any]] = {t.name: t for t in tasks}
         self._add_process_pool(process_pool_size, max_tasks_per_child)
-        self.keys = Keys(key_prefix)
+        settings = None if redis_pool is not None else resolve_settings(redis_settings)
+        layout = ClusterLayout(key_prefix) if is_cluster(settings) else None
+        self.keys = Keys(key_prefix) if layout is None else layout.keys(queue_name)
         if lease_s <= 0.1:
             raise ConfigurationError(f"lease_s must be more than 0.1 seconds, got {lease_s}")
         self.reply_timeout_s = reply_timeout(reply_timeout_s)
+        self.min_replicas, self.replication_timeout_s = _replicas(min_replicas, replication_timeout_s, layout)
         if queues is not None and queue_name is not None:
             raise ConfigurationError("use queues or queue_name, not both")
         if queues is not None:
             self.queue_keys, self.queue_weights = queue_plan(self.keys, queues)
         else:
             self.queue_keys, self.queue_weights = [_queue_key(self.keys, queue_name, redis_pool)], None
+        if layout is not None:
+            self.keys = _cluster_keys(layout, self.queue_keys)
         try:
             parsed = ArqWorker(
                 [t.to_arq() for t in self.task_defs.values()],
                 queue_name=self.queue_keys[0],
-                redis_settings=None if redis_pool is not None else resolve_settings(redis_settings),
+                redis_settings=settings,
                 redis_pool=redis_pool,
                 handle_signals=False,
                 allow_abort_jobs=allow_abort_jobs,
@@ -290,6 +318,14 @@ class Worker:
         self._ops: QueueOps | None = None
         self._finisher: Finisher | None = None
         self._runner: JobRunner | None = None
+
+    def _replication(self, transport: Transport, where: str) -> Replication | None:
+        """Return how outcome writes wait for replicas (``min_replicas``), or None when they do not."""
+        if not self.min_replicas:
+            return None
+        if not isinstance(transport, Replicating):  # a cluster's (refused by the settings check)
+            raise ConfigurationError(f"min_replicas needs one Redis (or Sentinel), not {where}")
+        return Replication(transport, self.min_replicas, self.replication_timeout_s, where)
 
     def _add_process_pool(self, size: int | None, max_tasks_per_child: int | None) -> None:
         """Give process tasks their pool: an extension whose call wrapping comes first (innermost)."""
@@ -435,7 +471,9 @@ class Worker:
                 block_s=self.poll_delay_s,
             )
             hooks = [h for h in (e.lua() for e in self.extensions) if h is not None]
-            self.scripts = ScriptRegistry(self._transport, hooks)  # extensions' Lua in claim and finish
+            self.scripts = ScriptRegistry(  # extensions' Lua in claim and finish
+                self._transport, hooks, self._replication(self._transport, describe_pool(self._pool))
+            )
         self.ctx["redis"] = self._pool
         self.ctx.setdefault("worker_id", self.worker_id)
         lease_ms = int(self.lease_s * 1000)

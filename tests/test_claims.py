@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
+import pytest
 import redis as sync_redis
 
 from aqueue import Client, task
@@ -139,5 +141,22 @@ async def test_redis_work_per_job_stays_bounded(
     per_job = {name.removeprefix("cmdstat_"): s["calls"] / 300 for name, s in stats.items()}
     for name in ("evalsha", "info", "config", "hset", "zcard", "psetex", "pexpire", "ping", "client"):
         per_job.pop(name, None)  # the scripts themselves, the heartbeat and the test's own calls
-    # claim: SET retry NX, SET in-progress NX; finish: SET result, PUBLISH done (4); the rest per batch
-    assert sum(per_job.values()) <= 5.0, per_job
+    # claim: SET retry NX, SET in-progress NX; finish: SET result (3); the rest per batch. Nobody
+    # waits for these results, so none is announced (PUBLISH done:ID).
+    assert "publish" not in per_job, per_job
+    assert sum(per_job.values()) <= 4.0, per_job
+
+
+async def test_results_are_announced_while_a_client_waits(
+    client: Client, run_worker: Any, sync_r: sync_redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter sets the listening flag before it subscribes: its result comes by PUBLISH, not a re-read."""
+    monkeypatch.setattr("aqueue.jobs.RECHECK_START_S", 30.0)  # only the announcement can wake it in time
+    async with run_worker([noop], max_jobs=10):
+        jobs = await client.enqueue_many("noop", [() for _ in range(5)], _defer_by=0.3)
+        sync_r.config_resetstat()
+        started = time.monotonic()
+        await asyncio.gather(*(j.result(timeout=10) for j in jobs))
+        assert time.monotonic() - started < 5
+    assert int(sync_r.info("commandstats")["cmdstat_publish"]["calls"]) >= 5
+    assert 0 < sync_r.pttl("arq:listening") <= 60_000

@@ -6,14 +6,17 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as sync_redis
 
-from aqueue import Client, ReplicationError
+from aqueue import Client, ConfigurationError, ReplicationError, Worker
 from aqueue.embedded import RedisServer
+from tests.conftest import serving
 from tests.proxy import freezable_proxy
 from tests.refusals import replicate
+from tests.support import eventually
 
 QUEUE = "arq:queue"
 
@@ -33,10 +36,15 @@ def lone() -> Iterator[RedisServer]:
         yield server
 
 
-def on(server: RedisServer, job_id: str) -> bool:
-    """Return whether ``server`` holds job ``job_id``'s key."""
+def on(server: RedisServer, job_id: str, kind: str = "job") -> bool:
+    """Return whether ``server`` holds job ``job_id``'s key (``kind`` "result": its result's)."""
     with contextlib.closing(sync_redis.Redis(port=server.port)) as r:
-        return bool(r.exists(f"arq:job:{job_id}"))
+        return bool(r.exists(f"arq:{kind}:{job_id}"))
+
+
+def on_result(server: RedisServer, job_id: str) -> bool:
+    """Return whether ``server`` holds job ``job_id``'s result."""
+    return on(server, job_id, "result")
 
 
 def asleep(server: RedisServer, seconds: float) -> threading.Thread:
@@ -122,3 +130,57 @@ async def test_a_lost_reply_is_confirmed_on_the_replica_without_a_second_job(
         with pytest.raises(ReplicationError, match="only 0 of 1"):
             await client.enqueue("count", 1)
         assert await client.redis.zcard(QUEUE) == 1
+
+
+async def double(ctx: dict[str, object], n: int) -> int:
+    return 2 * n
+
+
+def waits(server: RedisServer) -> int:
+    """Return how many WAIT commands ``server`` has run."""
+    with contextlib.closing(sync_redis.Redis(port=server.port)) as r:
+        stats = r.info("commandstats").get("cmdstat_wait")
+        return int(stats["calls"]) if stats else 0
+
+
+def worker_on(server: RedisServer, **options: Any) -> contextlib.AbstractAsyncContextManager[Worker]:
+    return serving(server.url, [double], **options)
+
+
+async def test_a_worker_counts_a_job_done_once_the_replica_has_its_result(
+    pair: tuple[RedisServer, RedisServer], transport: str
+) -> None:
+    primary, replica = pair
+    durable = worker_on(primary, min_replicas=1, replication_timeout_s=5)
+    async with Client(primary.url) as client, durable as w:
+        assert await (await client.enqueue("double", 1)).result(timeout=5) == 2
+        sleeper = asleep(replica, 0.6)
+        started = time.monotonic()
+        job = await client.enqueue("double", 21)
+        assert await job.result(timeout=5) == 42  # written on the primary at once
+        await eventually(lambda: w.jobs_complete == 2, "the worker to count the job", timeout=5)
+        counted = time.monotonic() - started
+        assert on_result(replica, job.job_id)  # the replica had it when the worker went on
+        sleeper.join(10)
+    assert 0.4 < counted < 3, counted
+    assert waits(primary) >= 2
+
+
+async def test_a_worker_without_replicas_records_results_and_says_they_are_unconfirmed(
+    lone: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Client(lone.url) as client, worker_on(lone, min_replicas=1, replication_timeout_s=0.05) as w:
+        jobs = [await client.enqueue("double", n) for n in range(3)]
+        assert [await j.result(timeout=5) for j in jobs] == [0, 2, 4]
+        await eventually(lambda: w.jobs_complete == 3, "the worker to count the jobs")
+    warnings = [r.getMessage() for r in caplog.records if "replicas within" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once, not per write
+    assert "reached only 0 of 1 replicas within 0.05 s" in warnings[0]
+    assert "a failover now would run those jobs again" in warnings[0]
+
+
+def test_bad_worker_replica_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="min_replicas must be a whole number"):
+        Worker([double], min_replicas=-1)
+    with pytest.raises(ConfigurationError, match="replication_timeout_s must be positive"):
+        Worker([double], min_replicas=1, replication_timeout_s=0)

@@ -24,6 +24,8 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.exceptions import AuthenticationError, BusyLoadingError
 
+from aqueue._redis.cluster import CLUSTER_SCHEME, describe_cluster, is_cluster, parse_cluster_url
+from aqueue._redis.cluster_transport import open_cluster_pool
 from aqueue._redis.errors import REDIS_ERRORS, format_address, redis_failure
 from aqueue._redis.tls import TLS_OPTIONS, ssl_context, tls_fields, tls_refusal
 from aqueue.errors import ConfigurationError, RedisAuthError, RedisRefusedError, RedisUnavailableError
@@ -96,6 +98,8 @@ def resolve_settings(value: RedisLike = None) -> RedisSettings:
         )
     if url.startswith(SENTINEL_SCHEME):
         return parse_sentinel_url(url)
+    if url.startswith(CLUSTER_SCHEME):
+        return parse_cluster_url(url)
     try:
         settings = RedisSettings.from_dsn(url)
         options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
@@ -215,6 +219,8 @@ def describe(settings: RedisSettings) -> str:
 
     Sentinel settings print as their sentinels and master: ``redis+sentinel://h:26379,h2:26379/mymaster/0``.
     """
+    if is_cluster(settings):
+        return describe_cluster(settings)
     if settings.sentinel:
         hosts = settings.host if isinstance(settings.host, list) else [(settings.host, settings.port)]
         where = ",".join(format_address(str(h), int(p)) for h, p in hosts)
@@ -246,8 +252,12 @@ async def connect(
         ssl_context(settings)  # a TLS file that cannot be loaded: one clear error, before connecting
     for attempt in range(attempts + 1):
         try:
+            if is_cluster(settings):
+                pool_options["socket_timeout"] = reply_timeout_s
+                pool_options["socket_keepalive_options"] = keepalive_options()
             pool = await _open_pool(settings, **pool_options)
-            await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
+            if not is_cluster(settings):
+                await _harden(pool, reply_timeout_s, tcp=not settings.unix_socket_path)
             return pool
         except (*REDIS_ERRORS, OSError) as e:  # type: ignore[misc]  # connecting: any timeout is Redis's
             if isinstance(e, SentinelAuthenticationError):
@@ -312,6 +322,10 @@ async def _open_pool(settings: RedisSettings, **pool_options: Any) -> ArqRedis:
 
     arq's leaves a failed pool open: over TLS its half-shut socket then outlives the event loop.
     """
+    if is_cluster(settings):
+        if settings.max_connections:
+            pool_options["max_connections"] = settings.max_connections
+        return await open_cluster_pool(settings, **pool_options)
     if not settings.sentinel:
         plain = ArqRedis(
             host=settings.host,

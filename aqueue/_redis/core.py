@@ -1,8 +1,10 @@
 """The core scripts' typed wrappers (``aqueue/_redis/lua``): their arguments and replies.
 
 Every argument tuple's fields, in order, are the script's ARGV (the header of its ``.lua`` file uses
-the same names); repeated records come last, field by field. KEYS are none: the scripts derive their
-keys from the prefix, as arq's layout requires (Redis Cluster is not supported).
+the same names); repeated records come last, field by field. The scripts read no KEYS: they derive
+their keys from the prefix, as arq's layout requires. On Redis Cluster the transports pass that prefix,
+which then carries the queue's hash tag, as the one KEY that routes the call to the queue's slot
+(:mod:`aqueue._redis.cluster`).
 """
 
 from __future__ import annotations
@@ -222,6 +224,7 @@ class Finish(Script[FinishArgs, list[bool]]):
     """Record outcomes, each only while its token holds. Reply: per outcome, whether it was recorded."""
 
     name = "finish"
+    records_outcomes = True
     libraries = (FINISH_LIB, EXTENSIONS)  # EXTENSIONS: aq_hook_finish per recorded outcome, then finished
 
     def parse(self, args: FinishArgs, reply: Any) -> list[bool]:

@@ -101,6 +101,9 @@ _MEANING = {
 
 def describe_pool(redis: Any) -> str:
     """Return a password-free address for a redis-py client or pool, from its connection options."""
+    cluster = getattr(redis, "cluster_address", None)  # aqueue's ClusterPool: its seed nodes
+    if isinstance(cluster, str):
+        return cluster
     pool = getattr(redis, "connection_pool", redis)
     kwargs: dict[str, Any] = getattr(pool, "connection_kwargs", {})
     if kwargs.get("path"):

@@ -14,6 +14,7 @@ key                        type                              holds
 ``{p}result:{id}``         string, expiring                  the result envelope
 ``{p}abort``               sorted set                        ids asked to abort → request ms
 ``{p}done:{id}``           pub/sub channel                   announces that a result was written
+``{p}listening``           string, expiring                  a client waits for results: announce them
 ``{p}idle:{queue}``        set                               workers blocked waiting for work
 ``{p}idle-paused:{queue}`` set                               idle workers of a paused queue (resume wakes)
 ``{p}paused``              set                               paused queues (queue keys)
@@ -114,6 +115,11 @@ class Keys:
     def done_channel(self, job_id: str) -> str:
         """Return the pub/sub channel announcing a job's result."""
         return f"{self.prefix}done:{job_id}"
+
+    @property
+    def listening(self) -> str:
+        """Return the key that says a client waits for results (finish scripts publish ``done`` then)."""
+        return f"{self.prefix}listening"
 
     def idle(self, queue_key: str) -> str:
         """Return the set of workers blocked waiting on ``queue_key``."""

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from redis.asyncio.client import Pipeline
 
 from aqueue._redis.hooks import hook_declarations, hook_source
+from aqueue._redis.replication import Replication
 from aqueue._redis.transport import ScriptArgs, Transport
 from aqueue.extensions import LuaHooks
 
@@ -67,11 +68,16 @@ class Script(Generic[ArgsT, ReplyT]):
     name: ClassVar[str]
     package: ClassVar[str] = LUA_PACKAGE
     libraries: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: The script records outcomes: with a worker's ``min_replicas`` it waits for the replicas.
+    records_outcomes: ClassVar[bool] = False
 
-    def __init__(self, transport: Transport, hooks: Sequence[LuaHooks] = ()) -> None:
+    def __init__(
+        self, transport: Transport, hooks: Sequence[LuaHooks] = (), replication: Replication | None = None
+    ) -> None:
         self.transport = transport
         self.text = self.source_text(hooks)
         self.sha = _sha(self.text)
+        self.replication = replication if self.records_outcomes else None
 
     @classmethod
     def source_text(cls, hooks: Sequence[LuaHooks] = ()) -> str:
@@ -90,6 +96,8 @@ class Script(Generic[ArgsT, ReplyT]):
 
     def __call__(self, args: ArgsT) -> Awaitable[ReplyT]:
         """Run the script with ``args``; the awaitable gives the parsed reply."""
+        if self.replication is not None:
+            return self.replication.run(self, args)
         return self.transport.run(self, args)  # the transport's coroutine, nothing wrapped around it
 
     def parse(self, args: ArgsT, reply: Any) -> ReplyT:
@@ -110,17 +118,21 @@ class ScriptRegistry:
     """The scripts of one transport, each bound once, on first use: ``registry.get(Claim)``.
 
     ``hooks`` are a worker's extensions' Lua, composed into the scripts that name
-    :data:`EXTENSIONS` (the core claim and finish scripts).
+    :data:`EXTENSIONS` (the core claim and finish scripts); ``replication`` (a worker's
+    ``min_replicas``) makes the scripts that record outcomes wait for replicas.
     """
 
-    def __init__(self, transport: Transport, hooks: Sequence[LuaHooks] = ()) -> None:
+    def __init__(
+        self, transport: Transport, hooks: Sequence[LuaHooks] = (), replication: Replication | None = None
+    ) -> None:
         self.transport = transport
         self.hooks = tuple(hooks)
+        self.replication = replication
         self._bound: dict[type[Script[Any, Any]], Script[Any, Any]] = {}
 
     def get(self, kind: type[ScriptT]) -> ScriptT:
         """Return the script ``kind`` bound to this registry's transport."""
         script = self._bound.get(kind)
         if script is None:
-            script = self._bound[kind] = kind(self.transport, self.hooks)
+            script = self._bound[kind] = kind(self.transport, self.hooks, self.replication)
         return cast(ScriptT, script)

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol, TypeVar, cast
+from collections.abc import Awaitable, Sequence
+from typing import Literal, Protocol, TypeVar, cast
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, NoScriptError
 
+from aqueue._redis.cluster import is_cluster
+from aqueue._redis.cluster_transport import ClusterRedisPyTransport
+from aqueue._redis.cluster_wire import ClusterWireTransport
 from aqueue._redis.connection import DEFAULT_REPLY_TIMEOUT_S, connect
 from aqueue._redis.errors import REDIS_ERRORS
+from aqueue._redis.evalsha import ScriptArgs, ScriptCall, run_script, run_waiting
 from aqueue._redis.wire import Wire, eligible
 from aqueue.errors import ConfigurationError, RedisFailure
 
@@ -40,6 +44,7 @@ __all__ = [
     "WireTransport",
     "choose_transport",
     "open_transport",
+    "run_script",
 ]
 
 #: Set to ``redis-py``, makes ``transport="auto"`` mean redis-py (``wire`` or ``auto``: by the settings).
@@ -48,33 +53,6 @@ TRANSPORTS: tuple[str, ...] = ("auto", "wire", "redis-py")
 
 ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
 ReplyT = TypeVar("ReplyT")
-ArgsT_contra = TypeVar("ArgsT_contra", contravariant=True)
-ReplyT_co = TypeVar("ReplyT_co", covariant=True)
-
-#: Sends one command and returns (an awaitable of) its reply: ``Wire.call`` or redis-py's.
-_Send = Callable[..., Awaitable[Any]]
-
-
-class ScriptArgs(Protocol):
-    """A script's arguments: ``argv()`` returns its ARGV (see :mod:`aqueue._redis.scripts`)."""
-
-    def argv(self) -> list[Any]:
-        """Return the script's ARGV: the fields in order, then the records' fields, record by record."""
-
-
-class ScriptCall(Protocol[ArgsT_contra, ReplyT_co]):
-    """What a transport needs of a script to run it (see :class:`aqueue._redis.scripts.Script`)."""
-
-    @property
-    def sha(self) -> str:
-        """Return the SHA1 of the script's text."""
-
-    @property
-    def text(self) -> str:
-        """Return the script's text (loaded on NOSCRIPT)."""
-
-    def parse(self, args: ArgsT_contra, reply: Any) -> ReplyT_co:
-        """Turn the script's raw reply (to ``args``) into its typed reply."""
 
 
 class Transport(Protocol):
@@ -105,17 +83,6 @@ class Transport(Protocol):
         """Close this transport's connections."""
 
 
-async def _run(send: _Send, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> ReplyT:
-    """EVALSHA over ``send``; on NOSCRIPT, SCRIPT LOAD and retry once. The hot path's one coroutine."""
-    argv = args.argv()
-    try:
-        reply = await send("EVALSHA", script.sha, 0, *argv)
-    except NoScriptError:
-        await send("SCRIPT", "LOAD", script.text)
-        reply = await send("EVALSHA", script.sha, 0, *argv)
-    return script.parse(args, reply)
-
-
 class WireTransport:
     """The hot path over two :class:`Wire` connections: one for scripts, one for the blocking pop."""
 
@@ -126,10 +93,23 @@ class WireTransport:
         self._reply_timeout_s = reply_timeout_s
         self._wire = Wire(settings, reply_timeout_s=reply_timeout_s)
         self._blocking: Wire | None = None
+        self._durable: Wire | None = None
 
     def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
-        """Run ``script`` with ``args`` on the scripts' Wire (no extra coroutine: see :func:`_run`)."""
-        return _run(self._wire.call, script, args)
+        """Run ``script`` with ``args`` on the scripts' Wire (no extra coroutine: see :func:`run_script`)."""
+        return run_script(self._wire.call, script, args)
+
+    def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> Awaitable[tuple[ReplyT, int]]:
+        """Run ``script`` and a WAIT on a Wire of their own (opened on first use).
+
+        A WAIT holds back the replies after it on its connection, so the scripts' Wire (claims,
+        renewals) never waits for replicas.
+        """
+        if self._durable is None:
+            self._durable = Wire(self._settings, reply_timeout_s=self._reply_timeout_s)
+        return run_waiting(self._durable.call, script, args, replicas, timeout_ms)
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Send a BLPOP on the blocking Wire (opened on first use); its reply may take ``timeout``."""
@@ -144,8 +124,10 @@ class WireTransport:
             self._blocking = None
 
     async def aclose(self) -> None:
-        """Close both Wires."""
+        """Close the Wires."""
         await self.stop_blocking()
+        if self._durable is not None:
+            await self._durable.aclose()
         await self._wire.aclose()
 
 
@@ -173,7 +155,26 @@ class RedisPyTransport:
 
     def run(self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT) -> Awaitable[ReplyT]:
         """Run ``script`` with ``args`` as a bare ``execute_command`` (skips ``Script.__call__``)."""
-        return _run(self._pool.execute_command, script, args)
+        return run_script(self._pool.execute_command, script, args)
+
+    async def run_replicated(
+        self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
+    ) -> tuple[ReplyT, int]:
+        """Run ``script`` and a WAIT as one pipeline (so on one of the pool's connections)."""
+        argv = args.argv()
+        for attempt in range(2):
+            async with self._pool.pipeline(transaction=False) as pipe:
+                pipe.execute_command("EVALSHA", script.sha, 0, *argv)
+                pipe.execute_command("WAIT", replicas, timeout_ms)
+                reply, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError) and not attempt:
+                await self._pool.script_load(script.text)
+                continue
+            for value in (reply, acknowledged):
+                if isinstance(value, Exception):
+                    raise value
+            return script.parse(args, reply), int(acknowledged)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Start a BLPOP on the blocking connection (opened on first use) as a task."""
@@ -216,7 +217,7 @@ def choose_transport(requested: str, settings: RedisSettings | None) -> Literal[
     """
     if requested not in TRANSPORTS:
         raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {requested!r}")
-    lean = settings is not None and eligible(settings)
+    lean = settings is not None and (eligible(settings) or is_cluster(settings))
     if requested == "wire" and not lean:
         raise ConfigurationError(
             "transport='wire' needs Redis settings or a URL to connect with: a pool passed in uses "
@@ -245,7 +246,19 @@ def open_transport(
     ``pool`` serves the redis-py transport's scripts; ``settings`` are None for a pool passed in;
     ``block_s`` is the longest blocking pop the caller will ask for (redis-py's reply timeout).
     """
-    if choose_transport(requested, settings) == "wire":
+    choice = choose_transport(requested, settings)
+    if settings is not None and is_cluster(settings):
+        return _cluster_transport(choice, pool, settings, reply_timeout_s, block_s)
+    if choice == "wire":
         assert settings is not None
         return WireTransport(settings, reply_timeout_s=reply_timeout_s)
     return RedisPyTransport(pool, settings, reply_timeout_s=reply_timeout_s, block_s=block_s)
+
+
+def _cluster_transport(
+    choice: str, pool: Redis, settings: RedisSettings, reply_timeout_s: float, block_s: float
+) -> Transport:
+    """Return the hot path on a Redis Cluster: scripts and pops routed to their slot's primary."""
+    if choice == "wire":
+        return ClusterWireTransport(settings, reply_timeout_s=reply_timeout_s)
+    return ClusterRedisPyTransport(pool, settings, reply_timeout_s=reply_timeout_s, block_s=block_s)

@@ -13,11 +13,13 @@ from aqueue._cli_support import friendly, run_async, with_client
 from aqueue._clock import ms_to_datetime
 from aqueue._imports import import_string
 from aqueue._logging import LOG_FORMATS, LogFormat, setup_logging
+from aqueue._redis.cluster import QueueKeys
 from aqueue._version import __version__
 from aqueue.cli._json import dumps
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
 from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.jobs import Job
 from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
 from aqueue.settings import create_worker
 from aqueue.worker import Worker
@@ -86,9 +88,10 @@ def worker(settings: str, verbose: bool, log_format: LogFormat | None, check: bo
 
 async def _check(worker: Worker) -> None:
     """Return if live workers (fresh heartbeats) serve each of ``worker``'s queues; else a one-line error."""
-    async with Client(worker.redis_settings or None, key_prefix=worker.keys.prefix) as client:
-        workers = await live_workers(client)
-    for queue in worker.queue_keys:
+    prefix = worker.keys.base if isinstance(worker.keys, QueueKeys) else worker.keys.prefix
+    async with Client(worker.redis_settings or None, key_prefix=prefix) as client:
+        serving = {queue: await live_workers(client, queue) for queue in worker.queue_keys}
+    for queue, workers in serving.items():
         live = [w for w in workers if queue in w.queues]
         if not live:
             raise AqueueError(f"no live worker serves queue {queue!r}")
@@ -127,9 +130,20 @@ def enqueue(
             raise AqueueError("a job with that id already exists")
         click.echo(job.job_id)
         if wait is not None:
-            click.echo(repr(await job.result(timeout=wait)))
+            click.echo(repr(await _result_or_failure(job, wait)))
 
     with_client(redis_url, run)
+
+
+async def _result_or_failure(job: Job[Any], wait: float) -> Any:
+    """Return the job's result; its failure becomes an AqueueError (one line, no traceback)."""
+    info = await job.wait(timeout=wait)
+    if info.success:
+        return info.result
+    error = info.result
+    if isinstance(error, AqueueError):
+        raise error
+    raise AqueueError(f"job {job.job_id} failed: {type(error).__name__}: {error}")
 
 
 @main.command()
@@ -141,7 +155,7 @@ def status(queue_name: str | None, redis_url: str | None, as_json: bool) -> None
     """Show a queue's size and the live workers."""
 
     async def fetch(client: Client) -> tuple[QueueStats, list[WorkerInfo]]:
-        return await queue_stats(client, queue_name), await live_workers(client)
+        return await queue_stats(client, queue_name), await live_workers(client, queue_name)
 
     stats, workers = with_client(redis_url, fetch)
     if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -89,16 +90,18 @@ class WorkflowStatus:
 class WorkflowRun:
     """A handle on one workflow run, by id; Redis failures raise :class:`aqueue.errors.RedisFailure`."""
 
-    def __init__(self, run_id: str, client: Client) -> None:
+    def __init__(self, run_id: str, client: Client, queue_key: str | None = None) -> None:
         self.run_id = run_id
         self._client = client
+        #: The run's keys: the client's, but on Redis Cluster those of the run's queue (its slot).
+        self._keys = client.keys_for(queue_key)
 
     def __repr__(self) -> str:
         return f"<aqueue.WorkflowRun {self.run_id}>"
 
     def key(self, suffix: str = "") -> str:
         """Return one of the run's Redis keys."""
-        return self._client.keys.scoped("wf", self.run_id) + suffix
+        return self._keys.scoped("wf", self.run_id) + suffix
 
     async def _poll(self) -> tuple[str, Any] | None:
         fields: list[Any] = await self._client.redis.hmget(self.key(), ["state", "result", "error"])  # type: ignore[misc]
@@ -111,7 +114,7 @@ class WorkflowRun:
 
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its final result or re-raise the failing node's error."""
-        channel = self._client.keys.done_channel(f"wf:{self.run_id}")
+        channel = self._keys.done_channel(f"wf:{self.run_id}")
         with redis_errors(self._client.address):  # the run's own failure is raised below, untranslated
             async with self._client.notifier.watch(channel) as event:
                 what = f"workflow {self.run_id}"
@@ -128,7 +131,7 @@ class WorkflowRun:
     async def cancel(self) -> bool:
         """Cancel the run: pending nodes never start, running ones are aborted; False if it had ended."""
         cancel = self._client.scripts.get(WfCancel)
-        args = WfCancelArgs(prefix=self._client.keys.prefix, run_id=self.run_id, now_ms=now_ms())
+        args = WfCancelArgs(prefix=self._keys.prefix, run_id=self.run_id, now_ms=now_ms())
         with redis_errors(self._client.address):
             return await cancel(args)
 
@@ -162,7 +165,7 @@ class WorkflowRun:
             return set()
         async with self._client.redis.pipeline(transaction=False) as pipe:
             for node in queued:
-                pipe.exists(self._client.keys.in_progress(f"{self.run_id}:{node}"))
+                pipe.exists(self._keys.in_progress(f"{self.run_id}:{node}"))
             flags = await pipe.execute()
         return {node for node, flag in zip(queued, flags, strict=True) if flag}
 
@@ -274,7 +277,8 @@ async def start_workflow(
     A ``run_id`` whose run exists (running, or ended and not yet expired) is a WorkflowError.
     """
     graph = workflow if isinstance(workflow, WorkflowGraph) else compile_workflow(workflow, on_error=on_error)
-    plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client), graph, queue_name, ttl)
+    queue = client.queue_key(queue_name)
+    plan = _plan(client, WorkflowRun(run_id or uuid.uuid4().hex, client, queue), graph, queue, ttl)
     taken = WorkflowError(f"a workflow run {plan.run.run_id} exists already; pick another run id")
     enqueue = client.scripts.get(Enqueue)
     with redis_errors(client.address):
@@ -284,7 +288,7 @@ async def start_workflow(
                 raise taken
             pipe.multi()  # type: ignore[no-untyped-call]
             plan.write(pipe)
-            for args in plan.root_batches(client.keys.prefix):
+            for args in plan.root_batches(client.keys_for(queue).prefix):
                 await enqueue.queue_on(pipe, args)
             try:
                 await pipe.execute()
@@ -293,10 +297,7 @@ async def start_workflow(
     return plan.run
 
 
-def _plan(
-    client: Client, run: WorkflowRun, graph: WorkflowGraph, queue_name: str | None, ttl: timedelta
-) -> _RunPlan:
-    queue = client.queue_key(queue_name)
+def _plan(client: Client, run: WorkflowRun, graph: WorkflowGraph, queue: str, ttl: timedelta) -> _RunPlan:
     serializer = client.job_serializer
     try:
         specs = [node_spec(node, client.keys, queue, serializer) for node in graph.nodes]
@@ -305,6 +306,8 @@ def _plan(
         )
     except TypeError as e:
         raise WorkflowError(f"cannot start workflow: {e}") from e
+    if client.layout is not None:
+        _one_queue(queue, [*specs, handler])
     now = now_ms()
     meta = {
         "state": "running",
@@ -317,3 +320,13 @@ def _plan(
         "on_error": dumps(handler),
     }
     return _RunPlan(run, graph, specs, meta, now)
+
+
+def _one_queue(queue: str, specs: Sequence[dict[str, Any] | None]) -> None:
+    """On Redis Cluster a run lives in its queue's slot: every node must run on that queue."""
+    others = sorted({spec["q"] for spec in specs if spec is not None and spec["q"] != queue})
+    if others:
+        raise WorkflowError(
+            f"on Redis Cluster a workflow runs on one queue ({queue}), but some steps name {others[0]}: "
+            "drop their queue option, or run a workflow per queue"
+        )

@@ -70,6 +70,7 @@ class WfFinish(Script[WfFinishArgs, WfFinishReply]):
 
     name = "wf_finish"
     package = LUA
+    records_outcomes = True
     # EXTENSIONS: may_hand_off, on_attempt_end, on_enqueue(_batch) for released nodes and callbacks
     libraries = (FINISH_LIB, WF_LIB, EXTENSIONS)
 

@@ -73,7 +73,7 @@ async def test_registry_holds_definitions_and_state(make_runners, client) -> Non
     assert refresh.queue == "low" and refresh.last_run == datetime(2030, 1, 4, 8, tzinfo=UTC)
     assert refresh.next_run == datetime(2030, 1, 4, 8, 15, tzinfo=UTC)
     record = daily.to_record()
-    assert record["next_run"] == "2030-01-07T08:00:00+00:00" and record["paused"] is False  # 09:00 Paris, in UTC
+    assert record["next_run"] == "2030-01-07T08:00:00+00:00" and record["paused"] is False  # --json: UTC
 
 
 async def test_pause_resume_and_trigger(make_runners, client, sync_r) -> None:

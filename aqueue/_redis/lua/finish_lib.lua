@@ -2,6 +2,9 @@
 
 -- Deletions of finished jobs, deferred to aq_flush: keys to delete, ids leaving their queue.
 local aq_gone_keys, aq_gone_ids = {}, {}
+-- Whether a client waits for results ({prefix}listening, set by aqueue/_redis/notify.py while it
+-- has waiters): only then is a result announced on {prefix}done:{id}. Read once per script call.
+local aq_listening = nil
 
 local function aq_claims(prefix, ids)
   -- Return the in-progress keys of `ids` and the tokens they hold now (false: none), in one MGET.
@@ -38,7 +41,8 @@ local function aq_finish(prefix, queue, id, ip, holds, kind, result, ttl_ms, ret
   keys[#keys + 1] = prefix .. 'job:' .. id
   keys[#keys + 1] = prefix .. 'retry:' .. id
   aq_gone_ids[#aq_gone_ids + 1] = id
-  redis.call('PUBLISH', prefix .. 'done:' .. id, kind)
+  if aq_listening == nil then aq_listening = redis.call('EXISTS', prefix .. 'listening') == 1 end
+  if aq_listening then redis.call('PUBLISH', prefix .. 'done:' .. id, kind) end
   return 1
 end
 
