@@ -15,7 +15,7 @@ from aqueue import Client, cron, task
 from aqueue.dead import requeue_dead
 from aqueue.embedded import RedisServer
 from aqueue.events import Event, EventKind, expand_entry, read_events
-from aqueue.workflows import chain, sig
+from aqueue.workflows import chain, si, sig
 from tests.conftest import aqueue_cli, run_cli
 from tests.outcome_tasks import add, again, boom
 from tests.support import LoggedProcess, eventually
@@ -147,6 +147,16 @@ async def test_workflow_nodes_have_end_events(client: Client, run_worker: Any) -
     nodes = sorted({e.job_id for e in events})
     assert len(nodes) == 2  # the second node was enqueued by the first one's continuation
     assert all(kinds(events, node) == ["enqueued", "started", "succeeded"] for node in nodes)
+
+
+async def test_a_failed_nodes_error_callback_is_an_enqueued_event(client: Client, run_worker: Any) -> None:
+    async with run_worker([add, boom]):
+        run = await chain(sig("boom").on_error(si("add", 1, 1)), sig("add", 2)).enqueue(client)
+        with contextlib.suppress(ValueError):
+            await run.result(timeout=5)
+        errback = f"{run.run_id}:err:0"  # enqueued by the continuation that failed the run
+        await eventually(lambda: _count(client, errback, "succeeded"), "the error callback's end")
+    assert kinds(await history(client), errback) == ["enqueued", "started", "succeeded"]
 
 
 async def test_unique_jobs_are_enqueued_events_once_per_new_job(client: Client) -> None:
