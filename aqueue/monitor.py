@@ -145,9 +145,16 @@ async def _held_back(client: Client, queue: str) -> dict[str, int]:
 
 
 async def known_queues(client: Client) -> list[str]:
-    """Return the queue keys live workers serve (from their heartbeats) and the paused ones, sorted."""
+    """Return the queue keys that are known without scanning the keyspace, sorted.
+
+    Those are the queues live workers serve (from their heartbeats), the paused ones, and the
+    client's default queue when it holds jobs.
+    """
     served = {q for w in await live_workers(client) for q in w.queues if q}
-    return sorted(served | await client.paused_queues())
+    default = client.default_queue
+    with redis_errors(client.address):
+        waiting = {default} if await client.redis.zcard(default) else set()
+    return sorted(served | waiting | await client.paused_queues())
 
 
 async def live_workers(client: Client, queue_name: str | None = None) -> list[WorkerInfo]:

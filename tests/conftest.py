@@ -103,20 +103,24 @@ WorkerFactory = Callable[..., contextlib.AbstractAsyncContextManager[Worker]]
 def run_worker(redis_url: str) -> WorkerFactory:
     """Start an in-process worker for the block: ``async with run_worker([fn], max_jobs=5) as w``."""
 
-    @contextlib.asynccontextmanager
-    async def start(functions: Sequence[Any], **options: Any) -> AsyncIterator[Worker]:
-        options.setdefault("redis_settings", redis_url)
-        options.setdefault("handle_signals", False)
-        worker = Worker(functions, **options)
-        runner = asyncio.create_task(worker.async_run())
-        try:
-            yield worker
-        finally:
-            worker.request_stop(force=True)
-            await asyncio.wait_for(runner, 15)
-            await worker.close()
+    def start(functions: Sequence[Any], **options: Any) -> contextlib.AbstractAsyncContextManager[Worker]:
+        return serving(options.pop("redis_settings", redis_url), functions, **options)
 
     return start
+
+
+@contextlib.asynccontextmanager
+async def serving(redis: Any, functions: Sequence[Any], **options: Any) -> AsyncIterator[Worker]:
+    """Run an in-process worker on ``redis`` (a URL or settings) for the block; stop it after."""
+    options.setdefault("handle_signals", False)
+    worker = Worker(functions, redis_settings=redis, **options)
+    runner = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        worker.request_stop(force=True)
+        await asyncio.wait_for(runner, 15)
+        await worker.close()
 
 
 def subprocess_env(redis_url: str, **extra: str) -> dict[str, str]:

@@ -79,6 +79,17 @@ def test_enqueue_command_with_worker_process(redis_url: str) -> None:
     assert "Traceback" not in out
 
 
+def test_enqueue_wait_for_a_failing_task_is_one_line(redis_url: str) -> None:
+    worker = aqueue_cli("worker", "tests.cli_settings.WorkerSettings", redis_url=redis_url)
+    try:
+        failed = run_cli("enqueue", "add", "40", '"x"', "--wait", "10", redis_url=redis_url)
+        assert_one_line_error(failed, "error: job ", "failed: TypeError: unsupported operand")
+        assert len(failed.stdout.split()) == 1  # the job id, then nothing on stdout
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=20)
+
+
 def test_bad_cron_expression_in_settings(redis_url: str, tmp_path: Path) -> None:
     (tmp_path / "badcron_settings.py").write_text(
         "from aqueue import cron\n"

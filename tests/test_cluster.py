@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from aqueue.scheduler import cron
 from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
 from tests.cluster_tasks import step
-from tests.conftest import aqueue_cli, run_cli
+from tests.conftest import aqueue_cli, run_cli, serving
 from tests.support import LoggedProcess, eventually
 
 CLI = redis_cli()
@@ -104,18 +103,6 @@ def cluster_url(cluster: ClusterGroup, transport: str) -> str:
     cluster.wait_healthy()
     cluster.flush()
     return cluster.url
-
-
-@contextlib.asynccontextmanager
-async def serving(url: str, functions: Sequence[Any], **options: Any) -> AsyncIterator[Worker]:
-    worker = Worker(functions, redis_settings=url, handle_signals=False, **options)
-    runner = asyncio.create_task(worker.async_run())
-    try:
-        yield worker
-    finally:
-        worker.request_stop(force=True)
-        await asyncio.wait_for(runner, 15)
-        await worker.close()
 
 
 @needs_cluster

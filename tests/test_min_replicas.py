@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as sync_redis
 
 from aqueue import Client, ConfigurationError, ReplicationError, Worker
 from aqueue.embedded import RedisServer
+from tests.conftest import serving
 from tests.proxy import freezable_proxy
 from tests.refusals import replicate
 from tests.support import eventually
@@ -142,16 +143,8 @@ def waits(server: RedisServer) -> int:
         return int(stats["calls"]) if stats else 0
 
 
-@contextlib.asynccontextmanager
-async def worker_on(server: RedisServer, **options: object) -> AsyncIterator[Worker]:
-    worker = Worker([double], redis_settings=server.url, handle_signals=False, **options)  # type: ignore[arg-type]
-    runner = asyncio.create_task(worker.async_run())
-    try:
-        yield worker
-    finally:
-        worker.request_stop(force=True)
-        await asyncio.wait_for(runner, 15)
-        await worker.close()
+def worker_on(server: RedisServer, **options: Any) -> contextlib.AbstractAsyncContextManager[Worker]:
+    return serving(server.url, [double], **options)
 
 
 async def test_a_worker_counts_a_job_done_once_the_replica_has_its_result(

@@ -166,3 +166,12 @@ async def test_pausing_one_queue_leaves_the_others_and_their_priorities_alone(
         await asyncio.sleep(0.3)
     assert ran == ["soon", "high", "plain"]
     assert await parked.status() is JobStatus.queued
+
+
+def test_queue_list_shows_the_default_queue_with_jobs_and_no_worker(
+    redis_url: str, sync_r: sync_redis.Redis
+) -> None:
+    assert run_cli("queue", "list", "--json", redis_url=redis_url).stdout.strip() == "[]"
+    sync_r.zadd("arq:queue", {"j1": 1})
+    rows = orjson.loads(run_cli("queue", "list", "--json", redis_url=redis_url).stdout)
+    assert [(r["queue"], r["due"]) for r in rows] == [("arq:queue", 1)]

@@ -19,6 +19,7 @@ from aqueue.cli._json import dumps
 from aqueue.client import Client
 from aqueue.dead import list_dead, requeue_dead
 from aqueue.errors import AqueueError, ConfigurationError
+from aqueue.jobs import Job
 from aqueue.monitor import QueueStats, WorkerInfo, live_workers, queue_stats
 from aqueue.settings import create_worker
 from aqueue.worker import Worker
@@ -129,9 +130,20 @@ def enqueue(
             raise AqueueError("a job with that id already exists")
         click.echo(job.job_id)
         if wait is not None:
-            click.echo(repr(await job.result(timeout=wait)))
+            click.echo(repr(await _result_or_failure(job, wait)))
 
     with_client(redis_url, run)
+
+
+async def _result_or_failure(job: Job[Any], wait: float) -> Any:
+    """Return the job's result; its failure becomes an AqueueError (one line, no traceback)."""
+    info = await job.wait(timeout=wait)
+    if info.success:
+        return info.result
+    error = info.result
+    if isinstance(error, AqueueError):
+        raise error
+    raise AqueueError(f"job {job.job_id} failed: {type(error).__name__}: {error}")
 
 
 @main.command()

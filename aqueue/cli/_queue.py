@@ -59,7 +59,7 @@ def purge(name: str, yes: bool, redis_url: str | None) -> None:
 )
 @friendly
 def list_queues(redis_url: str | None, as_json: bool) -> None:
-    """List the queues live workers serve and the paused ones: depth and whether paused."""
+    """List the queues live workers serve, the paused ones and the default queue if it holds jobs."""
 
     async def fetch(client: Client) -> list[QueueStats]:
         return [await queue_stats(client, name) for name in await known_queues(client)]
@@ -69,7 +69,7 @@ def list_queues(redis_url: str | None, as_json: bool) -> None:
         click.echo(dumps([{k: v for k, v in dataclasses.asdict(r).items() if k != "dead"} for r in rows]))
         return
     if not rows:
-        click.echo("no queues (no live worker, none paused)")
+        click.echo("no queues (no live worker, none paused, no job in the default queue)")
     for r in rows:
         state = "paused" if r.paused else "active"
         click.echo(f"{r.queue}  {state}  {r.due} due, {r.later_or_running} deferred or running")
