@@ -19,6 +19,7 @@ import socket
 import subprocess
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import redis as sync_redis
 
@@ -77,20 +78,28 @@ def _node_args(timeout_ms: int) -> tuple[str, ...]:
 
 
 class ClusterGroup:
-    """Six ``redis-server`` nodes joined as a cluster of three primaries with a replica each."""
+    """Six ``redis-server`` nodes joined as a cluster of three primaries with a replica each.
 
-    def __init__(self, cli: str = REDIS_CLI, *, replicas: int = 1) -> None:
+    ``password``: every node's ``requirepass`` (and ``masterauth``, for the replicas).
+    """
+
+    def __init__(self, cli: str = REDIS_CLI, *, replicas: int = 1, password: str | None = None) -> None:
         self.cli = cli
         self.replicas = replicas
+        self.password = password
+        auth = ("--masterauth", password) if password else ()
         self.nodes = [
-            RedisServer(port=cluster_port(), extra_args=_node_args(NODE_TIMEOUT_MS))
+            RedisServer(
+                port=cluster_port(), extra_args=(*_node_args(NODE_TIMEOUT_MS), *auth), password=password
+            )
             for _ in range(PRIMARIES * (1 + replicas))
         ]
 
     @property
     def url(self) -> str:
-        """Return the cluster's URL, naming the three first nodes as seeds."""
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:PRIMARIES])
+        """Return the cluster's URL, naming the three first nodes as seeds (and the password)."""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis+cluster://{auth}" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:PRIMARIES])
 
     def start(self) -> ClusterGroup:
         """Start the nodes, create the cluster, wait until every node says ``cluster_state:ok``."""
@@ -107,6 +116,7 @@ class ClusterGroup:
                     "--cluster-replicas",
                     str(self.replicas),
                     "--cluster-yes",
+                    *(("-a", self.password, "--no-auth-warning") if self.password else ()),
                 ],
                 check=True,
                 capture_output=True,
@@ -120,7 +130,7 @@ class ClusterGroup:
 
     def client(self, port: int) -> sync_redis.Redis:
         """Return a plain client of the node on ``port``."""
-        return sync_redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+        return sync_redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, password=self.password)
 
     def node(self, port: int) -> RedisServer:
         """Return the node listening on ``port``."""
@@ -175,10 +185,11 @@ class ClusterGroup:
             return sorted({int(e[2][1]) for e in r.execute_command("CLUSTER", "SLOTS")})
 
     def flush(self) -> None:
-        """Empty every primary (their replicas follow)."""
+        """Empty every primary (their replicas follow), scripts too: each test loads its own."""
         for port in self.primaries():
             with self.client(port) as r:
                 r.flushall()
+                r.script_flush()
 
     def node_id(self, port: int) -> str:
         """Return the cluster node id of the node on ``port``."""
@@ -193,7 +204,8 @@ class ClusterGroup:
             dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
             src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
             while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
-                src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+                auth = ("AUTH", self.password) if self.password else ()
+                src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, *auth, "KEYS", *keys)
             for port in self.primaries():
                 with self.client(port) as r:
                     r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
@@ -205,6 +217,16 @@ class ClusterGroup:
                 if int(entry[0]) <= slot <= int(entry[1]):
                     return int(entry[2][1]) == port
         return False
+
+    def replicate(self, key: str, timeout_ms: int = 5000) -> None:
+        """Wait until a replica of ``key``'s primary has all it was sent: write ``key``, then WAIT.
+
+        WAIT counts the writes of its own connection; one stream carries every client's, in order.
+        """
+        with self.client(self.primary_of(key)) as r:
+            r.set(key, 1)
+            if int(r.execute_command("WAIT", 1, timeout_ms)) < 1:
+                raise AssertionError(f"no replica of {key}'s primary caught up within {timeout_ms} ms")
 
     def kill(self, port: int) -> None:
         """SIGKILL the node on ``port``."""

@@ -15,7 +15,7 @@ from aqueue._redis.cluster import ClusterLayout, is_cluster, key_slot
 from aqueue._redis.cluster_wire import ClusterWire
 from aqueue._redis.connection import describe, resolve_settings
 from aqueue._redis.errors import describe_pool
-from aqueue.errors import AqueueError, ConfigurationError, JobAborted, WorkflowError
+from aqueue.errors import AqueueError, ConfigurationError, JobAborted, RedisAuthError, WorkflowError
 from aqueue.scheduler import cron
 from aqueue.workflows import chain, chord, sig
 from tests.cluster import ClusterGroup, redis_cli
@@ -303,7 +303,12 @@ async def test_cli_status_and_job_on_a_cluster(cluster_url: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_a_shard_failover_loses_no_enqueue_and_no_job(cluster: ClusterGroup, cluster_url: str) -> None:
-    """SIGKILL the primary of queue ``red``'s slot while a producer enqueues and a worker drains it."""
+    """SIGKILL the primary of queue ``red``'s slot while a producer enqueues and a worker drains it.
+
+    Replication is asynchronous and a cluster has no ``min_replicas``: a write acknowledged in the
+    last moments before the kill may not have reached the replica. The test waits for the replica
+    (WAIT) right before the kill, so that every acknowledged job must survive.
+    """
     primary = cluster.primary_of("arq:{red}:queue")
     jobs, errors, killed_at = [], [], 0.0
     async with (
@@ -311,7 +316,8 @@ async def test_a_shard_failover_loses_no_enqueue_and_no_job(cluster: ClusterGrou
         serving(cluster_url, [add], queue_name="red"),
     ):
         for i in range(300):
-            if i == 60:
+            if i == 60:  # the loop (producer and worker) is blocked from here to the kill: no writes
+                cluster.replicate("cl:{red}:fence")  # what was acknowledged so far reached the replica
                 cluster.kill(primary)
                 killed_at = time.monotonic()
             try:
@@ -331,3 +337,22 @@ async def test_a_shard_failover_loses_no_enqueue_and_no_job(cluster: ClusterGrou
     assert new_primary != primary
     cluster.node(primary).start()  # it comes back as a replica of the new primary
     cluster.wait_healthy()
+
+
+@pytest.fixture(scope="module")
+def locked() -> Iterator[ClusterGroup]:
+    """A second cluster, three primaries with ``requirepass``."""
+    assert CLI is not None
+    with ClusterGroup(CLI, replicas=0, password="s3cr:t") as group:
+        yield group
+
+
+@needs_cluster
+async def test_a_cluster_with_a_password(locked: ClusterGroup, transport: str) -> None:
+    locked.flush()
+    async with Client(locked.url) as client, serving(locked.url, [add], queue_name="alpha"):
+        assert await (await client.enqueue("add", 2, 2, _queue_name="alpha")).result(timeout=5) == 4
+        assert "s3cr" not in client.address
+    with pytest.raises(RedisAuthError):
+        async with Client(locked.url.replace("s3cr%3At", "wrong")) as wrong:
+            await wrong.enqueue("add", 1, 1)

@@ -22,7 +22,13 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ConnectionError, RedisClusterException, ResponseError, TimeoutError
+from redis.exceptions import (
+    AuthenticationError,
+    ConnectionError,
+    RedisClusterException,
+    ResponseError,
+    TimeoutError,
+)
 
 from aqueue._redis.cluster import describe_cluster, key_slot
 from aqueue._redis.evalsha import run_script
@@ -33,6 +39,8 @@ __all__ = ["ClusterPool", "ClusterRedisPyTransport", "open_cluster_pool", "routi
 #: How often a pipeline is sent before its error goes to the caller, and the pause after a lost node.
 PIPELINE_ATTEMPTS = 4
 PIPELINE_RETRY_S = 0.25
+#: How long closing a pool waits for redis-py's own disconnects of replaced nodes.
+CLOSE_WAIT_S = 1.0
 
 
 def routing_key(argv: Sequence[Any]) -> str:
@@ -78,6 +86,13 @@ class ClusterPool(RedisCluster):
             pool = self._node_pools[(host, port)] = ConnectionPool(host=host, port=port, **self._options)
         return pool
 
+    def any_node(self) -> ClusterNode:
+        """Return a node to send a keyless command to: the default one, else any known one."""
+        node = self.get_default_node() or next(iter(self.get_primaries()), None)
+        if node is None:  # between two slot maps redis-py may know none: a seed, then
+            node = next(iter(self.nodes_manager.startup_nodes.values()))
+        return node
+
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         """Return a pipeline on one slot's primary (see :class:`SlotPipeline`)."""
         return SlotPipeline(self, bool(transaction))
@@ -85,16 +100,29 @@ class ClusterPool(RedisCluster):
     def pubsub(self, **kwargs: Any) -> PubSub:
         """Return a pub/sub on one node: the cluster forwards every PUBLISH to every node."""
         if self._pubsub_client is None:
-            node = self.get_default_node()
+            node = self.any_node()
             self._pubsub_client = Redis(connection_pool=self.node_pool(node.host, node.port))
         return self._pubsub_client.pubsub(**kwargs)
 
     async def aclose(self) -> None:
-        """Close the cluster's connections and the node pools."""
+        """Close the cluster's connections and the node pools.
+
+        redis-py disconnects the nodes a new slot map replaced in tasks of their own, which nobody
+        awaits: after a failover they would outlive a loop that ends now, their sockets unclosed.
+        They are waited for here (up to ``CLOSE_WAIT_S``).
+        """
         await super().aclose()
         for pool in self._node_pools.values():
             await pool.disconnect()
         self._node_pools.clear()
+        current = asyncio.current_task()
+        replaced = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not current and getattr(t.get_coro(), "__qualname__", "") == "ClusterNode.disconnect"
+        ]
+        if replaced:
+            await asyncio.wait(replaced, timeout=CLOSE_WAIT_S)
 
 
 class SlotPipeline(Pipeline):
@@ -107,7 +135,7 @@ class SlotPipeline(Pipeline):
 
     def __init__(self, cluster: ClusterPool, transaction: bool) -> None:
         self._cluster = cluster
-        node = cluster.get_default_node()
+        node = cluster.any_node()
         pool = cluster.node_pool(node.host, node.port)
         super().__init__(pool, cluster.response_callbacks, transaction, None)
 
@@ -201,6 +229,11 @@ async def open_cluster_pool(settings: RedisSettings, **options: Any) -> ArqRedis
     try:
         await pool.initialize()
         await pool.ping()
+    except RedisClusterException as e:
+        await pool.aclose()
+        if isinstance(e.__cause__, AuthenticationError):  # a wrong password: what the node said
+            raise e.__cause__ from e
+        raise
     except BaseException:
         await pool.aclose()
         raise
@@ -218,25 +251,51 @@ class ClusterRedisPyTransport:
         self._pool = pool
         self._settings = settings
         self._blocking_timeout_s = reply_timeout_s + block_s
-        self._blocking: ArqRedis | None = None
+        self._blocking: Redis | None = None  # to the node of the last key popped from
+        self._blocking_at: tuple[str, int | str] | None = None
 
     def run(self, script: Any, args: Any) -> Awaitable[Any]:
         """Run ``script`` on the primary of its prefix's slot."""
         argv = args.argv()
-        return run_script(self._pool.execute_command, script, args, (routing_key(argv),))
+        return run_script(self._send, script, args, (routing_key(argv),))
+
+    def _send(self, *command: Any) -> Awaitable[Any]:
+        """Send one command; SCRIPT LOAD goes to every primary (redis-py routes it only so)."""
+        if command[0] == "SCRIPT":
+            return cast(Awaitable[Any], self._pool.script_load(command[2]))
+        return cast(Awaitable[Any], self._pool.execute_command(*command))  # type: ignore[no-untyped-call]
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
-        """Start a BLPOP on the primary of ``key``'s slot, on a cluster client of its own."""
+        """Start a BLPOP on the primary of ``key``'s slot, on a connection of its own to that node."""
         return asyncio.ensure_future(self._blpop(key, timeout))
 
     async def _blpop(self, key: str, timeout: float) -> Sequence[bytes] | None:
-        if self._blocking is None:
-            self._blocking = await open_cluster_pool(self._settings, socket_timeout=self._blocking_timeout_s)
-        popped = await cast(Awaitable[Sequence[bytes] | None], self._blocking.blpop([key], timeout))  # type: ignore[arg-type]
-        return popped
+        cluster = cast(ClusterPool, self._pool)
+        node = cluster.nodes_manager.get_node_from_slot(key_slot(key))
+        if self._blocking is None or self._blocking_at != (node.host, node.port):
+            await self.stop_blocking()
+            self._blocking = Redis(
+                host=node.host,
+                port=int(node.port),
+                username=self._settings.username,
+                password=self._settings.password,
+                socket_timeout=self._blocking_timeout_s,
+                socket_connect_timeout=self._settings.conn_timeout,
+                socket_keepalive=True,
+            )
+            self._blocking_at = (node.host, node.port)
+        try:
+            pop = self._blocking.blpop([key], timeout)  # type: ignore[arg-type]  # float seconds: Redis 6+
+            return await cast(Awaitable[Sequence[bytes] | None], pop)
+        except (ConnectionError, TimeoutError, ResponseError) as e:
+            if not isinstance(e, ResponseError) or _redirected(e):  # a failover, or a migrated slot
+                await self.stop_blocking()
+                with contextlib.suppress(ConnectionError, TimeoutError, RedisClusterException):
+                    await cluster.nodes_manager.initialize()
+            raise
 
     async def stop_blocking(self) -> None:
-        """Close the blocking client."""
+        """Close the blocking connection."""
         conn, self._blocking = self._blocking, None
         if conn is not None:
             await conn.aclose()
