@@ -7,6 +7,7 @@ from typing import Any
 from aqueue import Client, task
 from aqueue.dead import list_dead, requeue_dead
 from tests.conftest import run_cli
+from tests.support import eventually
 
 
 @task
@@ -27,7 +28,7 @@ async def test_claim_moves_over_delivered_job_to_dead_letters(client: Client, ru
     async with run_worker([add], max_deliveries=3) as worker:
         ok = await client.enqueue("add", 2, 2)
         assert await ok.result(timeout=5) == 4  # type: ignore[union-attr]
-        assert worker.jobs_complete == 1
+        await eventually(lambda: worker.jobs_complete == 1, "the worker to count it")
     dead = await list_dead(client)
     assert [d.job_id for d in dead] == ["doomed"]
     assert dead[0].function == "add" and dead[0].history == ("w0@0", "w1@1", "w2@2")

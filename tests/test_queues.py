@@ -92,7 +92,7 @@ async def test_one_wake_up_covers_every_queue_and_capacity_holds(
         for job in jobs:
             await job.result(timeout=5)
         assert running[1] == 1
-        assert worker.jobs_complete == 6
+        await eventually(lambda: worker.jobs_complete == 6, "the worker to count them")
 
 
 async def test_a_second_queues_job_is_renewed_retried_and_recorded_on_its_queue(

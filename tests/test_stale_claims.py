@@ -106,7 +106,7 @@ async def test_fresh_claims_start_unchecked(
         for job in jobs:
             assert job is not None
             assert await job.result(timeout=10) == "fresh"
-        assert worker.jobs_complete == 20
+        await eventually(lambda: worker.jobs_complete == 20, "the worker to count them")
     runs = sorted(r.decode() for r in sync_r.lrange("runs:fresh", 0, -1))
     assert runs == sorted(f"{j.job_id}:1" for j in jobs if j is not None)
     assert "claims lapsed" not in caplog.text
