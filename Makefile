@@ -41,6 +41,7 @@ bench: $(STAMP)  ## aqueue vs plain arq, workflows vs Celery, cron punctuality; 
 	$(PY) -m bench.cron
 	$(PY) -m bench.limits
 	$(PY) -m bench.ops_cost --out bench/results/ops-cost
+	$(PY) -m bench.replicas_cost
 
 REF ?= main
 bench-ab: $(STAMP)  ## A/B: the working tree's aqueue vs aqueue at git ref REF (default main), one run
