@@ -31,6 +31,7 @@ from arq.worker import RetryJob
 import aqueue
 from aqueue import Client, JobAborted, MaxTriesExceeded, SerializationError, Worker, task
 from tests.conftest import ROOT
+from tests.support import eventually
 
 PICKLE: dict[str, Any] = {"job_serializer": pickle.dumps, "job_deserializer": pickle.loads}
 MSGPACK: dict[str, Any] = {
@@ -243,7 +244,7 @@ async def test_arq_abort_of_a_running_job_returns_true(redis_url: str, run_worke
         assert job is not None
         await until_running(job)
         assert await job.abort(timeout=5, poll_delay=0.05) is True
-        assert worker.jobs_failed == 1
+        await eventually(lambda: worker.jobs_failed == 1, "the worker to count the abort")
         async with Client(redis_url, **PICKLE) as client:  # aqueue's producers see their own error
             with pytest.raises(JobAborted, match="aborted while running"):
                 await client.job("long").result(timeout=1)

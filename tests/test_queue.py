@@ -180,7 +180,8 @@ async def test_malformed_envelope_fails_at_once_as_corrupt(
             await client.job("odd").result(timeout=5)
         stored = await client.job("odd").result_info()
         assert stored is not None and stored.job_try == 1  # failed on its first delivery
-        assert worker.jobs_failed == 1 and not await client.redis.zcard(client.keys.dead)
+        await eventually(lambda: worker.jobs_failed == 1, "the worker to count the failure")
+        assert not await client.redis.zcard(client.keys.dead)
 
 
 async def test_status_moves_deferred_queued_in_progress_complete(client: Client, run_worker: Any) -> None:
