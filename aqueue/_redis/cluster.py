@@ -34,6 +34,7 @@ __all__ = [
     "is_cluster",
     "key_slot",
     "parse_cluster_url",
+    "url_credentials",
 ]
 
 CLUSTER_SCHEME = "redis+cluster://"
@@ -77,7 +78,7 @@ def parse_cluster_url(url: str) -> ClusterSettings:
     if path.strip("/") or "?" in rest:
         raise _bad_url(url, "a cluster has one database and this URL takes no options")
     userinfo, _, hosts = netloc.rpartition("@")
-    username, password = _credentials(userinfo)
+    username, password = url_credentials(userinfo)
     if not hosts:
         raise _bad_url(url, "name at least one node")
     return ClusterSettings(
@@ -88,7 +89,8 @@ def parse_cluster_url(url: str) -> ClusterSettings:
     )
 
 
-def _credentials(userinfo: str) -> tuple[str | None, str | None]:
+def url_credentials(userinfo: str) -> tuple[str | None, str | None]:
+    """Return the user and password of a URL's ``user:password`` part (percent-decoded; None: absent)."""
     if not userinfo:
         return None, None
     user, colon, password = userinfo.partition(":")

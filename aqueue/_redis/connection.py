@@ -24,7 +24,13 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.exceptions import AuthenticationError, BusyLoadingError
 
-from aqueue._redis.cluster import CLUSTER_SCHEME, describe_cluster, is_cluster, parse_cluster_url
+from aqueue._redis.cluster import (
+    CLUSTER_SCHEME,
+    describe_cluster,
+    is_cluster,
+    parse_cluster_url,
+    url_credentials,
+)
 from aqueue._redis.cluster_transport import open_cluster_pool
 from aqueue._redis.errors import REDIS_ERRORS, format_address, redis_failure
 from aqueue._redis.tls import TLS_OPTIONS, ssl_context, tls_fields, tls_refusal
@@ -130,7 +136,7 @@ def parse_sentinel_url(url: str) -> SentinelSettings:
     rest, _, query = url[len(SENTINEL_SCHEME) :].partition("?")
     netloc, _, path = rest.partition("/")
     userinfo, _, hosts = netloc.rpartition("@")
-    username, password = _credentials(userinfo)
+    username, password = url_credentials(userinfo)
     options = _sentinel_options(url, query)
     parts = [unquote(p) for p in path.split("/")] if path else []
     if not parts or not parts[0] or len(parts) > 2:
@@ -145,13 +151,6 @@ def parse_sentinel_url(url: str) -> SentinelSettings:
         sentinel_username=options.get("sentinel_username"),
         sentinel_password=options.get("sentinel_password"),
     )
-
-
-def _credentials(userinfo: str) -> tuple[str | None, str | None]:
-    if not userinfo:
-        return None, None
-    user, colon, password = userinfo.partition(":")
-    return unquote(user) or None, unquote(password) if colon else None
 
 
 def _sentinel_options(url: str, query: str) -> dict[str, str]:
