@@ -78,6 +78,17 @@ class ClusterPool(RedisCluster):
         self._node_pools: dict[tuple[str, int], ConnectionPool] = {}
         self._pubsub_client: Redis | None = None
 
+    async def reread_slots(self) -> None:
+        """Read the slot map again (after a failover or a migrated slot); give up quietly if no node answers.
+
+        It goes through redis-py's own re-read (``initialize`` under its lock), never beside it: two
+        reads at once replace each other's node objects, and one still connecting through a node the
+        other replaced is left with a socket nobody closes.
+        """
+        self._initialize = True
+        with contextlib.suppress(ConnectionError, TimeoutError, RedisClusterException):
+            await self.initialize()
+
     def node_pool(self, host: str, port: int | str) -> ConnectionPool:
         """Return a plain connection pool to one node (for transactions and pub/sub)."""
         port = int(port)
@@ -182,8 +193,7 @@ class SlotPipeline(Pipeline):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _refresh(self) -> None:
-        with contextlib.suppress(ConnectionError, TimeoutError, RedisClusterException):
-            await self._cluster.nodes_manager.initialize()
+        await self._cluster.reread_slots()
 
     async def _across_slots(self, stack: list[Any], raise_on_error: bool) -> list[Any]:
         self.command_stack = []
@@ -290,8 +300,7 @@ class ClusterRedisPyTransport:
         except (ConnectionError, TimeoutError, ResponseError) as e:
             if not isinstance(e, ResponseError) or _redirected(e):  # a failover, or a migrated slot
                 await self.stop_blocking()
-                with contextlib.suppress(ConnectionError, TimeoutError, RedisClusterException):
-                    await cluster.nodes_manager.initialize()
+                await cluster.reread_slots()
             raise
 
     async def stop_blocking(self) -> None:
