@@ -34,6 +34,7 @@ __all__ = [
     "is_cluster",
     "key_slot",
     "parse_cluster_url",
+    "split_address",
     "url_credentials",
 ]
 
@@ -97,12 +98,17 @@ def url_credentials(userinfo: str) -> tuple[str | None, str | None]:
     return unquote(user) or None, unquote(password) if colon else None
 
 
-def _address(url: str, text: str) -> tuple[str, int]:
-    if text.startswith("["):  # [::1]:7000
+def split_address(text: str) -> tuple[str, str]:
+    """Split ``host:port`` (``[::1]:7000`` for IPv6) into the host and the port's text ('' if none)."""
+    if text.startswith("["):
         host, _, port = text[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+        return host, port.removeprefix(":")
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    return host, port
+
+
+def _address(url: str, text: str) -> tuple[str, int]:
+    host, port = split_address(text)
     if not host:
         raise _bad_url(url, f"a node address must be host:port, not {text!r}")
     try:

@@ -29,6 +29,7 @@ from aqueue._redis.cluster import (
     describe_cluster,
     is_cluster,
     parse_cluster_url,
+    split_address,
     url_credentials,
 )
 from aqueue._redis.cluster_transport import open_cluster_pool
@@ -166,11 +167,7 @@ def _sentinel_options(url: str, query: str) -> dict[str, str]:
 
 
 def _sentinel_address(url: str, text: str) -> tuple[str, int]:
-    if text.startswith("["):  # [::1]:26379
-        host, _, port = text[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    host, port = split_address(text)
     if not host:
         raise _bad_sentinel_url(url, f"a sentinel address must be host:port, not {text!r}")
     number = _integer(url, port) if port else DEFAULT_SENTINEL_PORT
