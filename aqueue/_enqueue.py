@@ -40,11 +40,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import NoScriptError
-
 from aqueue._clock import Seconds, to_seconds
 from aqueue._redis.core import Enqueue, EnqueueArgs, EnqueueJob
 from aqueue._redis.errors import REDIS_ERRORS, redis_failure
+from aqueue._redis.evalsha import evalsha_waiting, raise_errors, with_wait
 from aqueue._redis.scripts import Script
 from aqueue._redis.unique import EXISTS, HELD, NEW, EnqueueUnique, EnqueueUniqueArgs, Landed
 from aqueue.errors import (
@@ -287,7 +286,7 @@ async def _send(client: Client, attempt: Attempt, replicas: int, *, check_ids: b
         return None
     if landed.state == HELD:  # it wrote nothing on this connection
         key = client.keys_for(attempt.queue).unique(attempt.unique.key)
-        touched, acknowledged = _raise_errors(await _pipeline(client, ("EVAL", TOUCH_ANY, 1, key), replicas))
+        touched, acknowledged = raise_errors(await _pipeline(client, ("EVAL", TOUCH_ANY, 1, key), replicas))
         if not touched:  # the holder ended and released it meanwhile: nothing left to lose
             return landed
     _check_replicas(client, landed.job_id, replicas, int(acknowledged))
@@ -313,20 +312,18 @@ async def _write(client: Client, attempt: Attempt, replicas: int, *, check_ids: 
     return bool(written[0])
 
 
-async def _replicated(client: Client, script: Script[Any, Any], argv: list[Any], replicas: int) -> list[Any]:
-    """Run ``script`` and a WAIT for ``replicas`` on one connection; return both raw replies."""
-    command = ("EVALSHA", script.sha, 0, *argv)
-    replies = await _pipeline(client, command, replicas)
-    if isinstance(replies[0], NoScriptError):
-        await client.redis.script_load(script.text)
-        replies = await _pipeline(client, command, replicas)
-    return _raise_errors(replies)
+async def _replicated(
+    client: Client, script: Script[Any, Any], argv: list[Any], replicas: int
+) -> tuple[Any, int]:
+    """Run ``script`` and a WAIT for ``replicas`` on one connection; return its raw reply and the count."""
+    _refuse_on_cluster(client)
+    return await evalsha_waiting(client.redis, script, argv, replicas, _timeout_ms(client))
 
 
 async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
     """Make sure ``replicas`` replicas hold a job an earlier attempt wrote (see the module's docstring)."""
     key = client.keys_for(attempt.queue).job(attempt.job_id)
-    touched, acknowledged = _raise_errors(
+    touched, acknowledged = raise_errors(
         await _pipeline(client, ("EVAL", TOUCH, 1, key, attempt.job.payload), replicas)
     )
     if touched:  # else the job already ran and its key is gone: there is nothing left to lose
@@ -334,20 +331,17 @@ async def _confirm(client: Client, attempt: Attempt, replicas: int) -> None:
 
 
 async def _pipeline(client: Client, command: tuple[Any, ...], replicas: int) -> list[Any]:
+    _refuse_on_cluster(client)
+    return await with_wait(client.redis, command, replicas, _timeout_ms(client))
+
+
+def _refuse_on_cluster(client: Client) -> None:
     if client.layout is not None:
         raise ConfigurationError(CLUSTER_REPLICAS)
-    async with client.redis.pipeline(transaction=False) as pipe:
-        pipe.execute_command(*command)
-        pipe.execute_command("WAIT", replicas, int(client.replication_timeout_s * 1000))
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-    return replies
 
 
-def _raise_errors(replies: list[Any]) -> list[Any]:
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
+def _timeout_ms(client: Client) -> int:
+    return int(client.replication_timeout_s * 1000)
 
 
 def _check_replicas(client: Client, job_id: str, replicas: int, acknowledged: int) -> None:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-__all__ = ["ScriptArgs", "ScriptCall", "run_script", "run_waiting"]
+__all__ = [
+    "ScriptArgs",
+    "ScriptCall",
+    "evalsha_waiting",
+    "raise_errors",
+    "run_script",
+    "run_waiting",
+    "with_wait",
+]
 
 ArgsT = TypeVar("ArgsT", bound="ScriptArgs")
 ReplyT = TypeVar("ReplyT")
@@ -77,3 +86,39 @@ async def run_waiting(
             continue
         return script.parse(args, reply), int(await waited)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def with_wait(pool: Redis, command: tuple[Any, ...], replicas: int, timeout_ms: int) -> list[Any]:
+    """Send ``command`` then ``WAIT replicas timeout_ms`` as one redis-py pipeline, so on one connection.
+
+    Returns both raw replies, an error reply in its place (see :func:`raise_errors`).
+    """
+    async with pool.pipeline(transaction=False) as pipe:
+        pipe.execute_command(*command)
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies
+
+
+async def evalsha_waiting(
+    pool: Redis, script: ScriptCall[Any, Any], argv: list[Any], replicas: int, timeout_ms: int
+) -> tuple[Any, int]:
+    """EVALSHA and a WAIT on one of ``pool``'s connections (:func:`with_wait`); on NOSCRIPT, load and again.
+
+    Returns the script's raw reply and how many replicas confirmed it; raises an error reply.
+    """
+    command = ("EVALSHA", script.sha, 0, *argv)
+    replies = await with_wait(pool, command, replicas, timeout_ms)
+    if isinstance(replies[0], NoScriptError):
+        await pool.script_load(script.text)
+        replies = await with_wait(pool, command, replicas, timeout_ms)
+    reply, acknowledged = raise_errors(replies)
+    return reply, int(acknowledged)
+
+
+def raise_errors(replies: list[Any]) -> list[Any]:
+    """Return ``replies``, or raise the first error reply among them."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies

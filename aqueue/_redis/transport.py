@@ -23,14 +23,14 @@ from typing import Literal, Protocol, TypeVar, cast
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import ConnectionError
 
 from aqueue._redis.cluster import is_cluster
 from aqueue._redis.cluster_transport import ClusterRedisPyTransport
 from aqueue._redis.cluster_wire import ClusterWireTransport
 from aqueue._redis.connection import DEFAULT_REPLY_TIMEOUT_S, connect
 from aqueue._redis.errors import REDIS_ERRORS
-from aqueue._redis.evalsha import ScriptArgs, ScriptCall, run_script, run_waiting
+from aqueue._redis.evalsha import ScriptArgs, ScriptCall, evalsha_waiting, run_script, run_waiting
 from aqueue._redis.wire import Wire, eligible
 from aqueue.errors import ConfigurationError, RedisFailure
 
@@ -161,20 +161,8 @@ class RedisPyTransport:
         self, script: ScriptCall[ArgsT, ReplyT], args: ArgsT, replicas: int, timeout_ms: int
     ) -> tuple[ReplyT, int]:
         """Run ``script`` and a WAIT as one pipeline (so on one of the pool's connections)."""
-        argv = args.argv()
-        for attempt in range(2):
-            async with self._pool.pipeline(transaction=False) as pipe:
-                pipe.execute_command("EVALSHA", script.sha, 0, *argv)
-                pipe.execute_command("WAIT", replicas, timeout_ms)
-                reply, acknowledged = await pipe.execute(raise_on_error=False)
-            if isinstance(reply, NoScriptError) and not attempt:
-                await self._pool.script_load(script.text)
-                continue
-            for value in (reply, acknowledged):
-                if isinstance(value, Exception):
-                    raise value
-            return script.parse(args, reply), int(acknowledged)
-        raise AssertionError("unreachable")  # pragma: no cover
+        reply, acknowledged = await evalsha_waiting(self._pool, script, args.argv(), replicas, timeout_ms)
+        return script.parse(args, reply), acknowledged
 
     def blpop(self, key: str, timeout: float) -> asyncio.Future[Sequence[bytes] | None]:
         """Start a BLPOP on the blocking connection (opened on first use) as a task."""
