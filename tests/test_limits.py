@@ -149,6 +149,8 @@ async def test_abort_purge_and_status_see_held_back_jobs(
 ) -> None:
     async with run_worker([hog], max_jobs=5):
         first = await client.enqueue("hog", 2.0)  # holds the slot through what follows, even under load
+        # the long one must hold the slot first: jobs enqueued in one ms are ordered by id
+        await eventually(lambda: sync_r.exists("arq:in-progress:" + first.job_id), "the long job to start")
         held = [await client.enqueue("hog", 0.0) for _ in range(3)]
         await eventually(lambda: sync_r.hlen("arq:waiting") == 3, "the others to be held back")
         stats = await queue_stats(client)
