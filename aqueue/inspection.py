@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aqueue._clock import ms_to_datetime, now_ms
 from aqueue._redis.connection import text
 from aqueue._redis.errors import redis_errors
+from aqueue._redis.keys import tries_started
 from aqueue.dead import DeadJob, dead_job, list_dead
 from aqueue.errors import ConfigurationError, TaskError
 from aqueue.jobs import JobResult, JobStatus
@@ -220,15 +221,18 @@ async def _queue_page(
 
 async def _rows(
     client: Client, queue_key: str, job_ids: Sequence[str]
-) -> list[tuple[bytes | None, bool, bytes | None]]:
+) -> list[tuple[bytes | None, bool, int]]:
     keys = client.keys_for(queue_key)
     async with client.redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.get(keys.job(job_id))
             pipe.exists(keys.in_progress(job_id))
             pipe.get(keys.retry(job_id))
+            pipe.hget(keys.deliveries, job_id)
         flat = await pipe.execute()
-    return [(flat[i], bool(flat[i + 1]), flat[i + 2]) for i in range(0, len(flat), 3)]
+    return [
+        (flat[i], bool(flat[i + 1]), tries_started(flat[i + 2], flat[i + 3])) for i in range(0, len(flat), 4)
+    ]
 
 
 def _envelope(client: Client, payload: bytes | None) -> dict[str, Any]:
@@ -247,7 +251,7 @@ def _summary(
     *,
     queue_key: str,
     score: int,
-    row: tuple[bytes | None, bool, bytes | None],
+    row: tuple[bytes | None, bool, int],
     now: int,
 ) -> JobSummary:
     payload, running, tries = row
@@ -258,7 +262,7 @@ def _summary(
         queue_key,
         state.value,
         str(envelope.get("f", "<expired>")),
-        int(tries or 0),
+        tries,
         _moment(envelope.get("et")),
         None if running else _moment(score),
     )
@@ -336,9 +340,11 @@ async def job_detail(client: Client, job_id: str, queue: str | None = None) -> J
         async with client.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.job(job_id))
             pipe.get(keys.retry(job_id))
+            pipe.hget(keys.deliveries, job_id)
             pipe.zscore(queue_key, job_id)
             pipe.zscore(keys.dead, job_id)
-            payload, tries, score, dead_at = await pipe.execute()
+            payload, counter, history, score, dead_at = await pipe.execute()
+            tries = tries_started(counter, history)
         status = await handle.status()
         result = await handle.result_info()
         progress = await read_progress(client.redis, keys, job_id, client.job_deserializer)
@@ -363,7 +369,7 @@ def _detail(
     *,
     queue_key: str,
     payload: bytes | None,
-    tries: bytes | None,
+    tries: int,
     score: float | None,
     status: JobStatus,
     result: JobResult | None,

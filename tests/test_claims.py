@@ -41,11 +41,12 @@ async def test_a_delivery_counts_a_try_takes_the_claim_and_records_the_history(
     before = now_ms()
     jobs, _ = await ops(client).claim(10, register_idle=False, max_deliveries=5)
     assert [j.job_id for j in jobs] == [job.job_id]
-    assert sync_r.get(f"arq:retry:{job.job_id}") == b"1"
+    assert sync_r.get(f"arq:retry:{job.job_id}") is None  # a first try writes no counter
     assert sync_r.get(f"arq:in-progress:{job.job_id}") == b"w1:1"
     assert 0 < sync_r.pttl(f"arq:in-progress:{job.job_id}") <= 5000
-    worker, _, at = sync_r.hget("arq:deliveries", job.job_id).decode().strip().partition("@")  # type: ignore[union-attr]
-    assert worker == "w1" and before <= int(at) <= now_ms()
+    tries, entry = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
+    worker, _, at = entry.partition("@")
+    assert tries == "1" and worker == "w1" and before <= int(at) <= now_ms()
     assert before + 5000 <= sync_r.zscore(client.default_queue, job.job_id) <= now_ms() + 5000  # type: ignore[operator]
 
 
@@ -90,8 +91,9 @@ async def test_deliveries_without_an_outcome_are_counted_until_the_job_is_dead_l
         )
         assert claimed.job_try == n
         await asyncio.sleep(0.1)
-    history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
-    assert [entry.partition("@")[0] for entry in history] == ["w1", "w2"]
+    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
+    assert tries == "2" and [entry.partition("@")[0] for entry in history] == ["w1", "w2"]
+    assert sync_r.get(f"arq:retry:{job.job_id}") == b"2"  # from the second try on, counted as arq counts
     jobs, _ = await ops(client, "w3").claim(10, register_idle=False, max_deliveries=2)
     assert jobs == []
     dead = sync_r.hgetall(f"arq:dead:{job.job_id}")
@@ -124,9 +126,43 @@ async def test_a_handed_back_job_keeps_no_trace_of_the_interrupted_delivery(
     worker = ops(client)
     [claimed], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
     assert await worker.release([(claimed.job_id, claimed.token)]) == 1
-    assert sync_r.get(f"arq:retry:{job.job_id}") == b"0"
+    assert sync_r.get(f"arq:retry:{job.job_id}") is None
     assert not sync_r.hexists("arq:deliveries", job.job_id)
     assert not sync_r.exists(f"arq:in-progress:{job.job_id}")
+    [again], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
+    assert again.job_try == 1
+
+
+async def test_a_handed_back_second_try_leaves_the_count_where_the_first_try_left_it(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    job = await client.enqueue("noop")
+    assert job is not None
+    await ops(client, "w1", lease_ms=50).claim(10, register_idle=False, max_deliveries=5)
+    await asyncio.sleep(0.1)  # w1 died holding it
+    worker = ops(client, "w2")
+    [second], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
+    assert second.job_try == 2 and sync_r.get(f"arq:retry:{job.job_id}") == b"2"
+    assert await worker.release([(second.job_id, second.token)]) == 1
+    assert sync_r.get(f"arq:retry:{job.job_id}") == b"1"
+    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
+    assert tries == "1" and [entry.partition("@")[0] for entry in history] == ["w1"]
+    [again], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
+    assert again.job_try == 2
+
+
+async def test_a_history_without_its_try_is_read_with_the_counter(
+    client: Client, sync_r: sync_redis.Redis
+) -> None:
+    """Fields written before the history recorded its newest try (entries only) count by the counter."""
+    job = await client.enqueue("noop")
+    assert job is not None
+    sync_r.set(f"arq:retry:{job.job_id}", 2)
+    sync_r.hset("arq:deliveries", job.job_id, "w0@0 w1@1")
+    [claimed], _ = await ops(client).claim(10, register_idle=False, max_deliveries=5)
+    assert claimed.job_try == 3
+    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
+    assert tries == "3" and [entry.partition("@")[0] for entry in history] == ["w0", "w1", "w1"]
 
 
 async def test_redis_work_per_job_stays_bounded(

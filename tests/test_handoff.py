@@ -65,7 +65,8 @@ async def test_retire_hands_back_jobs_handed_over_but_never_read(client: Client)
     assert await ops.release([]) == 1
     assert await idle_members(client) == set()
     assert await client.redis.exists(client.keys.in_progress(job.job_id), client.keys.wake("w1")) == 0
-    assert await client.redis.get(client.keys.retry(job.job_id)) == b"0"  # the unread handoff cost no try
+    assert await client.redis.get(client.keys.retry(job.job_id)) is None  # the unread handoff cost no try
+    assert await client.redis.hexists(client.keys.deliveries, job.job_id) == 0  # type: ignore[misc]
     assert await job.status() == JobStatus.queued
 
 

@@ -9,8 +9,9 @@ key                        type                              holds
 ``{p}queue:{name}``        sorted set                        a named queue (under arq's prefix: ``{name}``)
 ``{p}job:{id}``            string                            the job envelope (``f a k t et``)
 ``{p}in-progress:{id}``    string, expiring                  the running attempt's fencing token
-``{p}retry:{id}``          string (counter)                  how many times the job was delivered
-``{p}deliveries``          hash                              job id → its deliveries without an outcome
+``{p}retry:{id}``          string (counter)                  arq's try counter (aqueue: from the 2nd try)
+``{p}deliveries``          hash                              job id → ``try worker@ms …``: its newest
+                                                             try, its deliveries without an outcome
 ``{p}result:{id}``         string, expiring                  the result envelope
 ``{p}abort``               sorted set                        ids asked to abort → request ms
 ``{p}done:{id}``           pub/sub channel                   announces that a result was written
@@ -87,12 +88,15 @@ class Keys:
         return f"{self.prefix}in-progress:{job_id}"
 
     def retry(self, job_id: str) -> str:
-        """Return the key counting a job's deliveries."""
+        """Return arq's try counter of a job (aqueue's workers write it from a job's second try on)."""
         return f"{self.prefix}retry:{job_id}"
 
     @property
     def deliveries(self) -> str:
-        """Return the hash: job id → its deliveries without an outcome (``worker@ms``, space-separated)."""
+        """Return the hash: job id → its newest try, then its deliveries without an outcome (``worker@ms``).
+
+        The fields are space-separated; :func:`tries_started` reads the try.
+        """
         return f"{self.prefix}deliveries"
 
     def progress(self, job_id: str) -> str:
@@ -225,3 +229,13 @@ class Keys:
     def scoped(self, *parts: str) -> str:
         """Return a key for an extension (workflows, scheduler) under the prefix."""
         return self.prefix + ":".join(parts)
+
+
+def tries_started(counter: bytes | None, history: bytes | None) -> int:
+    """Return how many tries of a job have started: from its ``retry`` counter and ``deliveries`` field.
+
+    The higher of the two counts (an arq worker counts in the counter only; aqueue's workers leave a
+    first try out of it and record each delivery's try in the history), as the claim script does.
+    """
+    newest = history.split(b" ", 1)[0] if history else b""
+    return max(int(counter or 0), int(newest) if newest.isdigit() else 0)

@@ -51,6 +51,8 @@ local plain = redis.call('EXISTS', abort, prefix .. 'paused', prefix .. 'ready:'
   prefix .. 'delayed:' .. queues[1], prefix .. 'leased:' .. queues[1], prefix .. 'groups:' .. queues[1]) == 0
 local aborts = not plain and redis.call('EXISTS', abort) == 1
 local lease_end = tostring(now + lease)
+-- One queue on the plain path has one source of candidates (one ZRANGEBYSCORE): none is seen twice.
+local dedupe = not (plain and #queues == 1 and not admitting)
 
 -- per queue: its flow (priority_lib.lua's aq_flow: nil on the plain path) and its claims, written
 -- in a few calls per queue at the end
@@ -62,12 +64,11 @@ for n, queue in ipairs(queues) do
     grouped = not (plain and n == 1) and redis.call('EXISTS', prefix .. 'groups:' .. queue) == 1}
 end
 
-local function dead_letter(queue, id, detail)
+local function dead_letter(queue, id, detail, tries)
   -- Delivered max_deliveries times without an outcome (its workers died): dead-letter it.
   local jkey, rkey = prefix .. 'job:' .. id, prefix .. 'retry:' .. id
   redis.call('HSET', prefix .. 'dead:' .. id, 'payload', redis.call('GET', jkey) or '',
-    'queue', queue, 'dead_at', now, 'tries', redis.call('GET', rkey) or '0',
-    'history', cjson.encode(aq_split(detail)))
+    'queue', queue, 'dead_at', now, 'tries', tries, 'history', cjson.encode(aq_split(detail)))
   redis.call('ZADD', prefix .. 'dead', now, id)
   redis.call('ZREM', queue, id)
   redis.call('DEL', jkey, rkey)
@@ -76,18 +77,21 @@ local function dead_letter(queue, id, detail)
   aq_hook_dead(prefix, id, max_deliveries, now, worker) -- extensions' on_dead (a workflow node fails its run)
 end
 
-local function claim(s, id, score, priority, waited)
+local function claim(s, id, score, priority, waited, counter, history)
   -- Claim one candidate of queue state `s` (priority nil: from the queue, or, waited, given back by
   -- an extension that held it; else from the ready set). A candidate seen before in this call (its
   -- new score is written at the end) is skipped; one an extension does not admit leaves its queue.
-  if taken[id] then return end
-  taken[id] = true
+  -- `counter`, `history`: as aq_prefetch read them (nil: aq_claim_for reads them).
+  if dedupe then
+    if taken[id] then return end
+    taken[id] = true
+  end
   s.seen = s.seen + 1
   if admitting and not aq_hook_admit(prefix, s.queue, id, now) then
     if priority then s.unready[#s.unready + 1] = id elseif not waited then redis.call('ZREM', s.queue, id) end
     return
   end
-  local tries, why, detail = aq_claim_for(claimer, id, max_deliveries, histories)
+  local tries, why, detail, before = aq_claim_for(claimer, id, max_deliveries, histories, counter, history)
   if priority then s.unready[#s.unready + 1] = id end
   if tries then
     if admitting then aq_hook_claimed(prefix, s.queue, id, tries, lease_end, now) end
@@ -113,14 +117,14 @@ local function claim(s, id, score, priority, waited)
     redis.call('ZADD', s.queue, (priority or waited) and 'NX' or 'XX', again, id)
     if priority then redis.call('ZADD', s.flow.leased, again * 16 + priority, id) end
   else
-    dead_letter(s.queue, id, detail)
+    dead_letter(s.queue, id, detail, before)
   end
 end
 
 local function claim_grouped(s, upto)
   -- Round robin (group_lib.lua): the groups' jobs in turn, with the queue's own (ungrouped) ones.
   local room = upto - claimed
-  local own = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0, room + 10 + s.seen)
+  local own = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0, room + 2 + s.seen)
   local fresh = {}
   for i = 1, #own, 2 do if not taken[own[i]] then fresh[#fresh + 1] = own[i]; fresh[#fresh + 1] = own[i + 1] end end
   local round, left = aq_group_round(prefix, s.queue, now, room, fresh), {}
@@ -153,10 +157,12 @@ local function claim_from(s, upto)
   if s.backlog or claimed >= upto then return end
   if s.grouped then return claim_grouped(s, upto) end
   local ids = redis.call('ZRANGEBYSCORE', s.queue, '-inf', now, 'WITHSCORES', 'LIMIT', 0,
-    upto - claimed + 10 + s.seen)
+    upto - claimed + 2 + s.seen)
+  local counters, histories_of = aq_prefetch(claimer, ids, 1, #ids, 2)
   for i = 1, #ids, 2 do
     if claimed >= upto then break end
-    claim(s, ids[i], ids[i + 1], nil)
+    local k = (i + 1) / 2
+    claim(s, ids[i], ids[i + 1], nil, nil, counters[k], histories_of[k])
   end
 end
 

@@ -14,8 +14,8 @@ local out, recorded = {}, {}
 local holding = aq_hook_holding(prefix) -- an attempt holds something of an extension's (a slot)
 for n, id in ipairs(ids) do
   local i = 4 + 6 * (n - 1)
-  out[n] = aq_finish(prefix, queue, id, ips[n], tokens[n] == ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    ARGV[i + 4], ARGV[i + 5])
+  local held = tokens[n] == ARGV[i + 1] and ARGV[i + 1]
+  out[n] = aq_finish(prefix, queue, id, ips[n], held, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
   if out[n] == 1 then
     recorded[#recorded + 1] = i
     if holding then aq_hook_attempt_end(prefix, queue, id) end

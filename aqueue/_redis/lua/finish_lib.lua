@@ -13,15 +13,22 @@ local function aq_claims(prefix, ids)
   return ips, aq_mget(ips)
 end
 
-local function aq_finish(prefix, queue, id, ip, holds, kind, result, ttl_ms, retry_score)
-  -- Record one attempt's outcome if its token still holds the job's claim (`holds`: compared with
-  -- aq_claims; `ip`: the in-progress key). Returns 1, or 0 if fenced.
+local function aq_finish(prefix, queue, id, ip, held, kind, result, ttl_ms, retry_score)
+  -- Record one attempt's outcome if its token still holds the job's claim (`held`: the token,
+  -- compared with aq_claims, or false if it does not hold; `ip`: the in-progress key). Returns 1,
+  -- or 0 if fenced.
   -- kind: 'ok' | 'err' (final, writes the result) | 'retry' (back to the queue at retry_score).
   -- ttl_ms (as text: it is passed on as is): the result's expiry; negative keeps it forever, 0 (or
   -- result '') keeps none.
   -- A final outcome's deletions wait for aq_flush(prefix, queue), which the script must call once.
-  if not holds then return 0 end
+  if not held then return 0 end
   if kind == 'retry' then
+    -- the try is counted as arq counts it (a first try has no counter yet, see aq_claim_for; one
+    -- raised to the producer's _job_try stays)
+    local rkey, counted = prefix .. 'retry:' .. id, tonumber(string.match(held, '(%d+)$'))
+    if counted > (tonumber(redis.call('GET', rkey)) or 0) then
+      redis.call('SET', rkey, counted, 'EX', AQ_RETRY_TTL_S)
+    end
     redis.call('DEL', ip)
     redis.call('HDEL', prefix .. 'deliveries', id)
     redis.call('ZADD', queue, retry_score, id)

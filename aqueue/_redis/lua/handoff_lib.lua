@@ -34,8 +34,9 @@ end
 local function aq_undeliver(prefix, id)
   -- Forget the latest delivery of `id` (handed back unfinished): no try, no dead-letter history.
   local dkey, rkey = prefix .. 'deliveries', prefix .. 'retry:' .. id
-  local history = redis.call('HGET', dkey, id)
-  local rest = history and string.match(history, '^(.-)%s+%S+%s*$')
-  if rest then redis.call('HSET', dkey, id, rest) else redis.call('HDEL', dkey, id) end
-  if tonumber(redis.call('GET', rkey) or '0') > 0 then redis.call('DECR', rkey) end
+  local last, entries = aq_history(redis.call('HGET', dkey, id))
+  local rest = entries and string.match(entries, '^(.-)%s+%S+%s*$')
+  if rest then redis.call('HSET', dkey, id, (last - 1) .. ' ' .. rest) else redis.call('HDEL', dkey, id) end
+  -- a try after the first set the counter to itself (aq_claim_for): one back
+  if last > 1 and tonumber(redis.call('GET', rkey) or '0') >= last then redis.call('DECR', rkey) end
 end

@@ -44,12 +44,19 @@ local function aq_wake(prefix, queue)
 end
 
 local function aq_batched(command, head, items)
-  -- Run `command head... items...` in as few calls as Lua's stack allows (`head`: leading arguments,
-  -- e.g. the key; an even AQ_UNPACK keeps score-member pairs together).
-  for first = 1, #items, AQ_UNPACK do
-    local args = {unpack(head)}
-    for i = first, math.min(first + AQ_UNPACK - 1, #items) do args[#args + 1] = items[i] end
-    redis.call(command, unpack(args))
+  -- Run `command head... items...` in as few calls as Lua's stack allows (`head`: at most two
+  -- leading arguments, e.g. the key and a flag; an even AQ_UNPACK keeps score-member pairs
+  -- together). The items are unpacked onto the stack, not copied into a table of arguments.
+  local h1, h2, n = head[1], head[2], #items
+  for first = 1, n, AQ_UNPACK do
+    local last = math.min(first + AQ_UNPACK - 1, n)
+    if h2 then
+      redis.call(command, h1, h2, unpack(items, first, last))
+    elseif h1 then
+      redis.call(command, h1, unpack(items, first, last))
+    else
+      redis.call(command, unpack(items, first, last))
+    end
   end
 end
 
@@ -74,10 +81,32 @@ local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
   return 1
 end
 
-local function aq_split(history)
-  local entries = {}
-  for entry in string.gmatch(history, '%S+') do entries[#entries + 1] = entry end
-  return entries
+local function aq_mget(keys)
+  -- MGET in as few calls as Lua's stack allows; returns the values in order (false: missing).
+  local n = #keys
+  if n <= AQ_UNPACK then return n > 0 and redis.call('MGET', unpack(keys)) or {} end
+  local values, count = {}, 0
+  for first = 1, n, AQ_UNPACK do
+    for _, v in ipairs(redis.call('MGET', unpack(keys, first, math.min(first + AQ_UNPACK - 1, n)))) do
+      count = count + 1
+      values[count] = v
+    end
+  end
+  return values
+end
+
+local function aq_split(entries)
+  local list = {}
+  for entry in string.gmatch(entries, '%S+') do list[#list + 1] = entry end
+  return list
+end
+
+local function aq_history(history)
+  -- Parse a {prefix}deliveries field: the try of its newest delivery, and its entries (nil: none).
+  if not history then return 0, nil end
+  local last, entries = string.match(history, '^(%d+) (.*)$')
+  if last then return tonumber(last), entries end
+  return 0, history -- written by an earlier aqueue (entries only): its retry counter counts
 end
 
 local function aq_claimer(prefix, worker, lease, now)
@@ -90,42 +119,59 @@ local function aq_claimer(prefix, worker, lease, now)
     delivery = delivery .. string.rep(' ', 65 - #delivery), deliveries = prefix .. 'deliveries'}
 end
 
-local function aq_claim_for(c, id, max_deliveries, histories)
-  -- Claim job `id` for the claimer `c` (aq_claimer): count the try (arq's retry counter), take the
-  -- in-progress key with the fencing token "worker:try" (expiring with the lease) and record the
-  -- delivery in the job's history (or append id, history to `histories`, for the caller to HSET in
-  -- one call). The caller moves the job's score to the lease end.
+local function aq_prefetch(c, ids, first, last, step)
+  -- Read the retry counters and delivery histories of ids[first], ids[first + step], ... ids[last]
+  -- in two calls (for aq_claim_for, instead of two reads per job): two lists in that order, each
+  -- value false if there is none.
+  local rkeys, fields, n = {}, {}, 0
+  for i = first, last, step do
+    n = n + 1
+    fields[n] = ids[i]
+    rkeys[n] = c.prefix .. 'retry:' .. ids[i]
+  end
+  if n == 0 then return {}, {} end
+  if n <= AQ_UNPACK then return aq_mget(rkeys), redis.call('HMGET', c.deliveries, unpack(fields)) end
+  local histories = {}
+  for j = 1, n, AQ_UNPACK do
+    local upto = math.min(j + AQ_UNPACK - 1, n)
+    for k, v in ipairs(redis.call('HMGET', c.deliveries, unpack(fields, j, upto))) do histories[j + k - 1] = v end
+  end
+  return aq_mget(rkeys), histories
+end
+
+local function aq_claim_for(c, id, max_deliveries, histories, counter, history)
+  -- Claim job `id` for the claimer `c` (aq_claimer): count the try, take the in-progress key with
+  -- the fencing token "worker:try" (expiring with the lease) and record the delivery in the job's
+  -- history (or append id, history to `histories`, for the caller to HSET in one call). The caller
+  -- moves the job's score to the lease end.
+  -- The try is one more than the higher of arq's retry counter ({prefix}retry:{id}: tries counted by
+  -- an arq worker, an earlier try's retry, or the producer's _job_try) and the try of the job's
+  -- newest delivery without an outcome ({prefix}deliveries: "try entry entry ..."). A first try
+  -- writes no counter (a key more per job costs Redis CPU twice: here, and when the job leaves);
+  -- from the second on the counter is set as arq counts it.
+  -- `counter`, `history`: the job's, as aq_prefetch read them (nil: read them here).
   -- Returns the try, or:
   --   false, 'held', ms   another claim holds the job (a plain arq worker's, or a lease of ours
   --                       lapsing this very moment) for about `ms` more (-1: no expiry); nothing changed
-  --   false, 'dead', h    `max_deliveries` (> 0) deliveries had no outcome (history h): dead-letter it
-  -- A first try costs one call for the counter (SET NX), not INCR + EXPIRE, and no history read.
-  -- Its counter has no expiry yet (an expiry costs Redis CPU on every job): every way a job leaves
-  -- deletes it, and a second delivery (INCR) gives it arq's expiry.
+  --   false, 'dead', h, n `max_deliveries` (> 0) deliveries had no outcome (entries h, n tries so
+  --                       far): dead-letter it
   local rkey = c.prefix .. 'retry:' .. id
-  local tries, token = 1, c.token1
-  if not redis.call('SET', rkey, '1', 'NX') then
-    tries = redis.call('INCR', rkey)
-    redis.call('EXPIRE', rkey, AQ_RETRY_TTL_S)
-    token = c.worker .. ':' .. tries
-  end
+  if counter == nil then counter = redis.call('GET', rkey) end
+  if history == nil then history = redis.call('HGET', c.deliveries, id) end
+  local last, entries = aq_history(history)
+  local before = math.max(tonumber(counter) or 0, last)
+  local tries = before + 1
+  local token = tries == 1 and c.token1 or c.worker .. ':' .. tries
   local ip = c.prefix .. 'in-progress:' .. id
   if not redis.call('SET', ip, token, 'PX', c.lease, 'NX') then
-    if tries == 1 then redis.call('DEL', rkey) else redis.call('DECR', rkey) end
     return false, 'held', redis.call('PTTL', ip)
   end
-  local delivery = c.delivery
-  if tries > 1 then -- a first try has no history (each entry is a counted try)
-    local history = redis.call('HGET', c.deliveries, id)
-    if history then
-      if max_deliveries > 0 and #aq_split(history) >= max_deliveries then
-        redis.call('DEL', ip)
-        redis.call('DECR', rkey)
-        return false, 'dead', history
-      end
-      delivery = history .. ' ' .. delivery
-    end
+  if entries and max_deliveries > 0 and #aq_split(entries) >= max_deliveries then
+    redis.call('DEL', ip)
+    return false, 'dead', entries, before
   end
+  if tries > 1 then redis.call('SET', rkey, tries, 'EX', AQ_RETRY_TTL_S) end
+  local delivery = tries .. ' ' .. (entries and entries .. ' ' .. c.delivery or c.delivery)
   if histories then
     histories[#histories + 1] = id
     histories[#histories + 1] = delivery
@@ -133,17 +179,6 @@ local function aq_claim_for(c, id, max_deliveries, histories)
     redis.call('HSET', c.deliveries, id, delivery)
   end
   return tries
-end
-
-local function aq_mget(keys)
-  -- MGET in as few calls as Lua's stack allows; returns the values in order (false: missing).
-  local values = {}
-  for first = 1, #keys, AQ_UNPACK do
-    for _, v in ipairs(redis.call('MGET', unpack(keys, first, math.min(first + AQ_UNPACK - 1, #keys)))) do
-      values[#values + 1] = v
-    end
-  end
-  return values
 end
 
 local function aq_handoff(prefix, queue, id, payload, now, priority)

@@ -49,17 +49,17 @@ local function complete(run)
   wf_end(prefix, run, 'complete', now)
 end
 
-local function record(i, ip, holds)
+local function record(i, ip, held)
   local id, kind = ARGV[i], ARGV[i + 2]
   local run, node = string.match(id, '^(.*):(%d+)$')
   if run == nil then
-    return aq_finish(prefix, queue, id, ip, holds, kind, '', '0', ARGV[i + 3])
+    return aq_finish(prefix, queue, id, ip, held, kind, '', '0', ARGV[i + 3])
   end
   local meta = wf_key(prefix, run, '')
   local ended = redis.call('HGET', meta, 'state') ~= 'running'
   -- once the run has ended, a node that asks for a retry gets no new try
   local final = (ended and kind == 'retry') and 'err' or kind
-  if aq_finish(prefix, queue, id, ip, holds, final, '', '0', ARGV[i + 3]) == 0 then return 0 end
+  if aq_finish(prefix, queue, id, ip, held, final, '', '0', ARGV[i + 3]) == 0 then return 0 end
   local states = wf_key(prefix, run, ':state')
   if ended then
     -- the node ran on after the run ended: show how it ended (its result is not kept)
@@ -97,7 +97,7 @@ local ips, tokens = aq_claims(prefix, ids)
 local holding = aq_hook_holding(prefix)
 for n = 1, #ids do
   local i = 7 + 8 * (n - 1)
-  flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1])
+  flags[n] = record(i, ips[n], tokens[n] == ARGV[i + 1] and ARGV[i + 1])
   if holding and flags[n] == 1 then aq_hook_attempt_end(prefix, queue, ids[n]) end -- (a limit's slot)
 end
 aq_flush(prefix, queue)
