@@ -197,6 +197,10 @@ async def test_producer_job_try_is_the_first_try(redis_url: str) -> None:
         assert await plain.result(timeout=5, poll_delay=0.05) == 3
         assert await retried.result(timeout=5, poll_delay=0.05) == 4
         assert worker.jobs_retried == 1
+        leftover = [k async for k in pool.scan_iter("arq:retry:*")] + [
+            k async for k in pool.scan_iter("arq:in-progress:*")
+        ]
+        assert leftover == [] and not await pool.exists("arq:deliveries")
 
 
 async def test_explicit_retry_uses_every_try_then_fails_as_arq_counts(redis_url: str) -> None:

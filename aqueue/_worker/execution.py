@@ -32,8 +32,6 @@ logger = logging.getLogger("aqueue.worker")
 
 Hook = Callable[[dict[str, Any]], Awaitable[Any]] | None
 _UNDECODED = JobEnvelope("<unknown>", (), {}, 0)
-#: How long a job's delivery counter lives (arq's, and claim.lua's).
-RETRY_KEY_TTL_S = 88400
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +178,13 @@ class JobRunner:
     async def _adopt_try(self, job: ClaimedJob, job_try: int) -> ClaimedJob:
         """Count tries from the producer's ``_job_try`` (the envelope's ``t``), higher than ours, as arq.
 
-        The delivery counter is raised to it too, so the next delivery is ``job_try + 1``; the claim's
-        fencing token is unchanged.
+        The newest try in the job's delivery history is raised to it too (the claim script counts
+        from it), so the next delivery is ``job_try + 1``; the claim's fencing token is unchanged.
         """
-        await self.ctx["redis"].set(self.keys.retry(job.job_id), job_try, ex=RETRY_KEY_TTL_S)
+        redis, field = self.ctx["redis"], job.job_id
+        history = await redis.hget(self.keys.deliveries, field)
+        entries = history.split(b" ", 1)[1] if history and b" " in history else b""
+        await redis.hset(self.keys.deliveries, field, b"%d %s" % (job_try, entries))
         return job._replace(job_try=job_try)
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:

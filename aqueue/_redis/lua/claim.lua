@@ -96,8 +96,9 @@ local function claim(s, id, score, priority, waited, counter, history)
   if tries then
     if admitting then aq_hook_claimed(prefix, s.queue, id, tries, lease_end, now) end
     local into = (priority or waited) and s.fresh or s.leased
-    into[#into + 1] = lease_end
-    into[#into + 1] = id
+    local m = #into
+    into[m + 1] = lease_end
+    into[m + 2] = id
     if priority then
       s.watched[#s.watched + 1] = (now + lease) * 16 + priority
       s.watched[#s.watched + 1] = id

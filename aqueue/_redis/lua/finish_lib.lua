@@ -23,9 +23,11 @@ local function aq_finish(prefix, queue, id, ip, held, kind, result, ttl_ms, retr
   -- A final outcome's deletions wait for aq_flush(prefix, queue), which the script must call once.
   if not held then return 0 end
   if kind == 'retry' then
-    -- the try is counted as arq counts it (a first try has no counter yet, see aq_claim_for; one
-    -- raised to the producer's _job_try stays)
-    local rkey, counted = prefix .. 'retry:' .. id, tonumber(string.match(held, '(%d+)$'))
+    -- the try is counted as arq counts it (a first try has no counter yet, see aq_claim_for; a
+    -- try raised to the producer's _job_try is in the history)
+    local rkey = prefix .. 'retry:' .. id
+    local counted = math.max(tonumber(string.match(held, '(%d+)$')),
+      (aq_history(redis.call('HGET', prefix .. 'deliveries', id))))
     if counted > (tonumber(redis.call('GET', rkey)) or 0) then
       redis.call('SET', rkey, counted, 'EX', AQ_RETRY_TTL_S)
     end
@@ -44,9 +46,11 @@ local function aq_finish(prefix, queue, id, ip, held, kind, result, ttl_ms, retr
     redis.call('SET', prefix .. 'result:' .. id, result)
   end
   local keys = aq_gone_keys -- arq's result key and the done notice stay; the rest goes
-  keys[#keys + 1] = ip
-  keys[#keys + 1] = prefix .. 'job:' .. id
-  keys[#keys + 1] = prefix .. 'retry:' .. id
+  local n = #keys
+  keys[n + 1] = ip
+  keys[n + 2] = prefix .. 'job:' .. id
+  -- a first try (token "worker:1") has no retry counter to delete (aq_claim_for)
+  if string.byte(held, -1) ~= 49 or string.byte(held, -2) ~= 58 then keys[n + 3] = prefix .. 'retry:' .. id end
   aq_gone_ids[#aq_gone_ids + 1] = id
   if aq_listening == nil then aq_listening = redis.call('EXISTS', prefix .. 'listening') == 1 end
   if aq_listening then redis.call('PUBLISH', prefix .. 'done:' .. id, kind) end

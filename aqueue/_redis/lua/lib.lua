@@ -116,7 +116,8 @@ local function aq_claimer(prefix, worker, lease, now)
   -- and rewritten on every change (about twice the Redis CPU per job with 100 jobs in flight).
   local delivery = worker .. '@' .. now
   return {prefix = prefix, worker = worker, lease = lease, token1 = worker .. ':1',
-    delivery = delivery .. string.rep(' ', 65 - #delivery), deliveries = prefix .. 'deliveries'}
+    delivery = delivery .. string.rep(' ', 65 - #delivery), deliveries = prefix .. 'deliveries',
+    first = '1 ' .. delivery .. string.rep(' ', 65 - #delivery)} -- a first try's history, built once
 end
 
 local function aq_prefetch(c, ids, first, last, step)
@@ -155,8 +156,7 @@ local function aq_claim_for(c, id, max_deliveries, histories, counter, history)
   --                       lapsing this very moment) for about `ms` more (-1: no expiry); nothing changed
   --   false, 'dead', h, n `max_deliveries` (> 0) deliveries had no outcome (entries h, n tries so
   --                       far): dead-letter it
-  local rkey = c.prefix .. 'retry:' .. id
-  if counter == nil then counter = redis.call('GET', rkey) end
+  if counter == nil then counter = redis.call('GET', c.prefix .. 'retry:' .. id) end
   if history == nil then history = redis.call('HGET', c.deliveries, id) end
   local last, entries = aq_history(history)
   local before = math.max(tonumber(counter) or 0, last)
@@ -170,11 +170,13 @@ local function aq_claim_for(c, id, max_deliveries, histories, counter, history)
     redis.call('DEL', ip)
     return false, 'dead', entries, before
   end
-  if tries > 1 then redis.call('SET', rkey, tries, 'EX', AQ_RETRY_TTL_S) end
-  local delivery = tries .. ' ' .. (entries and entries .. ' ' .. c.delivery or c.delivery)
+  if tries > 1 then redis.call('SET', c.prefix .. 'retry:' .. id, tries, 'EX', AQ_RETRY_TTL_S) end
+  local delivery = tries == 1 and not entries and c.first
+    or tries .. ' ' .. (entries and entries .. ' ' .. c.delivery or c.delivery)
   if histories then
-    histories[#histories + 1] = id
-    histories[#histories + 1] = delivery
+    local n = #histories
+    histories[n + 1] = id
+    histories[n + 2] = delivery
   else
     redis.call('HSET', c.deliveries, id, delivery)
   end
