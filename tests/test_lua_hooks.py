@@ -57,15 +57,21 @@ def hooked_ops(client: Client, lease_ms: int = 5000) -> QueueOps:
 
 
 def test_the_core_claim_and_finish_carry_the_hooks_they_are_given_and_no_layer() -> None:
-    for script in (Claim, Finish):
+    for script, dispatcher, call in (
+        (Claim, "aq_hook_dead", "  probe_dead(prefix, id, max_deliveries, now, worker)"),
+        (Finish, "aq_hook_finish", "  probe_finish(prefix, queue, id, kind)"),
+    ):
         bare = script.source_text()
         assert "local function wf_" not in bare and "wf_dead_letter" not in bare  # no layer's Lua
         assert "probe" not in bare
-        assert "aq_hook_dead = function(" in bare and "aq_hook_finish = function(" in bare
+        assert f"{dispatcher} = function(" in bare
         hooked = script.source_text([PROBE])
-        assert hooked.index("local function probe_finish(") < hooked.index("aq_hook_finish = function(")
-        assert "  probe_finish(prefix, queue, id, kind)" in hooked
-        assert "  probe_dead(prefix, id, max_deliveries, now, worker)" in hooked
+        probe = call.strip().partition("(")[0]
+        assert hooked.index(f"local function {probe}(") < hooked.index(f"{dispatcher} = function(")
+        assert call in hooked
+    # each script carries only the dispatchers (and library functions) it reaches
+    assert "aq_hook_dead = function(" not in Finish.source_text([PROBE])
+    assert "local function probe_dead(" not in Finish.source_text([PROBE])
     enqueue = Enqueue.source_text([LuaHooks(on_enqueue="e1", on_enqueue_batch="e2", on_finish_batch="f")])
     assert "  e1(prefix, queue, id, payload, now)" in enqueue and "  e2(prefix, queue, now)" in enqueue
     assert "  f(prefix, queue, note, out)" in Finish.source_text([LuaHooks(on_finish_batch="f")])

@@ -182,12 +182,33 @@ class Claim(Script[ClaimArgs, ClaimReply]):
     libraries = (HANDOFF_LIB, PRIORITY_LIB, GROUP_LIB, EXTENSIONS)
 
     def parse(self, args: ClaimArgs, reply: Any) -> ClaimReply:
-        """Return the claimed jobs (6 fields each) and the queues' head score (the last field)."""
-        head, worker = reply[-1], args.worker_id
-        jobs = [
-            claimed_job(reply[i : i + 5], worker, text(reply[i + 5])) for i in range(0, len(reply) - 1, 6)
-        ]
+        """Return the claimed jobs and the queues' head score (the last field).
+
+        Per job: id, payload, score, try (negated if an abort was asked), and on several queues the
+        job's queue ('' for the first).
+        """
+        head, worker, end = reply[-1], args.worker_id, len(reply) - 1
+        if len(args.queues) > 1:
+            jobs = [_claimed(reply, i, worker, text(reply[i + 4])) for i in range(0, end, 5)]
+        else:
+            jobs = [_claimed(reply, i, worker, "") for i in range(0, end, 4)]
         return ClaimReply(jobs, int(float(head)) if head else None)
+
+
+def _claimed(reply: Sequence[Any], i: int, worker_id: str, queue: str) -> ClaimedJob:
+    """Build the delivery of claim.lua's reply fields from ``i`` on (a negative try: abort asked)."""
+    signed = int(reply[i + 3])
+    job_try = -signed if signed < 0 else signed
+    return ClaimedJob(
+        text(reply[i]),
+        reply[i + 1],
+        int(float(reply[i + 2])),
+        job_try,
+        signed < 0,
+        fencing_token(worker_id, job_try),
+        False,
+        queue,
+    )
 
 
 # -- finish.lua ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from redis.asyncio.client import Pipeline
 
 from aqueue._redis.hooks import hook_declarations, hook_source
 from aqueue._redis.replication import Replication
+from aqueue._redis.shake import shaken
 from aqueue._redis.transport import ScriptArgs, Transport
 from aqueue.extensions import LuaHooks
 
@@ -83,6 +84,8 @@ class Script(Generic[ArgsT, ReplyT]):
     def source_text(cls, hooks: Sequence[LuaHooks] = ()) -> str:
         """Return the script's full text: ``lib.lua``, its libraries, then its own file.
 
+        The library functions the script never reaches are left out (:func:`~aqueue._redis.shake.shaken`).
+
         ``hooks`` fill in :data:`EXTENSIONS` (with none, its dispatchers do nothing); a script that
         names it declares the dispatchers first, so its libraries (before them) may call them too.
         """
@@ -92,7 +95,8 @@ class Script(Generic[ArgsT, ReplyT]):
         ]
         if EXTENSIONS in cls.libraries:  # every library may call the dispatchers, defined later
             libraries.insert(0, hook_declarations())
-        return compose(*libraries, source(cls.name, cls.package))
+        own = source(cls.name, cls.package)
+        return shaken(compose(*libraries), own) + "\n" + own
 
     def __call__(self, args: ArgsT) -> Awaitable[ReplyT]:
         """Run the script with ``args``; the awaitable gives the parsed reply."""

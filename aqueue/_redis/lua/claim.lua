@@ -21,9 +21,10 @@
 -- refuse leaves its queue and stays with them until they give it back (aq_hook_waiting, first in
 -- the next claims of its queue); when to look again is folded into the reply's last field
 -- (aq_hook_next_check).
--- Reply: a flat list, 6 fields per claimed job: id, payload ('' if expired), score (as queued), try,
--- aborted (1/0), queue ('' for the first queue); then, last, the earliest score still in any of the
--- queues, deferred jobs of priority > 0 included ('' if none, or all paused).
+-- Reply: a flat list, per claimed job: id, payload ('' if expired), score (as queued), try (negated:
+-- an abort was asked), and for a worker on several queues a fifth field, its queue ('' for the
+-- first one); then, last, the earliest score still in any of the queues, deferred jobs of
+-- priority > 0 included ('' if none, or all paused).
 local prefix, now, limit, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local worker, register_idle, max_deliveries = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local queues, quotas = {}, {}
@@ -35,13 +36,13 @@ local member = worker .. '/' .. ARGV[4] .. (#queues > 1 and '/m' or '')
 local claimer = aq_claimer(prefix, worker, ARGV[4], ARGV[2])
 local admitting = aq_hook_admitting(prefix) -- an extension's admission rules are in force
 local out, claimed, payloads, histories, taken = {}, 0, {}, {}, {}
+local stride = #queues > 1 and 5 or 4 -- reply fields per job
 for _, queue in ipairs(queues) do redis.call('SREM', prefix .. 'idle:' .. queue, member) end
 if #queues > 1 then redis.call('DEL', prefix .. 'armed:' .. worker) end
 for _, job in ipairs(aq_take_handoffs(prefix, queues[1], worker, lease, now)) do
-  local id, tries, from = job[1], job[2], job[3] or ''
-  for _, v in ipairs({id, redis.call('GET', prefix .. 'job:' .. id) or '', now, tries, 0, from}) do
-    out[#out + 1] = v
-  end
+  local id, n = job[1], #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, redis.call('GET', prefix .. 'job:' .. id) or '', now, job[2]
+  if stride == 5 then out[n + 5] = job[3] or '' end
   claimed = claimed + 1
 end
 local abort = prefix .. 'abort'
@@ -108,9 +109,8 @@ local function claim(s, id, score, priority, waited, counter, history)
     out[n + 1] = id
     out[n + 2] = '' -- the payload, read below in one MGET
     out[n + 3] = score
-    out[n + 4] = tries
-    out[n + 5] = (aborts and redis.call('ZSCORE', abort, id)) and 1 or 0
-    out[n + 6] = s.name
+    out[n + 4] = (aborts and redis.call('ZSCORE', abort, id)) and -tries or tries
+    if stride == 5 then out[n + 5] = s.name end
     claimed = claimed + 1
   elseif why == 'held' then
     -- look again when that claim lapses, not a whole lease of ours later
@@ -180,9 +180,9 @@ for _, s in ipairs(state) do
   end
 end
 aq_batched('HSET', {claimer.deliveries}, histories)
-local first = #out - 6 * #payloads -- the claimed (not handed-over) jobs are the last in `out`
+local first = #out - stride * #payloads -- the claimed (not handed-over) jobs are the last in `out`
 for n, payload in ipairs(aq_mget(payloads)) do
-  out[first + 6 * (n - 1) + 2] = payload or ''
+  out[first + stride * (n - 1) + 2] = payload or ''
 end
 local head = nil
 if #queues > 1 and claimed == 0 and register_idle == '1' then
