@@ -89,10 +89,18 @@ local function aq_ev_enqueued(prefix, queue, now)
 end
 local function aq_ev_finished(prefix, queue, note, out)
   if note == '' then return end
-  local mask = {}
-  for n, v in ipairs(out) do mask[n] = v == 1 and '1' or '0' end
+  local n, all = #out, true
+  for i = 1, n do if out[i] ~= 1 then all = false break end end
+  local mask -- which outcomes were recorded ('1') or fenced ('0'); nearly always all of them
+  if all then
+    mask = string.rep('1', n)
+  else
+    mask = {}
+    for i = 1, n do mask[i] = out[i] == 1 and '1' or '0' end
+    mask = table.concat(mask)
+  end
   redis.call('XADD', prefix .. 'events:' .. queue, 'MAXLEN', '~', AQ_EVENTS_CAP, '*',
-    'aq.e', note, 'aq.m', table.concat(mask))
+    'aq.e', note, 'aq.m', mask)
 end
 local function aq_ev_wait(prefix, queue, id, task, why, limit, now)
   redis.call('XADD', prefix .. 'events:' .. queue, 'MAXLEN', '~', AQ_EVENTS_CAP, '*', 'aq.e',

@@ -7,8 +7,11 @@
 -- the batch their on_finish_batch hooks (aq_hook_finished).
 -- Reply: per outcome, 1 (recorded) or 0 (fenced: the claim was lost).
 local prefix, queue, note = ARGV[1], ARGV[2], ARGV[3]
-local ids = {}
-for i = 4, #ARGV, 6 do ids[#ids + 1] = ARGV[i] end
+local ids, count = {}, 0
+for i = 4, #ARGV, 6 do
+  count = count + 1
+  ids[count] = ARGV[i]
+end
 local ips, tokens = aq_claims(prefix, ids)
 local out, recorded = {}, {}
 local holding = aq_hook_holding(prefix) -- an attempt holds something of an extension's (a slot)
