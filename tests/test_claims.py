@@ -33,6 +33,12 @@ def ops(client: Client, worker: str = "w1", lease_ms: int = 5000) -> QueueOps:
     return QueueOps(client.scripts, client.keys, client.default_queue, worker, lease_ms)
 
 
+def history_of(sync_r: sync_redis.Redis, job_id: str) -> tuple[str, list[str]]:
+    """Return a job's deliveries field: its newest try, and the workers of its entries."""
+    tries, *entries = sync_r.hget("arq:deliveries", job_id).decode().split()  # type: ignore[union-attr]
+    return tries, [entry.partition("@")[0] for entry in entries]
+
+
 async def test_a_delivery_counts_a_try_takes_the_claim_and_records_the_history(
     client: Client, sync_r: sync_redis.Redis
 ) -> None:
@@ -91,8 +97,7 @@ async def test_deliveries_without_an_outcome_are_counted_until_the_job_is_dead_l
         )
         assert claimed.job_try == n
         await asyncio.sleep(0.1)
-    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
-    assert tries == "2" and [entry.partition("@")[0] for entry in history] == ["w1", "w2"]
+    assert history_of(sync_r, job.job_id) == ("2", ["w1", "w2"])
     assert sync_r.get(f"arq:retry:{job.job_id}") == b"2"  # from the second try on, counted as arq counts
     jobs, _ = await ops(client, "w3").claim(10, register_idle=False, max_deliveries=2)
     assert jobs == []
@@ -145,8 +150,7 @@ async def test_a_handed_back_second_try_leaves_the_count_where_the_first_try_lef
     assert second.job_try == 2 and sync_r.get(f"arq:retry:{job.job_id}") == b"2"
     assert await worker.release([(second.job_id, second.token)]) == 1
     assert sync_r.get(f"arq:retry:{job.job_id}") == b"1"
-    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
-    assert tries == "1" and [entry.partition("@")[0] for entry in history] == ["w1"]
+    assert history_of(sync_r, job.job_id) == ("1", ["w1"])
     [again], _ = await worker.claim(10, register_idle=False, max_deliveries=5)
     assert again.job_try == 2
 
@@ -161,8 +165,7 @@ async def test_a_history_without_its_try_is_read_with_the_counter(
     sync_r.hset("arq:deliveries", job.job_id, "w0@0 w1@1")
     [claimed], _ = await ops(client).claim(10, register_idle=False, max_deliveries=5)
     assert claimed.job_try == 3
-    tries, *history = sync_r.hget("arq:deliveries", job.job_id).decode().split()  # type: ignore[union-attr]
-    assert tries == "3" and [entry.partition("@")[0] for entry in history] == ["w0", "w1", "w1"]
+    assert history_of(sync_r, job.job_id) == ("3", ["w0", "w1", "w1"])
 
 
 async def test_redis_work_per_job_stays_bounded(
