@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +15,7 @@ import pytest
 import redis as sync_redis
 
 from aqueue import Client, ConfigurationError, ReplicationError, Worker
-from aqueue.embedded import RedisServer
+from aqueue.embedded import RedisServer, find_redis_server
 from tests.conftest import serving
 from tests.proxy import freezable_proxy
 from tests.refusals import replicate
@@ -21,10 +24,18 @@ from tests.support import eventually
 QUEUE = "arq:queue"
 
 
+@functools.cache
+def debug_args() -> tuple[str, ...]:
+    """Return what lets ``asleep`` run ``DEBUG``: Redis 7 refuses it unless enabled, 6 has no such option."""
+    version = subprocess.run([find_redis_server(), "--version"], capture_output=True, text=True, check=True)
+    found = re.search(r"v=(\d+)\.", version.stdout)
+    return ("--enable-debug-command", "local") if found and int(found.group(1)) >= 7 else ()
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[RedisServer, RedisServer]]:
-    """A primary and a replica of it, synced."""
-    with RedisServer() as primary, RedisServer() as replica:
+    """A primary and a replica of it, synced (the replica may be put to sleep: ``asleep``)."""
+    with RedisServer() as primary, RedisServer(extra_args=debug_args()) as replica:
         replicate(replica, primary)
         yield primary, replica
 
