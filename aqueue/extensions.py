@@ -12,9 +12,10 @@ Workflows and cron are extensions; so are metrics, events and flow-control rules
   (:meth:`WorkerExtension.wrap_call`: map/starmap);
 - **record** some outcomes itself, atomically with its own state (:meth:`WorkerExtension.handles`,
   :meth:`WorkerExtension.seal`, :meth:`WorkerExtension.finish`: workflow continuations);
-- **observe** jobs as they start and end (:meth:`WorkerExtension.on_start`,
-  :meth:`WorkerExtension.on_end` or :meth:`WorkerExtension.on_end_batch` synchronously,
-  :meth:`WorkerExtension.on_outcome` awaited: registries, metrics, events);
+- **observe** jobs as they start and end (:meth:`WorkerExtension.on_start` or
+  :meth:`WorkerExtension.on_start_at`, :meth:`WorkerExtension.on_end` or
+  :meth:`WorkerExtension.on_end_batch` synchronously, :meth:`WorkerExtension.on_outcome` awaited:
+  registries, metrics, events);
 - run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler),
   and do something once the worker has connected, before it takes its first job
   (:meth:`WorkerExtension.startup`: cron's ``run_at_startup`` runs, which a burst worker must see).
@@ -220,6 +221,14 @@ class WorkerExtension:
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Observe a job's attempt starting (synchronous and cheap: it runs on the hot path)."""
+
+    def on_start_at(self, job: ClaimedJob, envelope: JobEnvelope, at_ms: int) -> None:
+        """Observe a job's attempt starting at ``at_ms`` (epoch ms: the start its outcome records).
+
+        The worker calls this hook (never :meth:`on_start` directly) for each extension that
+        overrides either; this default calls :meth:`on_start`. Override it to save a clock read.
+        """
+        self.on_start(job, envelope)
 
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int

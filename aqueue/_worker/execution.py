@@ -94,7 +94,7 @@ class _Hooks:
         return _HookSet(
             using("job_context"),
             using("wrap_call"),
-            using("on_start"),
+            using("on_start", "on_start_at"),
             using("handles"),
             using("on_outcome"),
             using("on_progress"),
@@ -294,9 +294,9 @@ class JobRunner:
         timeout_s = (attempt.policy or self._policy(fn, attempt.envelope)).timeout_s
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
-        attempt.start_ms = now_ms()
+        attempt.start_ms = started = now_ms()
         for extension in hooks.start:
-            extension.on_start(job, attempt.envelope)
+            extension.on_start_at(job, attempt.envelope, started)
         if self.job_log is not None:
             self.job_log.started(job, attempt.envelope, attempt.start_ms)
         deadline = asyncio.timeout(timeout_s or None)
