@@ -12,8 +12,9 @@ Workflows and cron are extensions; so are metrics, events and flow-control rules
   (:meth:`WorkerExtension.wrap_call`: map/starmap);
 - **record** some outcomes itself, atomically with its own state (:meth:`WorkerExtension.handles`,
   :meth:`WorkerExtension.seal`, :meth:`WorkerExtension.finish`: workflow continuations);
-- **observe** jobs as they start and end (:meth:`WorkerExtension.on_start`,
-  :meth:`WorkerExtension.on_end` synchronously, :meth:`WorkerExtension.on_outcome` awaited:
+- **observe** jobs as they start and end (:meth:`WorkerExtension.on_start` or
+  :meth:`WorkerExtension.on_start_at`, :meth:`WorkerExtension.on_end` or
+  :meth:`WorkerExtension.on_end_batch` synchronously, :meth:`WorkerExtension.on_outcome` awaited:
   registries, metrics, events);
 - run **services** in the worker's task group (:meth:`WorkerExtension.services`: the cron scheduler),
   and do something once the worker has connected, before it takes its first job
@@ -25,6 +26,7 @@ hook costs nothing on the hot path. Hooks run in the order the extensions are li
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,6 +55,8 @@ __all__ = [
     "register_client_hooks",
     "register_default",
 ]
+
+logger = logging.getLogger("aqueue.worker")
 
 #: How a task is invoked: ``call(ctx, *args, **kwargs)``; :meth:`WorkerExtension.wrap_call` wraps it.
 Call = Callable[..., Awaitable[Any]]
@@ -218,6 +222,14 @@ class WorkerExtension:
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Observe a job's attempt starting (synchronous and cheap: it runs on the hot path)."""
 
+    def on_start_at(self, job: ClaimedJob, envelope: JobEnvelope, at_ms: int) -> None:
+        """Observe a job's attempt starting at ``at_ms`` (epoch ms: the start its outcome records).
+
+        The worker calls this hook (never :meth:`on_start` directly) for each extension that
+        overrides either; this default calls :meth:`on_start`. Override it to save a clock read.
+        """
+        self.on_start(job, envelope)
+
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
     ) -> None:
@@ -229,6 +241,20 @@ class WorkerExtension:
         A job no extension observes with :meth:`on_outcome` costs the worker no coroutine: prefer
         this hook for what needs no I/O.
         """
+
+    def on_end_batch(self, outcomes: Sequence[Outcome]) -> None:
+        """Observe the outcomes one call recorded, in order, synchronously, as soon as it returns.
+
+        The worker calls this hook (never :meth:`on_end` directly) for each extension that overrides
+        either; this default passes each outcome to :meth:`on_end`. Override it to handle a batch at
+        once (one clock read, names looked up once): it runs on the hot path, before the jobs'
+        :meth:`on_outcome`.
+        """
+        for outcome in outcomes:
+            try:
+                self.on_end(outcome)
+            except Exception:
+                logger.exception("extension %r failed to observe an outcome", self)
 
     async def on_outcome(self, outcome: Outcome) -> None:
         """Observe an outcome after it was recorded (not atomically with it)."""

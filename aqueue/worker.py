@@ -489,6 +489,7 @@ class Worker:
         self._bind_extensions(lease_ms)
         recorders = [e for e in self.extensions if overrides(e, "handles")]
         noter = next((e for e in self.extensions if overrides(e, "finish_note")), None)
+        self._runner = self._make_runner()
         self._finisher = Finisher(
             self._ops,
             recorders,
@@ -496,8 +497,8 @@ class Worker:
             start=self._start_claimed,
             where=describe_pool(self._pool),
             note=noter.finish_note if noter is not None else None,
+            ended=self._runner.ended,
         )
-        self._runner = self._make_runner()
         await self._enter_lifespan()
         if self.on_startup:
             await self.on_startup(self.ctx)

@@ -86,17 +86,17 @@ class _Hooks:
     def _select(self, wanted: Callable[[WorkerExtension], bool]) -> _HookSet:
         chosen = [e for e in self._extensions if wanted(e)]
 
-        def using(hook: str) -> list[WorkerExtension]:
-            return [e for e in chosen if overrides(e, hook)]
+        def using(hook: str, *also: str) -> list[WorkerExtension]:
+            return [e for e in chosen if any(overrides(e, h) for h in (hook, *also))]
 
         return _HookSet(
             using("job_context"),
             using("wrap_call"),
-            using("on_start"),
+            using("on_start", "on_start_at"),
             using("handles"),
             using("on_outcome"),
             using("on_progress"),
-            using("on_end"),
+            using("on_end", "on_end_batch"),
         )
 
     def for_envelope(self, envelope: JobEnvelope | None) -> _HookSet:
@@ -295,9 +295,9 @@ class JobRunner:
         timeout_s = (attempt.policy or self._policy(fn, attempt.envelope)).timeout_s
         if self.on_job_start is not None:
             await self.on_job_start(ctx)
-        attempt.start_ms = now_ms()
+        attempt.start_ms = started = now_ms()
         for extension in hooks.start:
-            extension.on_start(job, attempt.envelope)
+            extension.on_start_at(job, attempt.envelope, started)
         if self.job_log is not None:
             self.job_log.started(job, attempt.envelope, attempt.start_ms)
         deadline = asyncio.timeout(timeout_s or None)
@@ -402,17 +402,29 @@ class JobRunner:
     # -- sealing: the one place an outcome's value is encoded --------------------------------------
 
     def observers(self, outcome: Outcome) -> list[WorkerExtension]:
-        """Return the extensions that observe ``outcome`` once it is recorded (their on_outcome).
+        """Return the extensions that observe ``outcome`` once it is recorded (their on_outcome)."""
+        return self._hooks.for_envelope(outcome.envelope).observers
 
-        Those that observe it synchronously (their on_end) are told here, first.
+    def ended(self, outcomes: Sequence[Outcome]) -> None:
+        """Tell the extensions that observe outcomes synchronously of these, just recorded (on_end_batch).
+
+        Each is told once per batch of the outcomes that apply to it, in order (a plain batch: all).
         """
-        hooks = self._hooks.for_envelope(outcome.envelope)
-        for extension in hooks.enders:
-            try:
-                extension.on_end(outcome)
-            except Exception:
-                logger.exception("extension %r failed to observe an outcome", extension)
-        return hooks.observers
+        hooks = self._hooks
+        if all(o.envelope is None or not o.envelope.extra for o in outcomes):  # plain jobs: one set
+            groups = [(hooks.for_envelope(None), outcomes)]
+        else:
+            by_set: dict[int, tuple[_HookSet, list[Outcome]]] = {}
+            for outcome in outcomes:
+                found = hooks.for_envelope(outcome.envelope)
+                by_set.setdefault(id(found), (found, []))[1].append(outcome)
+            groups = list(by_set.values())
+        for found, batch in groups:
+            for extension in found.enders:
+                try:
+                    extension.on_end_batch(batch)
+                except Exception:
+                    logger.exception("extension %r failed to observe outcomes", extension)
 
     def seal(self, outcome: Outcome, hooks: _HookSet | None = None) -> Outcome:
         """Encode ``outcome`` for whoever records it: an extension that handles it, or the core.

@@ -23,7 +23,8 @@ class Finisher:
     the rest go through the core finish script. An outcome Redis cannot take (unreachable, out of
     memory, a read-only replica, …) waits here and is recorded once Redis takes writes again, or
     fenced if another worker claimed its job meanwhile. ``where`` names the server in its log lines;
-    ``note`` makes the text the core finish script's ``on_finish_batch`` hooks get about a batch.
+    ``note`` makes the text the core finish script's ``on_finish_batch`` hooks get about a batch;
+    ``ended`` is told of the outcomes each call recorded, before their futures resolve.
     """
 
     def __init__(
@@ -35,10 +36,12 @@ class Finisher:
         start: Callable[[Sequence[ClaimedJob], float], None] | None = None,
         where: str = "",
         note: Callable[[Sequence[Outcome]], bytes] | None = None,
+        ended: Callable[[Sequence[Outcome]], None] | None = None,
     ) -> None:
         self.ops = ops
         self.extensions = list(extensions)
         self.note = note
+        self.ended = ended
         self.capacity = capacity
         self.start = start
         self._pending: list[tuple[Outcome, asyncio.Future[bool]]] = []
@@ -122,6 +125,10 @@ class Finisher:
                 done, claimed = await self.extensions[index].finish(outcomes, limit)
                 if claimed and self.start is not None:
                     self.start(claimed, sent)
+            if self.ended is not None:
+                recorded_ones = [o for o, recorded in zip(outcomes, done, strict=True) if recorded]
+                if recorded_ones:
+                    self.ended(recorded_ones)
             for (outcome, future), recorded in zip(items, done, strict=True):
                 if not recorded:
                     logger.warning(

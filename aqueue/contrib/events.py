@@ -261,9 +261,14 @@ class EventsRecorder(_Writing):
 
     def on_start(self, job: ClaimedJob, envelope: JobEnvelope) -> None:
         """Queue a ``started`` event, with the pickup wait (ms from when the job was due)."""
-        at, enqueued = now_ms(), envelope.enqueue_ms
+        self.on_start_at(job, envelope, now_ms())
+
+    def on_start_at(self, job: ClaimedJob, envelope: JobEnvelope, at_ms: int) -> None:
+        """Queue a ``started`` event at ``at_ms``, with the pickup wait (ms from when the job was due)."""
+        enqueued = envelope.enqueue_ms
         due = enqueued if job.handoff or job.score < enqueued else job.score
-        self.writer.add(("started", job.job_id, envelope.name, job.job_try, at, at - due if at > due else 0))
+        wait = at_ms - due if at_ms > due else 0
+        self.writer.add(("started", job.job_id, envelope.name, job.job_try, at_ms, wait))
 
     def on_progress(
         self, job: ClaimedJob, envelope: JobEnvelope, value: Any, message: str, at_ms: int
