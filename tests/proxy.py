@@ -46,6 +46,11 @@ class FreezableProxy:
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
+    @property
+    def connections(self) -> int:
+        """Return how many connections were made so far (each counted once its upstream is open)."""
+        return len(self._links)
+
     def freeze(self) -> int:
         """Silence every connection made so far; return how many there were."""
         for link in self._links:

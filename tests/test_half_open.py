@@ -96,6 +96,8 @@ async def test_a_worker_whose_connections_go_silent_reconnects_and_runs_the_job(
         run_worker([who], redis_settings=proxy.url, lease_s=1, reply_timeout_s=1) as worker,
     ):
         await eventually(lambda: client.redis.smembers(idle_key), "the worker to register as idle")
+        # its wake-up BLPOP may go out on a connection the proxy is still opening upstream
+        await eventually(lambda: proxy.connections >= 2, "the worker's second connection")
         assert proxy.freeze() >= 2  # the wake-up BLPOP and the hot-path connection, at least
         job = await client.enqueue("who")
         assert job is not None
