@@ -59,17 +59,17 @@ def claimed_job(fields: Sequence[Any], worker_id: str, queue: str = "") -> Claim
 
     ``queue``: the job's queue when it is not the worker's first one.
     """
-    job_try = int(fields[3])
-    return ClaimedJob(
-        text(fields[0]),
-        fields[1],
-        int(float(fields[2])),
-        job_try,
-        fields[4] == 1,
-        fencing_token(worker_id, job_try),
-        False,
-        queue,
+    return _delivery(
+        fields[0], fields[1], fields[2], int(fields[3]), fields[4] == 1, worker_id=worker_id, queue=queue
     )
+
+
+def _delivery(
+    job_id: Any, payload: Any, score: Any, job_try: int, aborted: bool, *, worker_id: str, queue: str
+) -> ClaimedJob:
+    """Build a delivery from a script's raw reply values (``score`` as text, ``job_id`` bytes or text)."""
+    token = fencing_token(worker_id, job_try)
+    return ClaimedJob(text(job_id), payload, int(float(score)), job_try, aborted, token, False, queue)
 
 
 def claimed_jobs(fields: Sequence[Any], worker_id: str) -> list[ClaimedJob]:
@@ -198,16 +198,8 @@ class Claim(Script[ClaimArgs, ClaimReply]):
 def _claimed(reply: Sequence[Any], i: int, worker_id: str, queue: str) -> ClaimedJob:
     """Build the delivery of claim.lua's reply fields from ``i`` on (a negative try: abort asked)."""
     signed = int(reply[i + 3])
-    job_try = -signed if signed < 0 else signed
-    return ClaimedJob(
-        text(reply[i]),
-        reply[i + 1],
-        int(float(reply[i + 2])),
-        job_try,
-        signed < 0,
-        fencing_token(worker_id, job_try),
-        False,
-        queue,
+    return _delivery(
+        reply[i], reply[i + 1], reply[i + 2], abs(signed), signed < 0, worker_id=worker_id, queue=queue
     )
 
 

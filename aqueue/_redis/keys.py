@@ -237,5 +237,17 @@ def tries_started(counter: bytes | None, history: bytes | None) -> int:
     The higher of the two counts (an arq worker counts in the counter only; aqueue's workers leave a
     first try out of it and record each delivery's try in the history), as the claim script does.
     """
-    newest = history.split(b" ", 1)[0] if history else b""
-    return max(int(counter or 0), int(newest) if newest.isdigit() else 0)
+    return max(int(counter or 0), _history(history)[0])
+
+
+def with_newest_try(history: bytes | None, job_try: int) -> bytes:
+    """Return a ``deliveries`` field whose newest try is ``job_try``, its entries kept."""
+    return b"%d %s" % (job_try, _history(history)[1])
+
+
+def _history(history: bytes | None) -> tuple[int, bytes]:
+    """Split a ``deliveries`` field into its newest try (0: none recorded) and its entries."""
+    if not history:
+        return 0, b""
+    head, _, rest = history.partition(b" ")
+    return (int(head), rest) if head.isdigit() else (0, history)  # entries only: an earlier aqueue's

@@ -14,7 +14,7 @@ from arq.worker import Retry as ArqRetry
 from aqueue import _logging
 from aqueue._clock import ms_to_datetime, now_ms
 from aqueue._envelope import JobEnvelope, encode_result, result_envelope
-from aqueue._redis.keys import Keys
+from aqueue._redis.keys import Keys, with_newest_try
 from aqueue._worker.arq_log import ArqJobLog
 from aqueue._worker.types import ClaimedJob, Outcome, OutcomeKind
 from aqueue.errors import (
@@ -183,8 +183,7 @@ class JobRunner:
         """
         redis, field = self.ctx["redis"], job.job_id
         history = await redis.hget(self.keys.deliveries, field)
-        entries = history.split(b" ", 1)[1] if history and b" " in history else b""
-        await redis.hset(self.keys.deliveries, field, b"%d %s" % (job_try, entries))
+        await redis.hset(self.keys.deliveries, field, with_newest_try(history, job_try))
         return job._replace(job_try=job_try)
 
     def _decode(self, job: ClaimedJob) -> Attempt | Outcome:

@@ -81,13 +81,21 @@ local function aq_write_job(prefix, queue, id, payload, score, ttl_ms)
   return 1
 end
 
-local function aq_mget(keys)
-  -- MGET in as few calls as Lua's stack allows; returns the values in order (false: missing).
-  local n = #keys
-  if n <= AQ_UNPACK then return n > 0 and redis.call('MGET', unpack(keys)) or {} end
+local function aq_mget(keys, hash)
+  -- MGET `keys` (or with `hash`, HMGET those fields of it) in as few calls as Lua's stack allows;
+  -- returns the values in order (false: missing).
+  local n, command = #keys, hash and 'HMGET' or 'MGET'
+  if n == 0 then return {} end
+  if n <= AQ_UNPACK then
+    if hash then return redis.call(command, hash, unpack(keys)) end
+    return redis.call(command, unpack(keys))
+  end
   local values, count = {}, 0
   for first = 1, n, AQ_UNPACK do
-    for _, v in ipairs(redis.call('MGET', unpack(keys, first, math.min(first + AQ_UNPACK - 1, n)))) do
+    local last = math.min(first + AQ_UNPACK - 1, n)
+    local got
+    if hash then got = redis.call(command, hash, unpack(keys, first, last)) else got = redis.call(command, unpack(keys, first, last)) end
+    for _, v in ipairs(got) do
       count = count + 1
       values[count] = v
     end
@@ -130,14 +138,7 @@ local function aq_prefetch(c, ids, first, last, step)
     fields[n] = ids[i]
     rkeys[n] = c.prefix .. 'retry:' .. ids[i]
   end
-  if n == 0 then return {}, {} end
-  if n <= AQ_UNPACK then return aq_mget(rkeys), redis.call('HMGET', c.deliveries, unpack(fields)) end
-  local histories = {}
-  for j = 1, n, AQ_UNPACK do
-    local upto = math.min(j + AQ_UNPACK - 1, n)
-    for k, v in ipairs(redis.call('HMGET', c.deliveries, unpack(fields, j, upto))) do histories[j + k - 1] = v end
-  end
-  return aq_mget(rkeys), histories
+  return aq_mget(rkeys), aq_mget(fields, c.deliveries)
 end
 
 local function aq_claim_for(c, id, max_deliveries, histories, counter, history)
